@@ -1,0 +1,30 @@
+# gan-cli: `make train` and `make test` install what they need on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install train test lint clean
+
+install: $(STAMP)
+
+# torch and torchvision are pinned in constraints.txt (PyPI's torchvision wheels need
+# that exact torch build, which also runs without a GPU).
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	touch $(STAMP)
+
+train: install
+	$(BIN)/gan-train $(ARGS)
+
+test: install
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: install
+	$(BIN)/ruff check gan_cli tests
+	$(BIN)/ruff format --check gan_cli tests
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info
