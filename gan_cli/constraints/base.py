@@ -1,0 +1,24 @@
+"""The constraint interface; the base class itself is "no constraint"."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+
+class Constraint:
+    """Hooks the training loop calls around the critic. Each does nothing by default.
+
+    - `prepare(critic)` once, before the optimizers are built (spectral norm wraps layers);
+    - `penalty(critic, real, fake)` on each critic step, added to the critic's loss
+      (gradient penalty); None when there is none;
+    - `after_d_step(critic)` right after each critic optimizer step (weight clipping).
+    """
+
+    def prepare(self, critic: nn.Module) -> nn.Module:
+        return critic
+
+    def penalty(self, critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor | None:
+        return None
+
+    def after_d_step(self, critic: nn.Module) -> None:
+        return None

@@ -1,0 +1,40 @@
+"""Gradient penalty of WGAN-GP (Gulrajani et al. 2017, Algorithm 1)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from gan_cli.config import UserError
+from gan_cli.constraints.base import Constraint
+
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
+class GradientPenalty(Constraint):
+    """gp_lambda * E[(||grad_x D(x_hat)||_2 - 1)^2], x_hat = eps x + (1 - eps) x_tilde.
+
+    One eps ~ U[0, 1] per sample, so x_hat lies on the segment between a real and a
+    generated sample, where the optimal critic has unit gradient norm.
+    """
+
+    def __init__(self, gp_lambda: float = 10.0) -> None:
+        self.gp_lambda = gp_lambda
+
+    def prepare(self, critic: nn.Module) -> nn.Module:
+        # The penalty is per sample; batch norm mixes samples, so the gradient it
+        # penalizes is not the critic's gradient at x_hat (Gulrajani et al., Sec. 4).
+        if any(isinstance(m, _BATCH_NORMS) for m in critic.modules()):
+            raise UserError(
+                "the gradient penalty is wrong with batch norm in the critic: "
+                "use a critic without batch norm (layer norm or none)"
+            )
+        return critic
+
+    def penalty(self, critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+        """real, fake: (B, ...) batches of the same shape; fake carries no graph."""
+        eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device)
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+        norm = grad.flatten(1).norm(2, dim=1)  # (B,)
+        return self.gp_lambda * ((norm - 1) ** 2).mean()

@@ -1,0 +1,28 @@
+"""The interface every objective implements."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+
+class Objective:
+    """A GAN objective on raw discriminator outputs (logits or critic values).
+
+    `real_out` and `fake_out` are shaped (B,) or (B, 1): the discriminator's output on a
+    batch of real and of generated samples. Both losses are minimized.
+
+    Objectives whose critic yields a distance estimate name it in `estimate_keys`
+    (the key on the training batch, the key on held-out data) and compute it in
+    `estimate`; the others leave `estimate_keys` as None.
+    """
+
+    estimate_keys: tuple[str, str] | None = None
+
+    def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def g_loss(self, fake_out: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def estimate(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} gives no distance estimate")

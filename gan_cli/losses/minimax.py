@@ -1,0 +1,33 @@
+"""The original GAN objective (Goodfellow et al. 2014), from logits.
+
+With D(x) = sigmoid(l(x)): -log D(x) = softplus(-l) and -log(1 - D(x)) = softplus(l),
+which stay finite and have non-vanishing gradients for any logit.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from gan_cli.losses.base import Objective
+
+
+class Minimax(Objective):
+    """D maximizes log D(x) + log(1 - D(G(z))).
+
+    saturating=False (non-saturating, the paper's practical advice): G maximizes
+    log D(G(z)). saturating=True: G minimizes log(1 - D(G(z))), the minimax game itself,
+    whose gradient vanishes when D confidently rejects the fakes.
+    """
+
+    def __init__(self, saturating: bool = False) -> None:
+        self.saturating = saturating
+
+    def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        # -log sigmoid(l_real) - log(1 - sigmoid(l_fake))
+        return F.softplus(-real_out).mean() + F.softplus(fake_out).mean()
+
+    def g_loss(self, fake_out: Tensor) -> Tensor:
+        if self.saturating:
+            return -F.softplus(fake_out).mean()  # log(1 - sigmoid(l_fake))
+        return F.softplus(-fake_out).mean()  # -log sigmoid(l_fake)

@@ -1,0 +1,1 @@
+"""Metrics computed outside the training graph. One concern a file."""
