@@ -1,0 +1,52 @@
+"""What the user sees in the terminal: a live progress bar and a closing summary."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+# shown live on the progress bar, in this order, when logged
+LIVE_KEYS = ("loss/d", "loss/g", "wasserstein/critic", "wasserstein/exact")
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]gan-train"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[stats]}"),
+        console=console,
+    )
+
+
+def live_stats(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{k} {metrics[k]:.4g}" for k in LIVE_KEYS if k in metrics)
+
+
+def print_summary(metrics: dict[str, float], run_dir: Path) -> None:
+    table = Table(title="final metrics", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in sorted(metrics):
+        table.add_row(key, f"{metrics[key]:.6g}")
+    console.print(table)
+    console.print(f"run folder: {run_dir}")
+    console.print(
+        f"samples:    gan-sample checkpoint={shlex.quote(str(run_dir))} n=64", soft_wrap=True
+    )

@@ -1,0 +1,54 @@
+"""Sample figures written to the run folder (and sent to W&B)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+
+@torch.no_grad()
+def toy_scatter(
+    path: Path,
+    fake: Tensor,
+    real: Tensor,
+    critic: Callable[[Tensor], Tensor] | None = None,
+    title: str = "",
+    grid: int = 128,
+) -> None:
+    """Generated points (N, 2) over real points (M, 2), over the critic's contour.
+
+    As in the WGAN-GP toy figures: the critic's value on a grid covering both sets shows
+    where it pushes the generator.
+    """
+    fake, real = fake.float().cpu(), real.float().cpu()
+    both = torch.cat([fake, real])
+    lo = torch.minimum(both.quantile(0.005, 0), real.min(0).values)
+    hi = torch.maximum(both.quantile(0.995, 0), real.max(0).values)
+    pad = 0.1 * (hi - lo).clamp_min(0.5)
+    lo, hi = lo - pad, hi + pad
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    if critic is not None:
+        xs = torch.linspace(float(lo[0]), float(hi[0]), grid)
+        ys = torch.linspace(float(lo[1]), float(hi[1]), grid)
+        gx, gy = torch.meshgrid(xs, ys, indexing="xy")
+        points = torch.stack([gx.flatten(), gy.flatten()], 1)
+        values = critic(points).float().cpu().view(grid, grid)
+        contour = ax.contourf(gx, gy, values, levels=20, cmap="RdBu_r", alpha=0.5)
+        fig.colorbar(contour, ax=ax, fraction=0.046, pad=0.04, label="critic")
+    ax.scatter(fake[:, 0], fake[:, 1], s=6, c="green", alpha=0.5, label="generated")
+    ax.scatter(real[:, 0], real[:, 1], s=2, c="darkorange", alpha=0.8, label="real")
+    ax.set_xlim(float(lo[0]), float(hi[0]))
+    ax.set_ylim(float(lo[1]), float(hi[1]))
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", markerscale=3, fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,94 @@
+"""gan-train: compose the config, build the objects, run the loop.
+
+gan-train                                    # toy2d + mlp + wgan_gp, W&B offline
+gan-train loss=vanilla data.distribution=grid25
+gan-train -m loss=wgan_gp loss.gp_lambda=0.1,1,10,100
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from gan_cli import loop
+from gan_cli.config import (
+    CONFIG_NAME,
+    UserError,
+    build,
+    check_command_line,
+    config_dir,
+    resolve_device,
+    validate,
+)
+from gan_cli.console import err_console, print_summary
+from gan_cli.tracking import Tracker
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
+    """One training run from a composed config; returns the final metrics."""
+    validate(cfg)
+    seed = cfg.trainer.seed
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    device = resolve_device(cfg.trainer.device)
+
+    data = build(cfg.data, seed=seed, device=device)
+    G = build(cfg.model.generator, out_shape=data.shape).to(device)
+    constraint = build(cfg.loss.constraint)
+    D = constraint.prepare(build(cfg.model.discriminator, in_shape=data.shape)).to(device)
+    gan = loop.GAN(
+        generator=G,
+        critic=D,
+        objective=build(cfg.loss.objective),
+        constraint=constraint,
+        opt_g=build(cfg.optim.g)(G.parameters()),
+        opt_d=build(cfg.optim.d)(D.parameters()),
+        n_critic=cfg.loss.n_critic,
+        z_dim=cfg.model.z_dim,
+    )
+    t = cfg.trainer
+    schedule = loop.Schedule(t.steps, t.log_every, t.sample_every, t.eval_every, t.ckpt_every)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    tracker = Tracker(run_dir, OmegaConf.to_container(cfg.logger, resolve=True), config)
+    exit_code = 1
+    try:
+        metrics = loop.train(gan, data, schedule, tracker, run_dir, config, seed)
+        exit_code = 0
+    finally:
+        tracker.finish(exit_code)
+    print_summary(metrics, run_dir)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name=CONFIG_NAME)
+def _hydra_main(cfg: DictConfig) -> dict[str, float]:
+    try:
+        return train(cfg, Path(HydraConfig.get().runtime.output_dir))
+    except UserError as e:
+        _exit_with(e)
+
+
+def _exit_with(error: UserError) -> None:
+    err_console.print(f"[bold red]gan-train: error:[/] {error}", highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
+def main() -> None:
+    """The `gan-train` command: check the command line, then hand it to Hydra."""
+    try:
+        check_command_line(sys.argv[1:])
+    except UserError as e:
+        _exit_with(e)
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()
