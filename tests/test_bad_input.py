@@ -1,0 +1,47 @@
+"""Bad input: one clear line naming the key and what is allowed, non-zero exit, no run."""
+
+import pytest
+
+from tests.conftest import gan_train
+
+CASES = {
+    "unknown group option": (["loss=foo"], ["loss=foo", "vanilla", "wgan_gp"]),
+    "unknown data option": (["data=imagenet"], ["data=imagenet", "toy2d"]),
+    "unknown key": (["trainer.stpes=10"], ["trainer.stpes", "steps"]),
+    "unknown top-level key": (["foo=1"], ["foo", "trainer"]),
+    "wrong type": (["trainer.steps=abc"], ["trainer.steps", "positive integer", "abc"]),
+    "zero steps": (["trainer.steps=0"], ["trainer.steps", "positive integer"]),
+    "negative steps": (["trainer.steps=-5"], ["trainer.steps", "positive integer"]),
+    "zero batch size": (["data.batch_size=0"], ["data.batch_size", "positive integer"]),
+    "negative batch size": (["data.batch_size=-1"], ["data.batch_size", "positive integer"]),
+    "unknown distribution": (
+        ["data.distribution=moons"],
+        ["data.distribution", "ring8|grid25|swissroll|lines", "moons"],
+    ),
+    "unknown device": (["trainer.device=tpu"], ["trainer.device", "auto|cpu|cuda|mps"]),
+    "bad logger mode": (["logger.mode=sometimes"], ["logger.mode", "online|offline|disabled"]),
+    "optimizer argument": (["optim.d._target_=torch.optim.RMSprop"], ["optim.d", "betas"]),
+    "negative lambda": (["loss.gp_lambda=-1"], ["loss.gp_lambda", ">= 0"]),
+    "key of another loss": (["loss=vanilla", "loss.gp_lambda=1"], ["loss.gp_lambda", "n_critic"]),
+    "syntax error": (["trainer.steps=[1"], ["trainer.steps"]),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_one_clear_line(case, workdir):
+    args, must_mention = CASES[case]
+    result = gan_train(*args, cwd=workdir)
+    assert result.returncode != 0
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("gan-train: error:")
+    for text in must_mention:
+        assert text in lines[0], (text, lines[0])
+    assert list(workdir.iterdir()) == []  # no run folder, no W&B run
+
+
+def test_bad_value_in_a_sweep_fails_before_any_job(workdir):
+    result = gan_train("-m", "loss=vanilla,foo", cwd=workdir)
+    assert result.returncode != 0
+    assert "loss=foo is not an option" in result.stderr
+    assert list(workdir.iterdir()) == []

@@ -1,0 +1,105 @@
+"""The `gan-train` command end to end, with W&B offline, as a user runs it."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from gan_cli.checkpoint import load_checkpoint
+from tests.conftest import gan_train, jsonl, wandb_history, wandb_records
+
+SCALARS = [
+    "loss/d",
+    "loss/g",
+    "wasserstein/critic",
+    "wasserstein/heldout",
+    "wasserstein/exact",
+    "time/steps_per_s",
+]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A few dozen steps of the default command, W&B offline by default (no API key)."""
+    cwd = tmp_path_factory.mktemp("user")
+    args = [
+        "trainer.steps=30",
+        "trainer.log_every=5",
+        "trainer.eval_every=15",
+        "trainer.sample_every=15",
+        "trainer.ckpt_every=10",
+        "data.heldout_size=500",
+    ]
+    result = gan_train(*args, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = (cwd / "outputs").glob("*/*")
+    return cwd, run_dir, result
+
+
+def test_run_folder_layout(run):
+    cwd, run_dir, _ = run
+    assert sorted(p.name for p in cwd.iterdir()) == ["outputs"]  # nothing else in the cwd
+    for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
+        assert (run_dir / ".hydra" / name).is_file()
+    assert (run_dir / "metrics.jsonl").is_file()
+    ckpts = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    assert ckpts == ["last.pt", "step_0000010.pt", "step_0000020.pt", "step_0000030.pt"]
+    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == [
+        "step_0000015.png",
+        "step_0000030.png",
+    ]
+    assert len(list((run_dir / "wandb").glob("offline-run-*"))) == 1
+
+
+def test_metrics_jsonl_has_every_scalar(run):
+    _, run_dir, _ = run
+    rows = jsonl(run_dir / "metrics.jsonl")
+    assert [r["step"] for r in rows] == [5, 10, 15, 20, 25, 30]
+    for key in SCALARS:
+        values = [r[key] for r in rows if key in r]
+        assert values and all(math.isfinite(v) for v in values), key
+    assert [r["step"] for r in rows if "wasserstein/exact" in r] == [15, 30]
+
+
+def test_wandb_offline_run_recorded_scalars_samples_and_config(run):
+    _, run_dir, _ = run
+    history = wandb_history(run_dir)
+    local = jsonl(run_dir / "metrics.jsonl")
+    for key in SCALARS:
+        logged = {r["_step"]: r[key] for r in history if key in r}
+        assert logged == {r["step"]: pytest.approx(r[key]) for r in local if key in r}, key
+    images = [r for r in history if r.get("samples/_type") == "image-file"]
+    assert [r["_step"] for r in images] == [15, 30]
+    for row in images:
+        assert (
+            next((run_dir / "wandb").glob("offline-run-*")) / "files" / row["samples/path"]
+        ).is_file()
+    (run_record,) = [r.run for r in wandb_records(run_dir) if r.WhichOneof("record_type") == "run"]
+    config = {item.key: json.loads(item.value_json) for item in run_record.config.update}
+    assert config["data"]["distribution"] == "ring8"
+    assert config["trainer"]["steps"] == 30
+    assert config["loss"]["constraint"]["gp_lambda"] == 0.1  # resolved, not "${loss.gp_lambda}"
+
+
+def test_checkpoint_holds_plain_state_and_config(run):
+    _, run_dir, _ = run
+    state = load_checkpoint(run_dir / "checkpoints" / "last.pt")  # weights_only=True
+    assert state["step"] == 30
+    assert state["config"]["trainer"]["steps"] == 30
+    assert set(state) >= {"generator", "discriminator", "opt_g", "opt_d"}
+    assert all(isinstance(v, torch.Tensor) for v in state["generator"].values())
+
+
+def test_console_shows_final_table_and_next_command(run):
+    _, run_dir, result = run
+    assert "final metrics" in result.stdout
+    assert "wasserstein/exact" in result.stdout
+    assert f"gan-sample checkpoint={run_dir}" in result.stdout.replace("\n", "")
+
+
+def test_logger_none_writes_no_wandb_run(workdir):
+    result = gan_train("logger=none", "trainer.steps=2", "hydra.run.dir=run", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert not (workdir / "run" / "wandb").exists()
+    assert len(jsonl(workdir / "run" / "metrics.jsonl")) == 1

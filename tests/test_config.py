@@ -1,0 +1,136 @@
+"""Every config option composes and trains a step; the toy data follows its definition."""
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from gan_cli.config import config_dir, validate
+from gan_cli.data.toy2d import DISTRIBUTIONS, MIXTURES, Toy2D
+from gan_cli.train import train
+from tests.conftest import FAST, compose, jsonl
+
+GROUPS = {
+    d.name: sorted(p.stem for p in d.glob("*.yaml"))
+    for d in Path(config_dir()).iterdir()
+    if d.is_dir()
+}
+OPTIONS = [(group, option) for group, options in sorted(GROUPS.items()) for option in options]
+
+
+def test_defaults_are_the_documented_ones():
+    cfg = compose()
+    assert cfg.data.distribution == "ring8"
+    assert cfg.model.generator._target_.endswith("mlp.Generator")
+    assert cfg.loss.objective._target_.endswith("Wasserstein")
+    assert cfg.logger.mode is None  # offline unless an API key or WANDB_MODE says otherwise
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS)
+def test_every_option_composes_and_validates(group, option):
+    validate(compose(f"{group}={option}"))
+
+
+@pytest.mark.parametrize("distribution", sorted(DISTRIBUTIONS))
+def test_every_distribution_composes(distribution):
+    validate(compose(f"data.distribution={distribution}"))
+
+
+@pytest.mark.parametrize("loss", GROUPS["loss"])
+def test_one_step_run_per_loss(loss, tmp_path):
+    cfg = compose(f"loss={loss}", "logger=none", *FAST)
+    metrics = train(cfg, tmp_path)
+    rows = jsonl(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in rows] == [1, 2]
+    for key in ("loss/d", "loss/g", "wasserstein/exact", "time/steps_per_s"):
+        assert math.isfinite(metrics[key])
+    assert (tmp_path / "checkpoints" / "last.pt").is_file()
+    assert (tmp_path / "samples" / "step_0000002.png").is_file()
+
+
+@pytest.mark.parametrize("loss", GROUPS["loss"])
+def test_each_preset_carries_its_papers_defaults(loss):
+    preset = OmegaConf.load(Path(config_dir()) / "loss" / f"{loss}.yaml")
+    expected = {  # (n_critic, lr, betas) from the papers
+        "vanilla": (1, 2e-4, [0.5, 0.999]),
+        "wgan_gp": (5, 1e-4, [0.0, 0.9]),
+    }[loss]
+    for opt in (preset.optim.g, preset.optim.d):
+        assert (preset.loss.n_critic, opt.lr, list(opt.betas)) == expected
+    if loss == "wgan_gp":
+        assert preset.loss.gp_lambda == 10
+
+
+def test_toy_wgan_gp_uses_the_authors_toy_lambda_unless_overridden():
+    assert compose().loss.gp_lambda == 0.1  # gan_toy.py's LAMBDA
+    assert compose("loss.gp_lambda=10").loss.gp_lambda == 10
+    assert compose("loss.gp_lambda=10").loss.constraint.gp_lambda == 10
+
+
+def test_optimizer_is_overridable(tmp_path):
+    cfg = compose(
+        "optim.d._target_=torch.optim.RMSprop",
+        "~optim.d.betas",
+        "optim.d.lr=5e-5",
+        "logger=none",
+        *FAST,
+    )
+    train(cfg, tmp_path)
+    state = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
+    assert state["opt_d"]["param_groups"][0]["lr"] == 5e-5
+    assert "alpha" in state["opt_d"]["param_groups"][0]  # an RMSprop state
+
+
+def test_same_seed_same_numbers(tmp_path):
+    def run(name):
+        cfg = compose(
+            "logger=none", "trainer.steps=6", "trainer.log_every=2", "data.heldout_size=300"
+        )
+        train(cfg, tmp_path / name)
+        return [
+            {k: v for k, v in r.items() if not k.startswith("time/")}
+            for r in jsonl(tmp_path / name / "metrics.jsonl")
+        ]
+
+    assert run("a") == run("b")
+
+
+@pytest.mark.parametrize("name", sorted(MIXTURES))
+def test_mixtures_follow_the_wgan_gp_toy_code(name):
+    data = Toy2D(name, batch_size=20000, seed=0)
+    x = data.sample()
+    centers, std = MIXTURES[name]
+    nearest = torch.cdist(x, centers).argmin(1)
+    offsets = x - centers[nearest]
+    assert offsets.std().item() == pytest.approx(std, rel=0.05)
+    counts = torch.bincount(nearest, minlength=len(centers)).float()
+    assert counts.min() > 0.8 * counts.mean()  # every mode equally likely
+    if name == "ring8":  # 8 centres at radius 2 / 1.414, 45 degrees apart
+        assert torch.allclose(centers.norm(dim=1), torch.full((8,), 2 / 1.414))
+    else:  # 5 x 5 grid with spacing 2 / 2.828
+        assert sorted(set(centers[:, 0].tolist())) == pytest.approx(
+            [2 * i / 2.828 for i in range(-2, 3)]
+        )
+
+
+def test_lines_is_the_wgan_papers_example():
+    x = Toy2D("lines", batch_size=5000, seed=0).sample()
+    assert (x[:, 0] == 0).all()
+    assert 0 <= x[:, 1].min() and x[:, 1].max() <= 1
+    assert x[:, 1].mean().item() == pytest.approx(0.5, abs=0.02)
+
+
+def test_swissroll_has_the_toy_codes_scale():
+    x = Toy2D("swissroll", batch_size=20000, seed=0).sample()
+    # t ~ U[1.5 pi, 4.5 pi], points t (cos t, sin t) / 7.5: radius between 0.63 and 1.88 (+ noise)
+    radius = x.norm(dim=1)
+    assert radius.quantile(0.01) > 0.5 and radius.quantile(0.99) < 2.0
+
+
+def test_heldout_is_fixed_and_separate_from_training_batches():
+    a, b = Toy2D(batch_size=64, seed=3), Toy2D(batch_size=64, seed=3)
+    assert torch.equal(a.heldout, b.heldout)
+    assert torch.equal(a.sample(), b.sample())
+    assert not torch.equal(a.sample()[:10], a.heldout[:10])
