@@ -46,7 +46,7 @@ def print_summary(metrics: dict[str, float], run_dir: Path) -> None:
     for key in sorted(metrics):
         table.add_row(key, f"{metrics[key]:.6g}")
     console.print(table)
-    console.print(f"run folder: {run_dir}")
+    console.print(f"run folder: {run_dir}", soft_wrap=True)
     console.print(
         f"samples:    gan-sample checkpoint={shlex.quote(str(run_dir))} n=64", soft_wrap=True
     )
