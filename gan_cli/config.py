@@ -16,12 +16,14 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra._internal.utils import get_args_parser
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException, InstantiationException, OverrideParseException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from gan_cli.data.toy2d import DISTRIBUTIONS
+from gan_cli.losses.fgan import DIVERGENCES
 
 CONFIG_NAME = "train"
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -85,6 +87,9 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "loss.n_critic": (lambda v: _is_int(v) and v > 0, "a positive integer"),
     "loss.gp_lambda": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
     "loss.saturating": (lambda v: isinstance(v, bool), "true or false"),
+    "loss.clip": (lambda v: _is_number(v) and v > 0, "a positive number"),
+    "loss.critic_warmup": (lambda v: isinstance(v, bool), "true or false"),
+    "loss.divergence": _one_of(DIVERGENCES),
     "optim.g.lr": (lambda v: _is_number(v) and v > 0, "a positive number"),
     "optim.d.lr": (lambda v: _is_number(v) and v > 0, "a positive number"),
     "logger.mode": (
@@ -132,58 +137,80 @@ def resolve_device(name: str) -> torch.device:
 # --- command-line checks --------------------------------------------------------------------
 
 
-def check_command_line(args: list[str]) -> None:
-    """Check gan-train's overrides before Hydra starts a run; raise UserError if one is wrong.
+def check_command_line(args: list[str]) -> list[str]:
+    """Check gan-train's arguments before Hydra starts a run; raise UserError if one is wrong.
 
     Checks group options (`loss=foo`), key names (`trainer.stpes=1`) and, for a single run,
     every value of the composed config. Sweeps (-m) get the group and key checks; their
-    values are checked by each job.
+    values are checked by each job. Returns the arguments to hand to Hydra, with choices
+    of nested groups spelled as Hydra wants them (see `spell_group_choices`).
     """
     parsed = get_args_parser().parse_args(args)
     if any(
         getattr(parsed, flag)
         for flag in ("help", "hydra_help", "info", "shell_completion", "experimental_rerun")
     ) or (parsed.config_name or parsed.config_dir or parsed.config_path):
-        return  # not a training run, or a config tree we do not know
-    try:
-        overrides = OverridesParser.create().parse_overrides(parsed.overrides)
-    except OverrideParseException as e:
-        raise UserError(f"cannot parse {e.override!r}: {_one_line(e)}") from e
-    overrides = [o for o in overrides if not o.is_hydra_override()]
-    groups = _groups()
+        return args  # not a training run, or a config tree we do not know
+    spelled = dict(zip(parsed.overrides, spell_group_choices(parsed.overrides), strict=True))
+    typed = {line: original.split("=", 1)[0] for original, line in spelled.items()}
+    overrides = [o for o in _parse(list(spelled.values())) if not o.is_hydra_override()]
+    groups = config_groups()
     choices = [o for o in overrides if o.key_or_group in groups]
     for o in choices:
         if not o.is_delete():
             for value in o.sweep_string_iterator() if o.is_sweep_override() else [o.value()]:
                 if value not in groups[o.key_or_group]:
+                    key = typed[o.input_line]
                     options = "|".join(groups[o.key_or_group])
-                    raise UserError(
-                        f"{o.key_or_group}={value} is not an option; choose one of {options}"
-                    )
-    if parsed.multirun:
-        return
-    keys = [o for o in overrides if o not in choices and not (o.is_add() or o.is_force_add())]
-    values = OmegaConf.to_container(compose_config([o.input_line for o in choices]), resolve=False)
-    for o in keys:
-        _check_key_exists(values, o.key_or_group)
-    validate(compose_config([o.input_line for o in overrides]))
+                    raise UserError(f"{key}={value} is not an option; choose one of {options}")
+    if not parsed.multirun:
+        keys = [o for o in overrides if o not in choices and not (o.is_add() or o.is_force_add())]
+        values = OmegaConf.to_container(compose_config([o.input_line for o in choices]))
+        for o in keys:
+            _check_key_exists(values, o.key_or_group)
+        validate(compose_config([o.input_line for o in overrides]))
+    return [spelled.get(a, a) for a in args]
+
+
+def spell_group_choices(overrides: list[str]) -> list[str]:
+    """Let a choice of a group nested in a preset be written as a key.
+
+    A preset picks its objective and constraint from the groups loss/objective and
+    loss/constraint into the keys loss.objective and loss.constraint; Hydra spells that
+    choice `loss/objective=hinge`; users may write `loss.objective=hinge` as well.
+    """
+    groups = config_groups()
+    spelled = []
+    for line, o in zip(overrides, _parse(overrides), strict=True):
+        group = o.key_or_group.replace(".", "/")
+        if "." in o.key_or_group and group in groups and not (o.is_delete() or o.is_add()):
+            line = f"{group}={line.split('=', 1)[1]}"
+        spelled.append(line)
+    return spelled
+
+
+def _parse(overrides: list[str]) -> list[Override]:
+    try:
+        return OverridesParser.create().parse_overrides(overrides)
+    except OverrideParseException as e:
+        raise UserError(f"cannot parse {e.override!r}: {_one_line(e)}") from e
 
 
 def compose_config(overrides: list[str]) -> DictConfig:
     """Compose gan-train's config with these overrides (no run, no Hydra run folder)."""
     try:
         with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-            return compose(config_name=CONFIG_NAME, overrides=overrides)
+            return compose(config_name=CONFIG_NAME, overrides=spell_group_choices(overrides))
     except (HydraException, OmegaConfBaseException) as e:
         raise UserError(_one_line(e)) from e
 
 
-def _groups() -> dict[str, list[str]]:
+def config_groups() -> dict[str, list[str]]:
+    """Every config group (nested ones as loss/objective) and its options."""
     root = Path(config_dir())
+    folders = sorted(d for d in root.rglob("*") if d.is_dir())
     return {
-        d.name: sorted(p.stem for p in d.glob("*.yaml"))
-        for d in sorted(root.iterdir())
-        if d.is_dir()
+        d.relative_to(root).as_posix(): sorted(p.stem for p in d.glob("*.yaml")) for d in folders
     }
 
 

@@ -20,6 +20,7 @@ from gan_cli.console import live_stats, progress_bar
 from gan_cli.constraints import Constraint
 from gan_cli.losses import Objective
 from gan_cli.metrics.exact_w1 import exact_w1
+from gan_cli.metrics.modes import mode_coverage
 from gan_cli.plots import toy_scatter
 from gan_cli.tracking import Tracker
 
@@ -36,6 +37,18 @@ class GAN:
     opt_d: torch.optim.Optimizer
     n_critic: int
     z_dim: int
+    critic_warmup: bool = False
+
+    def critic_steps(self, step: int) -> int:
+        """Critic updates before generator step `step` (1-based).
+
+        With critic_warmup, the WGAN reference code's schedule: 100 for the first 25
+        generator steps and for every 500th, so the critic is near its optimum when the
+        generator reads its gradient.
+        """
+        if self.critic_warmup and (step <= 25 or (step - 1) % 500 == 0):
+            return 100
+        return self.n_critic
 
 
 @dataclass
@@ -82,7 +95,7 @@ def train(
     with progress_bar() as bar:
         task = bar.add_task("train", total=schedule.steps, stats="")
         for step in range(1, schedule.steps + 1):
-            for _ in range(gan.n_critic):
+            for _ in range(gan.critic_steps(step)):
                 real = data.sample()
                 with torch.no_grad():
                     fake = G(torch.randn(real.shape[0], gan.z_dim, device=device))
@@ -115,7 +128,9 @@ def train(
                     ).item()
                 record["time/steps_per_s"] = (step - tick_step) / (time.perf_counter() - tick)
             if schedule.due(schedule.eval_every, step):
-                record.update(evaluate(G, D, objective, data.heldout, gan.z_dim, eval_rng))
+                record.update(
+                    evaluate(G, D, objective, data.heldout, gan.z_dim, eval_rng, data.modes)
+                )
             if record:
                 tracker.log(record, step)
                 last.update(record)
@@ -145,13 +160,13 @@ def train(
 @contextmanager
 def eval_mode(*modules: nn.Module):
     """Put modules in eval mode (batch norm statistics frozen) and restore their mode."""
-    modes = [m.training for m in modules]
+    was_training = [m.training for m in modules]
     for m in modules:
         m.eval()
     try:
         yield
     finally:
-        for m, mode in zip(modules, modes, strict=True):
+        for m, mode in zip(modules, was_training, strict=True):
             m.train(mode)
 
 
@@ -163,11 +178,13 @@ def evaluate(
     heldout: Tensor,
     z_dim: int,
     rng: torch.Generator,
+    modes: tuple[Tensor, float] | None = None,
 ) -> dict[str, float]:
     """Estimates on held-out real data (N, ...) against N fresh generated samples.
 
-    The objective's estimate (e.g. E_real f - E_fake f), and on 2-D data the exact W1
-    between the two sets by optimal transport.
+    The objective's estimate (e.g. E_real f - E_fake f), on 2-D data the exact W1
+    between the two sets by optimal transport, and on Gaussian mixtures (`modes`: centres
+    and std) the modes captured and the high-quality fraction.
     """
     with eval_mode(G, D):
         fake = G(torch.randn(len(heldout), z_dim, generator=rng, device=heldout.device))
@@ -176,6 +193,9 @@ def evaluate(
             out[objective.estimate_keys[1]] = objective.estimate(D(heldout), D(fake)).item()
         if heldout.dim() == 2 and heldout.shape[1] == 2:
             out["wasserstein/exact"] = exact_w1(fake, heldout)
+        if modes is not None:  # VEEGAN/PacGAN protocol: 2,500 samples
+            z = torch.randn(2500, z_dim, generator=rng, device=heldout.device)
+            out.update(mode_coverage(G(z), *modes))
     return out
 
 

@@ -7,6 +7,7 @@ gan-train -m loss=wgan_gp loss.gp_lambda=0.1,1,10,100
 
 from __future__ import annotations
 
+import logging
 import random
 import sys
 from pathlib import Path
@@ -29,6 +30,8 @@ from gan_cli.config import (
 )
 from gan_cli.console import err_console, print_summary
 from gan_cli.tracking import Tracker
+
+log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
@@ -53,7 +56,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
         opt_d=build(cfg.optim.d)(D.parameters()),
         n_critic=cfg.loss.n_critic,
         z_dim=cfg.model.z_dim,
+        critic_warmup=cfg.loss.get("critic_warmup", False),
     )
+    if warning := constraint.check_optimizer(gan.opt_d):
+        log.warning(warning)  # Hydra's job logging shows it and keeps it in train.log
     t = cfg.trainer
     schedule = loop.Schedule(t.steps, t.log_every, t.sample_every, t.eval_every, t.ckpt_every)
     config = OmegaConf.to_container(cfg, resolve=True)
@@ -84,7 +90,7 @@ def _exit_with(error: UserError) -> None:
 def main() -> None:
     """The `gan-train` command: check the command line, then hand it to Hydra."""
     try:
-        check_command_line(sys.argv[1:])
+        sys.argv[1:] = check_command_line(sys.argv[1:])
     except UserError as e:
         _exit_with(e)
     _hydra_main()

@@ -24,6 +24,13 @@ CASES = {
     "negative lambda": (["loss.gp_lambda=-1"], ["loss.gp_lambda", ">= 0"]),
     "key of another loss": (["loss=vanilla", "loss.gp_lambda=1"], ["loss.gp_lambda", "n_critic"]),
     "syntax error": (["trainer.steps=[1"], ["trainer.steps"]),
+    "negative clip": (["loss=wgan", "loss.clip=-0.01"], ["loss.clip", "positive number"]),
+    "unknown divergence": (
+        ["loss=fgan", "loss.divergence=wasserstein"],
+        ["loss.divergence", "kl|reverse_kl|pearson|neyman|squared_hellinger"],
+    ),
+    "unknown objective": (["loss=sn", "loss.objective=lsgan"], ["loss.objective=lsgan", "hinge"]),
+    "unknown constraint": (["loss.constraint=gp"], ["loss.constraint=gp", "gradient_penalty"]),
 }
 
 

@@ -7,17 +7,15 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from gan_cli.config import config_dir, validate
+from gan_cli.config import config_dir, config_groups, validate
 from gan_cli.data.toy2d import DISTRIBUTIONS, MIXTURES, Toy2D
 from gan_cli.train import train
 from tests.conftest import FAST, compose, jsonl
 
-GROUPS = {
-    d.name: sorted(p.stem for p in d.glob("*.yaml"))
-    for d in Path(config_dir()).iterdir()
-    if d.is_dir()
-}
-OPTIONS = [(group, option) for group, options in sorted(GROUPS.items()) for option in options]
+GROUPS = config_groups()  # every group, nested ones (loss/objective) included
+OPTIONS = [
+    (group, option) for group in ("data", "model", "loss", "logger") for option in GROUPS[group]
+]
 
 
 def test_defaults_are_the_documented_ones():
@@ -53,14 +51,44 @@ def test_one_step_run_per_loss(loss, tmp_path):
 @pytest.mark.parametrize("loss", GROUPS["loss"])
 def test_each_preset_carries_its_papers_defaults(loss):
     preset = OmegaConf.load(Path(config_dir()) / "loss" / f"{loss}.yaml")
-    expected = {  # (n_critic, lr, betas) from the papers
-        "vanilla": (1, 2e-4, [0.5, 0.999]),
-        "wgan_gp": (5, 1e-4, [0.0, 0.9]),
+    expected = {  # (objective, constraint, n_critic, optimizer, lr, betas) from the papers
+        "vanilla": ("minimax", "none", 1, "Adam", 2e-4, [0.5, 0.999]),
+        "wgan": ("wasserstein", "weight_clipping", 5, "RMSprop", 5e-5, None),
+        "wgan_gp": ("wasserstein", "gradient_penalty", 5, "Adam", 1e-4, [0.0, 0.9]),
+        "sn": ("hinge", "spectral_norm", 1, "Adam", 2e-4, [0.5, 0.999]),
+        "fgan": ("fgan", "none", 1, "Adam", 2e-4, [0.5, 0.999]),
     }[loss]
+    defaults = {next(iter(d)).split("@")[0]: next(iter(d.values())) for d in preset.defaults}
     for opt in (preset.optim.g, preset.optim.d):
-        assert (preset.loss.n_critic, opt.lr, list(opt.betas)) == expected
-    if loss == "wgan_gp":
-        assert preset.loss.gp_lambda == 10
+        betas = list(opt.betas) if "betas" in opt else None
+        got = (defaults["objective"], defaults["constraint"], preset.loss.n_critic)
+        assert (*got, opt._target_.split(".")[-1], opt.lr, betas) == expected
+    special = {
+        "wgan_gp": ("gp_lambda", 10),
+        "wgan": ("clip", 0.01),
+        "vanilla": ("saturating", False),
+    }
+    if loss in special:
+        key, value = special[loss]
+        assert preset.loss[key] == value
+    if loss == "wgan":
+        assert preset.data.batch_size == 64 and preset.loss.critic_warmup is False
+
+
+# objective and constraint options, each with a preset that defines the keys it reads
+NESTED = {
+    "objective": {"minimax": "vanilla", "fgan": "fgan"},
+    "constraint": {"gradient_penalty": "wgan_gp", "weight_clipping": "wgan"},
+}
+
+
+@pytest.mark.parametrize(("kind", "option"), [(k, o) for k in NESTED for o in GROUPS[f"loss/{k}"]])
+def test_objectives_and_constraints_can_be_chosen_per_run(kind, option):
+    preset = NESTED[kind].get(option, "sn")
+    cfg = compose(f"loss={preset}", f"loss.{kind}={option}")
+    validate(cfg)
+    expected = OmegaConf.load(Path(config_dir()) / "loss" / kind / f"{option}.yaml")._target_
+    assert cfg.loss[kind]._target_ == expected
 
 
 def test_toy_wgan_gp_uses_the_authors_toy_lambda_unless_overridden():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 
@@ -11,7 +12,9 @@ class Constraint:
     - `prepare(critic)` once, before the optimizers are built (spectral norm wraps layers);
     - `penalty(critic, real, fake)` on each critic step, added to the critic's loss
       (gradient penalty); None when there is none;
-    - `after_d_step(critic)` right after each critic optimizer step (weight clipping).
+    - `after_d_step(critic)` right after each critic optimizer step (weight clipping);
+    - `check_optimizer(optimizer)` once: a warning when the critic's optimizer does not
+      suit the constraint, else None.
     """
 
     def prepare(self, critic: nn.Module) -> nn.Module:
@@ -21,4 +24,7 @@ class Constraint:
         return None
 
     def after_d_step(self, critic: nn.Module) -> None:
+        return None
+
+    def check_optimizer(self, optimizer: torch.optim.Optimizer) -> str | None:
         return None

@@ -87,6 +87,8 @@ class Toy2D:
         self.batch_size = batch_size
         self.device = torch.device(device)
         self._draw = DISTRIBUTIONS[distribution]
+        # (centres (K, 2), std) of a Gaussian mixture, for the mode-coverage metrics
+        self.modes = MIXTURES.get(distribution)
         self._gen = torch.Generator().manual_seed(seed)
         heldout_gen = torch.Generator().manual_seed(seed + 1_000_003)
         self.heldout = self._draw(heldout_size, heldout_gen).to(self.device)

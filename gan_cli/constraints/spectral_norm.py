@@ -1,0 +1,28 @@
+"""Spectral normalization (Miyato et al. 2018)."""
+
+from __future__ import annotations
+
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from gan_cli.constraints.base import Constraint
+
+_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+class SpectralNorm(Constraint):
+    """Divide the weight of every linear and convolutional layer by its largest singular
+    value, estimated by `n_power_iterations` of power iteration per training forward.
+
+    With 1-Lipschitz activations (ReLU, LeakyReLU) the whole critic is then at most
+    1-Lipschitz. A convolution's weight (out, in, k, k) is normalized as the matrix
+    (out, in * k * k), as in the paper.
+    """
+
+    def __init__(self, n_power_iterations: int = 1) -> None:
+        self.n_power_iterations = n_power_iterations
+
+    def prepare(self, critic: nn.Module) -> nn.Module:
+        for layer in [m for m in critic.modules() if isinstance(m, _LAYERS)]:
+            spectral_norm(layer, n_power_iterations=self.n_power_iterations)
+        return critic

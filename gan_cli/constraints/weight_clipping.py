@@ -1,0 +1,35 @@
+"""Weight clipping of WGAN (Arjovsky et al. 2017, Algorithm 1)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gan_cli.constraints.base import Constraint
+
+
+class WeightClipping(Constraint):
+    """Clamp every critic parameter to [-clip, clip] right after each critic step.
+
+    This bounds the critic's Lipschitz constant by some K that depends on clip and the
+    architecture, so E_P f - E_Q f estimates K * W1, not W1.
+    """
+
+    def __init__(self, clip: float = 0.01) -> None:
+        self.clip = clip
+
+    @torch.no_grad()
+    def after_d_step(self, critic: nn.Module) -> None:
+        for p in critic.parameters():
+            p.clamp_(-self.clip, self.clip)
+
+    def check_optimizer(self, optimizer: torch.optim.Optimizer) -> str | None:
+        group = optimizer.param_groups[0]
+        beta1 = group.get("betas", (0.0,))[0]
+        if group.get("momentum", 0) > 0 or beta1 > 0:
+            return (
+                f"weight clipping with a momentum-based critic optimizer "
+                f"({type(optimizer).__name__}, momentum/beta1 > 0): the WGAN paper found this "
+                "unstable and uses RMSProp"
+            )
+        return None

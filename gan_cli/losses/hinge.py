@@ -1,0 +1,27 @@
+"""Hinge objective (Lim & Ye 2017; Miyato et al. 2018, the SN-GAN paper's default)."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from gan_cli.losses.base import Objective
+
+
+class Hinge(Objective):
+    """D minimizes E_P[max(0, 1 - f)] + E_Q[max(0, 1 + f)]; G minimizes -E_Q[f].
+
+    The critic's output is a critic value as in WGAN, so E_P f - E_Q f is logged as the
+    Wasserstein estimate: with a 1-Lipschitz critic (spectral norm) it is a lower bound on W1.
+    """
+
+    estimate_keys = ("wasserstein/critic", "wasserstein/heldout")
+
+    def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        return F.relu(1 - real_out).mean() + F.relu(1 + fake_out).mean()
+
+    def g_loss(self, fake_out: Tensor) -> Tensor:
+        return -fake_out.mean()
+
+    def estimate(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        return real_out.mean() - fake_out.mean()
