@@ -20,7 +20,14 @@ console = Console()
 err_console = Console(stderr=True)
 
 # shown live on the progress bar, in this order, when logged
-LIVE_KEYS = ("loss/d", "loss/g", "wasserstein/critic", "wasserstein/exact")
+LIVE_KEYS = (
+    "loss/d",
+    "loss/g",
+    "wasserstein/critic",
+    "divergence/estimate",
+    "wasserstein/exact",
+    "modes/captured",
+)
 
 
 def progress_bar() -> Progress:
