@@ -8,6 +8,7 @@ folder behind.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,13 @@ from hydra._internal.utils import get_args_parser
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException, InstantiationException, OverrideParseException
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from gan_cli.data.toy2d import DISTRIBUTIONS
 from gan_cli.losses.fgan import DIVERGENCES
+from gan_cli.models.common import NORMS
 
 CONFIG_NAME = "train"
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -81,6 +83,12 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.batch_size": (lambda v: _is_int(v) and v > 0, "a positive integer"),
     "data.heldout_size": (lambda v: _is_int(v) and v > 1, "an integer > 1"),
     "data.distribution": _one_of(DISTRIBUTIONS),
+    "data.download": (lambda v: isinstance(v, bool), "true or false"),
+    "data.image_size": (lambda v: _is_int(v) and v >= 8, "an integer >= 8"),
+    "data.channels": _one_of((1, 3)),
+    "model.g_channels": (lambda v: _is_int(v) and v > 0, "a positive integer"),
+    "model.d_channels": (lambda v: _is_int(v) and v > 0, "a positive integer"),
+    "model.d_norm": _one_of(NORMS),
     "model.z_dim": (lambda v: _is_int(v) and v > 0, "a positive integer"),
     "model.hidden_dim": (lambda v: _is_int(v) and v > 0, "a positive integer"),
     "model.n_layers": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
@@ -92,6 +100,9 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "loss.divergence": _one_of(DIVERGENCES),
     "optim.g.lr": (lambda v: _is_number(v) and v > 0, "a positive number"),
     "optim.d.lr": (lambda v: _is_number(v) and v > 0, "a positive number"),
+    "metrics.fid": (lambda v: isinstance(v, bool), "true or false"),
+    "metrics.n_samples": (lambda v: _is_int(v) and v > 1, "an integer > 1"),
+    "metrics.reference": _one_of(("test", "train")),
     "logger.mode": (
         lambda v: v is None or v in LOGGER_MODES,
         "one of null|" + "|".join(LOGGER_MODES),
@@ -110,11 +121,41 @@ def validate(cfg: DictConfig) -> None:
         if value is not _ABSENT and not ok(value):
             raise UserError(f"{key} must be {allowed}, got {value!r}")
     resolve_device(cfg.trainer.device)
+    _check_model_fits_data(values)
+    data_cls = get_class(values["data"]["_target_"])
+    if hasattr(data_cls, "prepare"):  # files present (downloaded if allowed), or one line
+        data_cls.prepare(**_arguments(values["data"]))
     for side in ("g", "d"):  # build each optimizer on a dummy parameter: bad arguments fail here
         try:
             build(cfg.optim[side])([torch.zeros(1, requires_grad=True)])
         except (TypeError, ValueError) as e:
             raise UserError(f"optim.{side}: {_one_line(e)}") from e
+
+
+def _check_model_fits_data(values: dict) -> None:
+    """Stop a model/data pairing that cannot work, naming which models fit which data."""
+    shape = get_class(values["data"]["_target_"]).sample_shape(**_arguments(values["data"]))
+    models = {}  # option name -> module of its generator
+    for name in config_groups()["model"]:
+        target = OmegaConf.load(Path(config_dir()) / "model" / f"{name}.yaml").generator._target_
+        models[name] = importlib.import_module(target.rsplit(".", 1)[0])
+    chosen = values["model"]["generator"]["_target_"].rsplit(".", 1)[0]
+    module = importlib.import_module(chosen)
+    if values["metrics"]["fid"] and len(shape) != 3:
+        raise UserError(
+            f"metrics.fid=true needs image data; this data has samples of shape {shape}"
+        )
+    weights = values["metrics"]["inception_weights"]
+    if weights is not None and not Path(weights).is_file():
+        raise UserError(f"metrics.inception_weights={weights} is not a file")
+    if not module.fits(shape):
+        model = next((n for n, m in models.items() if m is module), chosen)
+        fit = "; ".join(f"model={n} fits {m.FITS}" for n, m in models.items())
+        raise UserError(f"model={model} does not fit this data (samples of shape {shape}): {fit}")
+
+
+def _arguments(node: dict) -> dict:
+    return {k: v for k, v in node.items() if k != "_target_"}
 
 
 def resolve_device(name: str) -> torch.device:

@@ -46,12 +46,13 @@ def live_stats(metrics: dict[str, float]) -> str:
     return "  ".join(f"{k} {metrics[k]:.4g}" for k in LIVE_KEYS if k in metrics)
 
 
-def print_summary(metrics: dict[str, float], run_dir: Path) -> None:
+def print_summary(metrics: dict[str, float | str], run_dir: Path) -> None:
     table = Table(title="final metrics", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key in sorted(metrics):
-        table.add_row(key, f"{metrics[key]:.6g}")
+        value = metrics[key]
+        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
     console.print(table)
     console.print(f"run folder: {run_dir}", soft_wrap=True)
     console.print(

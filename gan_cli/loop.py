@@ -21,7 +21,8 @@ from gan_cli.constraints import Constraint
 from gan_cli.losses import Objective
 from gan_cli.metrics.exact_w1 import exact_w1
 from gan_cli.metrics.modes import mode_coverage
-from gan_cli.plots import toy_scatter
+from gan_cli.metrics.sliced import sliced_w1
+from gan_cli.plots import image_grid, toy_scatter
 from gan_cli.tracking import Tracker
 
 
@@ -88,7 +89,9 @@ def train(
     # Evaluation and plots draw their noise from their own generator, so the training
     # trajectory does not depend on how often they run.
     eval_rng = torch.Generator(device=device).manual_seed(seed)
-    plot_z = torch.randn(1000, gan.z_dim, generator=eval_rng, device=device)
+    # one fixed batch of latents for every sample figure: 1,000 points or a grid of 64 images
+    n_plot = 1000 if data.heldout.dim() == 2 else 64
+    plot_z = torch.randn(n_plot, gan.z_dim, generator=eval_rng, device=device)
     last: dict[str, float] = {}
     tick, tick_step = time.perf_counter(), 0
 
@@ -182,29 +185,43 @@ def evaluate(
 ) -> dict[str, float]:
     """Estimates on held-out real data (N, ...) against N fresh generated samples.
 
-    The objective's estimate (e.g. E_real f - E_fake f), on 2-D data the exact W1
-    between the two sets by optimal transport, and on Gaussian mixtures (`modes`: centres
-    and std) the modes captured and the high-quality fraction.
+    The objective's estimate (e.g. E_real f - E_fake f); on 2-D data the exact W1
+    between the two sets by optimal transport, on images the sliced W1 on pixels; on
+    Gaussian mixtures (`modes`: centres and std) the modes captured and the high-quality
+    fraction.
     """
     with eval_mode(G, D):
-        fake = G(torch.randn(len(heldout), z_dim, generator=rng, device=heldout.device))
+        z = torch.randn(len(heldout), z_dim, generator=rng, device=heldout.device)
+        fake = _chunked(G, z)
         out: dict[str, float] = {}
         if objective.estimate_keys:
-            out[objective.estimate_keys[1]] = objective.estimate(D(heldout), D(fake)).item()
+            estimate = objective.estimate(_chunked(D, heldout), _chunked(D, fake))
+            out[objective.estimate_keys[1]] = estimate.item()
         if heldout.dim() == 2 and heldout.shape[1] == 2:
             out["wasserstein/exact"] = exact_w1(fake, heldout)
+        else:
+            out["wasserstein/sliced"] = sliced_w1(fake, heldout)
         if modes is not None:  # VEEGAN/PacGAN protocol: 2,500 samples
             z = torch.randn(2500, z_dim, generator=rng, device=heldout.device)
             out.update(mode_coverage(G(z), *modes))
     return out
 
 
+def _chunked(net: nn.Module, x: Tensor, size: int = 500) -> Tensor:
+    """net(x) in chunks of `size`, so evaluation memory stays that of a batch."""
+    return torch.cat([net(part) for part in x.split(size)])
+
+
 def draw_samples(
     path: Path, G: nn.Module, D: nn.Module, z: Tensor, real: Tensor, title: str
 ) -> None:
-    """The sample figure for this step: on 2-D data, points over the critic's contour."""
+    """The sample figure for this step: on 2-D data, points over the critic's contour;
+    on images, a grid."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with eval_mode(G, D), torch.no_grad():
         fake = G(z)
+        if real.dim() != 2:
+            image_grid(path, fake)
+            return
         critic: Callable[[Tensor], Tensor] = lambda p: D(p.to(real.device))  # noqa: E731
         toy_scatter(path, fake, real[: len(z)], critic, title)

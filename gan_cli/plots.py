@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+import torchvision  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 
@@ -52,3 +53,8 @@ def toy_scatter(
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def image_grid(path: Path, images: Tensor, nrow: int = 8) -> None:
+    """images (N, C, H, W) in [-1, 1] -> one PNG grid, nrow images a row."""
+    torchvision.utils.save_image(images.float().cpu() * 0.5 + 0.5, path, nrow=nrow, padding=2)

@@ -29,6 +29,7 @@ from gan_cli.config import (
     validate,
 )
 from gan_cli.console import err_console, print_summary
+from gan_cli.metrics.fid import WEIGHTS_URL, inception, score
 from gan_cli.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     data = build(cfg.data, seed=seed, device=device)
     G = build(cfg.model.generator, out_shape=data.shape).to(device)
     constraint = build(cfg.loss.constraint)
-    D = constraint.prepare(build(cfg.model.discriminator, in_shape=data.shape)).to(device)
+    # The loss decides what the critic may contain, here and only here.
+    norm = constraint.critic_norm(cfg.model.discriminator.norm)
+    D = build(cfg.model.discriminator, in_shape=data.shape, norm=norm)
+    D = constraint.prepare(D).to(device)
     gan = loop.GAN(
         generator=G,
         critic=D,
@@ -67,11 +71,34 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     exit_code = 1
     try:
         metrics = loop.train(gan, data, schedule, tracker, run_dir, config, seed)
+        if cfg.metrics.fid:
+            scores = fid_kid(cfg, G, data, device)
+            tracker.log(scores, t.steps)
+            metrics.update(scores)
         exit_code = 0
     finally:
         tracker.finish(exit_code)
     print_summary(metrics, run_dir)
     return metrics
+
+
+def fid_kid(cfg: DictConfig, G: torch.nn.Module, data, device: torch.device) -> dict:
+    """FID and KID of the final generator; without Inception weights, a warning and {}."""
+    try:
+        extractor = inception(cfg.metrics.inception_weights).to(device)
+    except Exception as e:  # no network, or a bad weights file: training is not affected
+        log.warning(
+            "metrics.fid: no FID/KID, the Inception weights did not load (%s: %s); on a "
+            "machine without network, download %s elsewhere and set metrics.inception_weights",
+            type(e).__name__,
+            str(e).splitlines()[0] if str(e) else "",
+            WEIGHTS_URL,
+        )
+        return {}
+    m = cfg.metrics
+    reference = data.reference(m.reference)
+    scores = score(G, reference, m.n_samples, cfg.model.z_dim, extractor, cfg.trainer.seed)
+    return {**scores, "fid/reference": m.reference}
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name=CONFIG_NAME)

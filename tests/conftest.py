@@ -3,13 +3,16 @@ reading what a W&B offline run recorded."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import pickle
 import struct
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from omegaconf import DictConfig
 
@@ -107,3 +110,74 @@ def workdir(tmp_path: Path) -> Path:
     d = tmp_path / "work"
     d.mkdir()
     return d
+
+
+# --- small data sets in the official formats -------------------------------------------------
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """An IDX file as MNIST ships it, gzipped: magic (0, 0, type 0x08 = ubyte, ndim),
+    big-endian int32 dimensions, then the bytes."""
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}i", *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def write_mnist(root: Path, n_train: int = 30, n_test: int = 20) -> np.ndarray:
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    images = {}
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        images[split] = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        write_idx(raw / f"{split}-images-idx3-ubyte.gz", images[split])
+        write_idx(raw / f"{split}-labels-idx1-ubyte.gz", rng.integers(0, 10, n, dtype=np.uint8))
+    return images["train"]
+
+
+def write_cifar10(root: Path, n_per_batch: int = 6, n_test: int = 20) -> np.ndarray:
+    """The python version of CIFAR-10: pickled dicts with 'data' (N, 3072) rows of R, G, B
+    planes and 'labels', in cifar-10-batches-py/, plus batches.meta."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    batches = {f"data_batch_{i}": n_per_batch for i in range(1, 6)} | {"test_batch": n_test}
+    first = None
+    for name, n in batches.items():
+        data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        first = data if first is None else first
+        entry = {"batch_label": name, "data": data, "labels": rng.integers(0, 10, n).tolist()}
+        (folder / name).write_bytes(pickle.dumps(entry, protocol=2))
+    meta = {"label_names": [f"class{i}" for i in range(10)], "num_cases_per_batch": n_per_batch}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    return first
+
+
+def write_image_folder(folder: Path, n: int = 24) -> None:
+    """PNG and JPEG files of mixed sizes in a nested tree."""
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    for i in range(n):
+        sub = folder / ("a" if i % 2 else "b/c")
+        sub.mkdir(parents=True, exist_ok=True)
+        h, w = (40, 60) if i % 3 else (70, 50)
+        pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(sub / f"img{i}.{'png' if i % 4 else 'jpg'}")
+
+
+@pytest.fixture(scope="session")
+def image_root(tmp_path_factory) -> Path:
+    """One folder with MNIST, CIFAR-10 and a PNG/JPEG tree, as a user would have them."""
+    root = tmp_path_factory.mktemp("data")
+    write_mnist(root)
+    write_cifar10(root)
+    write_image_folder(root / "folder")
+    return root
+
+
+def image_data(name: str, root: Path) -> list[str]:
+    """Overrides that point data=name at the files under root, with no download."""
+    if name == "image_folder":
+        return [f"data={name}", f"data.path={root / 'folder'}", "data.image_size=32"]
+    return [f"data={name}", f"data.root={root}", "data.download=false"]

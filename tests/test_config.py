@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from gan_cli.config import config_dir, config_groups, validate
 from gan_cli.data.toy2d import DISTRIBUTIONS, MIXTURES, Toy2D
 from gan_cli.train import train
-from tests.conftest import FAST, compose, jsonl
+from tests.conftest import FAST, compose, image_data, jsonl
 
 GROUPS = config_groups()  # every group, nested ones (loss/objective) included
 OPTIONS = [
@@ -27,8 +27,14 @@ def test_defaults_are_the_documented_ones():
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS)
-def test_every_option_composes_and_validates(group, option):
-    validate(compose(f"{group}={option}"))
+def test_every_option_composes_and_validates(group, option, image_root):
+    if group == "data" and option != "toy2d":
+        overrides = image_data(option, image_root)
+    elif group == "model" and option != "mlp":  # convolutional models need images
+        overrides = [*image_data("cifar10", image_root), f"model={option}"]
+    else:
+        overrides = [f"{group}={option}"]
+    validate(compose(*overrides))
 
 
 @pytest.mark.parametrize("distribution", sorted(DISTRIBUTIONS))

@@ -9,6 +9,8 @@ from torch import Tensor, nn
 class Constraint:
     """Hooks the training loop calls around the critic. Each does nothing by default.
 
+    - `critic_norm(norm)` before the critic is built: the normalization its hidden layers
+      may have, given the one the model asks for (batch norm breaks the gradient penalty);
     - `prepare(critic)` once, before the optimizers are built (spectral norm wraps layers);
     - `penalty(critic, real, fake)` on each critic step, added to the critic's loss
       (gradient penalty); None when there is none;
@@ -16,6 +18,9 @@ class Constraint:
     - `check_optimizer(optimizer)` once: a warning when the critic's optimizer does not
       suit the constraint, else None.
     """
+
+    def critic_norm(self, norm: str) -> str:
+        return norm
 
     def prepare(self, critic: nn.Module) -> nn.Module:
         return critic

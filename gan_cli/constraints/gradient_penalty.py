@@ -21,6 +21,10 @@ class GradientPenalty(Constraint):
     def __init__(self, gp_lambda: float = 10.0) -> None:
         self.gp_lambda = gp_lambda
 
+    def critic_norm(self, norm: str) -> str:
+        # layer norm in place of batch norm, as in the paper's critics (Sec. 4)
+        return "layer" if norm == "batch" else norm
+
     def prepare(self, critic: nn.Module) -> nn.Module:
         # The penalty is per sample; batch norm mixes samples, so the gradient it
         # penalizes is not the critic's gradient at x_hat (Gulrajani et al., Sec. 4).

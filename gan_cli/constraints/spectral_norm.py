@@ -22,6 +22,10 @@ class SpectralNorm(Constraint):
     def __init__(self, n_power_iterations: int = 1) -> None:
         self.n_power_iterations = n_power_iterations
 
+    def critic_norm(self, norm: str) -> str:
+        # SN-GAN's critics have no batch norm: spectral norm is their normalization
+        return "none" if norm == "batch" else norm
+
     def prepare(self, critic: nn.Module) -> nn.Module:
         for layer in [m for m in critic.modules() if isinstance(m, _LAYERS)]:
             spectral_norm(layer, n_power_iterations=self.n_power_iterations)

@@ -93,6 +93,10 @@ class Toy2D:
         heldout_gen = torch.Generator().manual_seed(seed + 1_000_003)
         self.heldout = self._draw(heldout_size, heldout_gen).to(self.device)
 
+    @staticmethod
+    def sample_shape(**_: object) -> tuple[int, ...]:
+        return (2,)
+
     def sample(self) -> Tensor:
         """One training batch, (batch_size, 2)."""
         return self._draw(self.batch_size, self._gen).to(self.device)

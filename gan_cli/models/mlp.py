@@ -1,7 +1,7 @@
 """Fully connected generator and discriminator (Goodfellow et al. 2014; WGAN-GP toy code).
 
 Both work on any sample shape: images are flattened on the way in and reshaped on the
-way out.
+way out, as in the original GAN paper.
 """
 
 from __future__ import annotations
@@ -10,17 +10,30 @@ import math
 
 from torch import Tensor, nn
 
+from gan_cli.models.common import norm_layer
 
-def _mlp(in_dim: int, out_dim: int, hidden_dim: int, n_layers: int) -> nn.Sequential:
+FITS = "any data (images are flattened)"
+
+
+def fits(shape: tuple[int, ...]) -> bool:
+    return True
+
+
+def _mlp(in_dim: int, out_dim: int, hidden_dim: int, n_layers: int, norm: str) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i in range(n_layers):
-        layers += [nn.Linear(in_dim if i == 0 else hidden_dim, hidden_dim), nn.ReLU()]
+        layers += [
+            nn.Linear(in_dim if i == 0 else hidden_dim, hidden_dim),
+            norm_layer(norm, hidden_dim, conv=False),
+            nn.ReLU(),
+        ]
     layers.append(nn.Linear(hidden_dim if n_layers else in_dim, out_dim))
     return nn.Sequential(*layers)
 
 
 class Generator(nn.Module):
-    """z (B, z_dim) -> x (B, *out_shape). Linear output: the toy data is unbounded."""
+    """z (B, z_dim) -> x (B, *out_shape). Linear output for points, which are unbounded;
+    tanh for images (C, H, W), which live in [-1, 1]."""
 
     def __init__(
         self, out_shape: tuple[int, ...], z_dim: int = 2, hidden_dim: int = 256, n_layers: int = 3
@@ -28,7 +41,9 @@ class Generator(nn.Module):
         super().__init__()
         self.z_dim = z_dim
         self.out_shape = tuple(out_shape)
-        self.net = _mlp(z_dim, math.prod(self.out_shape), hidden_dim, n_layers)
+        self.net = _mlp(z_dim, math.prod(self.out_shape), hidden_dim, n_layers, "none")
+        if len(self.out_shape) == 3:
+            self.net.append(nn.Tanh())
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z).view(-1, *self.out_shape)
@@ -37,9 +52,15 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """x (B, *in_shape) -> raw output (B,): a logit or a critic value, as the loss reads it."""
 
-    def __init__(self, in_shape: tuple[int, ...], hidden_dim: int = 256, n_layers: int = 3) -> None:
+    def __init__(
+        self,
+        in_shape: tuple[int, ...],
+        hidden_dim: int = 256,
+        n_layers: int = 3,
+        norm: str = "none",
+    ) -> None:
         super().__init__()
-        self.net = _mlp(math.prod(in_shape), 1, hidden_dim, n_layers)
+        self.net = _mlp(math.prod(in_shape), 1, hidden_dim, n_layers, norm)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x.flatten(1)).squeeze(1)

@@ -1,0 +1,301 @@
+"""Image data: MNIST, CIFAR-10 and any folder of images.
+
+Each data set is decoded once into one uint8 tensor (N, C, H, W), kept on the training
+device when it fits; a batch is drawn by random indices and scaled to [-1, 1] on the
+fly, so no per-image PIL transform runs in the training loop. Memory: MNIST 60,000 x
+1 x 32 x 32 bytes = 61 MB; CIFAR-10 50,000 x 3 x 32 x 32 = 154 MB; a folder N x C x S x S.
+
+MNIST and CIFAR-10 are read by torchvision's dataset classes from their official files
+under `root`. The files' md5 sums guard downloads only: a subset or a repacked copy in
+the official format loads too.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from PIL import Image
+from torch import Tensor
+
+from gan_cli.config import UserError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+class ImageData:
+    """Batches (batch_size, C, H, W) in [-1, 1] drawn from uint8 images in memory.
+
+    `test` (uint8) are real images never trained on; the first `heldout_size` of them,
+    in [-1, 1], are `heldout`, for the held-out estimates.
+    """
+
+    modes = None  # not a Gaussian mixture
+
+    def __init__(
+        self,
+        train: Tensor,
+        test: Tensor,
+        heldout_size: int,
+        batch_size: int,
+        seed: int,
+        device: str | torch.device,
+    ) -> None:
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.shape = tuple(train.shape[1:])
+        try:
+            self.images = train.to(self.device)
+        except torch.OutOfMemoryError:  # keep it in host memory; batches move on the fly
+            self.images = train.pin_memory() if self.device.type == "cuda" else train
+        self._gen = torch.Generator(device=self.images.device).manual_seed(seed)
+        self.test = test
+        self.heldout = to_unit_range(test[:heldout_size].to(self.device))
+
+    def sample(self) -> Tensor:
+        idx = torch.randint(
+            len(self.images), (self.batch_size,), generator=self._gen, device=self.images.device
+        )
+        return to_unit_range(self.images[idx].to(self.device, non_blocking=True))
+
+    def reference(self, split: str) -> Tensor:
+        """All real images of a split, uint8: `train` or `test` (the held-out images)."""
+        return {"train": self.images, "test": self.test}[split]
+
+
+def to_unit_range(images: Tensor) -> Tensor:
+    """uint8 [0, 255] -> float [-1, 1]."""
+    return images.float() / 127.5 - 1
+
+
+# --- MNIST ---------------------------------------------------------------------------------
+
+
+class _MNISTFiles(torchvision.datasets.MNIST):
+    """torchvision's MNIST, reading the gzip files as distributed when they are not unpacked."""
+
+    @property
+    def raw_folder(self) -> str:  # torchvision names the folder after the class
+        return str(Path(self.root) / "MNIST" / "raw")
+
+    def _check_exists(self) -> bool:
+        return _mnist_ready(Path(self.raw_folder))
+
+
+def _mnist_ready(raw: Path) -> bool:
+    """Whether the four MNIST files are in `raw`, unpacking the .gz ones where needed."""
+    for url, _ in torchvision.datasets.MNIST.resources:
+        packed = raw / Path(url).name
+        unpacked = packed.with_suffix("")
+        if packed.is_file() and not unpacked.is_file():
+            with gzip.open(packed, "rb") as src, open(unpacked, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        if not unpacked.is_file():
+            return False
+    return True
+
+
+class MNIST(ImageData):
+    """MNIST digits, zero-padded from 28x28 to 32x32 (1 channel) for the conv models.
+
+    Files: <root>/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz].
+    """
+
+    def __init__(
+        self,
+        root: str = "data",
+        download: bool = True,
+        batch_size: int = 64,
+        heldout_size: int = 2000,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.prepare(root, download)
+        train, test = (_MNISTFiles(root, train=t).data for t in (True, False))
+        pad = (2, 2, 2, 2)  # 28 -> 32: the digits keep their size and their border
+        train, test = (F.pad(x, pad)[:, None] for x in (train, test))
+        super().__init__(train, test, heldout_size, batch_size, seed, device)
+
+    @staticmethod
+    def sample_shape(**_: Any) -> tuple[int, ...]:
+        return (1, 32, 32)
+
+    @staticmethod
+    def prepare(root: str, download: bool, **_: Any) -> None:
+        where = Path(root) / "MNIST" / "raw"
+
+        def ready() -> bool:
+            if download and not _mnist_ready(where):
+                _MNISTFiles(root, download=True)
+            return _mnist_ready(where)
+
+        _fetch(
+            ready,
+            root,
+            "MNIST",
+            download,
+            f"put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+            f"t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (as distributed) in "
+            f"{where}/, or set data.root to the folder that holds MNIST/raw/",
+            "MNIST",
+        )
+
+
+# --- CIFAR-10 ------------------------------------------------------------------------------
+
+
+class _CIFAR10Files(torchvision.datasets.CIFAR10):
+    """torchvision's CIFAR-10 with the md5 sums kept for the download archive only."""
+
+    train_list = [[name, None] for name, _ in torchvision.datasets.CIFAR10.train_list]
+    test_list = [[name, None] for name, _ in torchvision.datasets.CIFAR10.test_list]
+    meta = {**torchvision.datasets.CIFAR10.meta, "md5": None}
+
+    def _check_integrity(self) -> bool:
+        return _cifar_ready(Path(self.root) / self.base_folder)
+
+
+def _cifar_ready(folder: Path) -> bool:
+    names = [n for n, _ in _CIFAR10Files.train_list + _CIFAR10Files.test_list]
+    return all((folder / n).is_file() for n in [*names, _CIFAR10Files.meta["filename"]])
+
+
+class CIFAR10(ImageData):
+    """CIFAR-10, 50,000 training images 3x32x32; held-out images from test_batch.
+
+    Files: <root>/cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}.
+    """
+
+    def __init__(
+        self,
+        root: str = "data",
+        download: bool = True,
+        batch_size: int = 64,
+        heldout_size: int = 2000,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.prepare(root, download)
+        train, test = (
+            torch.from_numpy(_CIFAR10Files(root, train=t).data).permute(0, 3, 1, 2).contiguous()
+            for t in (True, False)
+        )
+        super().__init__(train, test, heldout_size, batch_size, seed, device)
+
+    @staticmethod
+    def sample_shape(**_: Any) -> tuple[int, ...]:
+        return (3, 32, 32)
+
+    @staticmethod
+    def prepare(root: str, download: bool, **_: Any) -> None:
+        where = Path(root) / "cifar-10-batches-py"
+
+        def ready() -> bool:
+            if download and not _cifar_ready(where):
+                _CIFAR10Files(root, download=True)
+            return _cifar_ready(where)
+
+        _fetch(
+            ready,
+            root,
+            "cifar-10-batches-py",
+            download,
+            f"put data_batch_1 .. data_batch_5, test_batch and batches.meta (the python "
+            f"version, cifar-10-python.tar.gz, unpacked) in {where}/, or set data.root to "
+            "the folder that holds cifar-10-batches-py/",
+            "CIFAR-10",
+        )
+
+
+def _fetch(ready, root: str, folder: str, download: bool, how: str, name: str) -> None:
+    """Run `ready()` (which downloads when allowed). On failure remove what it created
+    under `root` (its new entries, and new files in `root/folder`) and raise one line
+    that says where the files go."""
+    top, sub = Path(root), Path(root) / folder
+
+    def entries() -> set[Path]:
+        return {top} | set(top.glob("*")) | set(sub.rglob("*")) if top.exists() else set()
+
+    before = entries()
+    try:
+        if ready():
+            return
+        reason = "not found"
+    except Exception as e:  # torchvision raises RuntimeError, URLError, OSError, ...
+        what = "not found, and the download failed" if download else "unreadable"
+        reason = f"{what} ({type(e).__name__}: {_first_line(e)})"
+    for path in sorted(entries() - before, key=lambda p: -len(p.parts)):
+        if path.exists():  # leave nothing half-downloaded behind
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    hint = "" if download else "data.download=false; "
+    raise UserError(f"{name} {reason} under {top.resolve()}: {hint}{how}")
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [""])[0][:120]
+
+
+# --- a folder of images --------------------------------------------------------------------
+
+
+class ImageFolder(ImageData):
+    """Every png/jpg under `path` (any tree), resized so the shorter side is `image_size`,
+    centre-cropped to image_size x image_size, RGB (channels=3) or grayscale (1).
+
+    Held out: a fixed random tenth of the images (at most heldout_size), never trained on.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        image_size: int = 64,
+        channels: int = 3,
+        batch_size: int = 64,
+        heldout_size: int = 2000,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        files = self.prepare(path)
+        mode = "RGB" if channels == 3 else "L"
+        images = torch.stack([_square(_read(f, mode), image_size) for f in files])
+        order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
+        n_heldout = max(1, min(heldout_size, len(images) // 10))
+        heldout, train = images[order[:n_heldout]], images[order[n_heldout:]]
+        super().__init__(train, heldout, n_heldout, batch_size, seed, device)
+
+    @staticmethod
+    def sample_shape(image_size: int = 64, channels: int = 3, **_: Any) -> tuple[int, ...]:
+        return (channels, image_size, image_size)
+
+    @staticmethod
+    def prepare(path: str, **_: Any) -> list[Path]:
+        folder = Path(path)
+        if path in ("???", "") or not folder.is_dir():
+            raise UserError(
+                f"data.path={path!r} is not a folder: data=image_folder needs data.path=DIR, "
+                "a folder tree of png or jpg images"
+            )
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if len(files) < 2:
+            raise UserError(f"data.path={path}: found {len(files)} png/jpg images, need at least 2")
+        return files
+
+
+def _read(path: Path, mode: str) -> Tensor:
+    """An image file as uint8 (C, H, W), converted to RGB or grayscale ("L")."""
+    with Image.open(path) as image:
+        return torchvision.transforms.functional.pil_to_tensor(image.convert(mode))
+
+
+def _square(image: Tensor, size: int) -> Tensor:
+    """uint8 (C, H, W) -> (C, size, size): shorter side to `size`, then a centre crop."""
+    h, w = image.shape[1:]
+    scale = size / min(h, w)
+    new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
+    image = torchvision.transforms.functional.resize(image, [new_h, new_w], antialias=True)
+    return torchvision.transforms.functional.center_crop(image, [size, size])

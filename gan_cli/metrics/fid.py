@@ -1,0 +1,99 @@
+"""FID and KID on demand, through torchmetrics with torch-fidelity's InceptionV3 (the
+network of the original FID code; 2048-d pool features).
+
+The Inception weights are downloaded once and cached by torch (WEIGHTS_URL), or read
+from a copy of that file (`metrics.inception_weights=PATH`) on machines without
+network. Features are computed once and fed to both metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import Tensor, nn
+
+WEIGHTS_URL = (
+    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+    "weights-inception-2015-12-05-6726825d.pth"
+)
+
+
+def inception(weights_path: str | None = None) -> nn.Module:
+    """The standard FID feature extractor: uint8 (N, 3, H, W) -> (N, 2048)."""
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    return NoTrainInceptionV3(
+        name="inception-v3-compat",
+        features_list=["2048"],
+        feature_extractor_weights_path=weights_path,
+    )
+
+
+@torch.no_grad()
+def features(extractor: nn.Module, batches: Iterable[Tensor]) -> Tensor:
+    """Features (N, D) of image batches in [-1, 1], as uint8 RGB for the extractor."""
+    out = []
+    for x in batches:
+        x = ((x.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+        if x.shape[1] == 1:  # grayscale, as Inception reads it
+            x = x.expand(-1, 3, -1, -1)
+        out.append(extractor(x).double().cpu())
+    return torch.cat(out)
+
+
+class _Given(nn.Module):
+    """Hands precomputed features to torchmetrics in place of a network."""
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+def fid_kid(real: Tensor, fake: Tensor, kid_subsets: int = 100, kid_subset_size: int = 1000):
+    """FID and KID (mean, std over subsets) from features real (N, D) and fake (M, D)."""
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    given = _Given(real.shape[1])
+    fid = FrechetInceptionDistance(feature=given).double()
+    size = min(kid_subset_size, len(real), len(fake))
+    kid = KernelInceptionDistance(feature=given, subsets=kid_subsets, subset_size=size)
+    for metric in (fid, kid):
+        metric.update(real, real=True)
+        metric.update(fake, real=False)
+    kid_mean, kid_std = kid.compute()
+    return fid.compute().item(), kid_mean.item(), kid_std.item()
+
+
+def score(
+    generator: nn.Module,
+    reference: Tensor,
+    n_samples: int,
+    z_dim: int,
+    extractor: nn.Module,
+    seed: int = 0,
+    batch_size: int = 250,
+) -> dict[str, float]:
+    """FID and KID of `n_samples` generated images against up to n_samples real uint8
+    images of `reference` (N, C, H, W)."""
+    device = next(generator.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    real = reference[:n_samples]
+    counts = [min(batch_size, n_samples - i) for i in range(0, n_samples, batch_size)]
+    was_training = generator.training
+    generator.eval()
+    try:
+        fake_batches = (
+            generator(torch.randn(n, z_dim, generator=gen, device=device)) for n in counts
+        )
+        fake_features = features(extractor, fake_batches)
+    finally:
+        generator.train(was_training)
+    real_batches = (r.to(device).float() / 127.5 - 1 for r in real.split(batch_size))
+    real_features = features(extractor, real_batches)
+    fid, kid, kid_std = fid_kid(real_features, fake_features)
+    return {"fid": fid, "kid": kid, "kid/std": kid_std, "fid/n_samples": float(n_samples)}

@@ -1,0 +1,111 @@
+"""The CIFAR ResNet of the WGAN-GP and SN-GAN papers (Gulrajani et al. 2017, Appendix;
+Miyato et al. 2018, Appendix B), for 32x32 images (and 64x64, one block more each).
+
+Generator: z -> linear -> 4x4 x ch -> three up-sampling residual blocks -> BN, ReLU,
+3x3 conv, tanh. Discriminator: four residual blocks (down, down, same, same), ReLU,
+global sum pooling, linear. 128 channels by default.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gan_cli.models.common import image_side, norm_layer
+
+SIDES = (32, 64)
+FITS = "images of 32x32 (the papers') or 64x64"
+
+
+def fits(shape: tuple[int, ...]) -> bool:
+    return image_side(shape, SIDES) is not None
+
+
+class UpBlock(nn.Module):
+    """BN-ReLU-upsample-conv3x3-BN-ReLU-conv3x3, plus an upsampled 1x1-conv shortcut."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.residual = nn.Sequential(
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+            nn.Upsample(scale_factor=2),
+            nn.Conv2d(channels, channels, 3, 1, 1),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, 1, 1),
+        )
+        self.shortcut = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(channels, channels, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.residual(x) + self.shortcut(x)
+
+
+class DownBlock(nn.Module):
+    """(norm)-ReLU-conv3x3-(norm)-ReLU-conv3x3(-avgpool), plus a shortcut (1x1 conv and
+    average pooling where the shape changes). The first block of the discriminator
+    (`first`) takes no activation before its first convolution, as the image is its input."""
+
+    def __init__(self, c_in: int, c_out: int, down: bool, norm: str, first: bool = False) -> None:
+        super().__init__()
+        pre = [] if first else [norm_layer(norm, c_in), nn.ReLU()]
+        self.residual = nn.Sequential(
+            *pre,
+            nn.Conv2d(c_in, c_out, 3, 1, 1),
+            norm_layer(norm, c_out),
+            nn.ReLU(),
+            nn.Conv2d(c_out, c_out, 3, 1, 1),
+            *([nn.AvgPool2d(2)] if down else []),
+        )
+        self.shortcut = (
+            nn.Sequential(*([nn.AvgPool2d(2)] if down else []), nn.Conv2d(c_in, c_out, 1))
+            if down or c_in != c_out
+            else nn.Identity()
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.residual(x) + self.shortcut(x)
+
+
+class Generator(nn.Module):
+    """z (B, z_dim) -> images (B, C, S, S) in [-1, 1]."""
+
+    def __init__(self, out_shape: tuple[int, ...], z_dim: int = 128, g_channels: int = 128) -> None:
+        super().__init__()
+        self.z_dim, self.channels = z_dim, g_channels
+        n_up = int(math.log2(image_side(out_shape, SIDES) // 4))
+        self.linear = nn.Linear(z_dim, 4 * 4 * g_channels)
+        self.blocks = nn.Sequential(*[UpBlock(g_channels) for _ in range(n_up)])
+        self.out = nn.Sequential(
+            nn.BatchNorm2d(g_channels),
+            nn.ReLU(),
+            nn.Conv2d(g_channels, out_shape[0], 3, 1, 1),
+            nn.Tanh(),
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        x = self.linear(z).view(z.shape[0], self.channels, 4, 4)
+        return self.out(self.blocks(x))
+
+
+class Discriminator(nn.Module):
+    """images (B, C, S, S) -> raw output (B,). No normalization by default, as in both
+    papers' critics; `norm` is what the loss allows."""
+
+    def __init__(
+        self, in_shape: tuple[int, ...], d_channels: int = 128, norm: str = "none"
+    ) -> None:
+        super().__init__()
+        n_down = int(math.log2(image_side(in_shape, SIDES) // 8))  # down to 8x8
+        ch = d_channels
+        blocks = [DownBlock(in_shape[0], ch, down=True, norm=norm, first=True)]
+        blocks += [DownBlock(ch, ch, down=True, norm=norm) for _ in range(n_down - 1)]
+        blocks += [DownBlock(ch, ch, down=False, norm=norm) for _ in range(2)]
+        self.blocks = nn.Sequential(*blocks)
+        self.linear = nn.Linear(ch, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling
+        return self.linear(h).flatten()

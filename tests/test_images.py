@@ -1,0 +1,273 @@
+"""Image data, the convolutional models, and the image metrics."""
+
+import math
+
+import numpy as np
+import ot
+import pytest
+import scipy.linalg
+import scipy.stats
+import torch
+from PIL import Image
+from torch import nn
+
+from gan_cli.config import UserError, validate
+from gan_cli.data.images import CIFAR10, MNIST, ImageFolder
+from gan_cli.metrics.fid import fid_kid
+from gan_cli.metrics.sliced import sliced_w1
+from gan_cli.train import train
+from tests.conftest import FAST, compose, gan_train, image_data, jsonl
+
+IMAGE_DATA = ["mnist", "cifar10", "image_folder"]
+MODELS = ["mlp", "dcgan", "resnet"]
+LOSSES = ["vanilla", "wgan", "wgan_gp", "sn", "fgan"]
+
+
+def tiny(model: str) -> list[str]:
+    """Small widths, so every combination runs in a blink."""
+    widths = (
+        ["model.hidden_dim=32"] if model == "mlp" else ["model.g_channels=8", "model.d_channels=8"]
+    )
+    return [f"model={model}", "model.z_dim=16", *widths]
+
+
+def test_mnist_loads_the_official_gzip_files(image_root):
+    data = MNIST(str(image_root), download=False, batch_size=10, heldout_size=5)
+    assert data.shape == (1, 32, 32)
+    assert data.images.shape == (30, 1, 32, 32) and data.images.dtype == torch.uint8
+    assert data.heldout.shape == (5, 1, 32, 32)
+    x = data.sample()
+    assert x.shape == (10, 1, 32, 32) and x.min() >= -1 and x.max() <= 1
+    # 28x28 zero-padded to 32x32: a 2-pixel black border, the digit unscaled
+    assert (data.images[:, :, :2] == 0).all() and (data.images[:, :, :, -2:] == 0).all()
+
+
+def test_mnist_pixels_survive_the_round_trip(image_root, tmp_path):
+    from tests.conftest import write_mnist
+
+    expected = write_mnist(tmp_path)
+    data = MNIST(str(tmp_path), download=False, heldout_size=5)
+    assert np.array_equal(data.images[:, 0, 2:30, 2:30].numpy(), expected)
+
+
+def test_cifar10_loads_a_subset_in_the_official_format(image_root, tmp_path):
+    from tests.conftest import write_cifar10
+
+    first = write_cifar10(tmp_path)  # md5 sums differ from the real files': still loads
+    data = CIFAR10(str(tmp_path), download=False, batch_size=4, heldout_size=8)
+    assert data.shape == (3, 32, 32) and len(data.images) == 30 and len(data.test) == 20
+    assert np.array_equal(data.images[0].numpy(), first[0].reshape(3, 32, 32))
+    x = data.sample()
+    assert x.shape == (4, 3, 32, 32) and -1 <= x.min() and x.max() <= 1
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_image_folder_resizes_crops_and_holds_out(image_root, channels):
+    data = ImageFolder(
+        str(image_root / "folder"), image_size=16, channels=channels, heldout_size=100
+    )
+    assert data.shape == (channels, 16, 16)
+    assert len(data.images) + len(data.heldout) == 24 and len(data.heldout) == 2  # a tenth
+    assert data.heldout.min() >= -1 and data.heldout.max() <= 1
+
+
+def test_scaling_is_exact():
+    from gan_cli.data.images import to_unit_range
+
+    u8 = torch.tensor([0, 127, 128, 255], dtype=torch.uint8)
+    assert to_unit_range(u8).tolist() == pytest.approx(
+        [-1, 127 / 127.5 - 1, 128 / 127.5 - 1, 1], abs=1e-6
+    )
+
+
+@pytest.mark.parametrize("data", IMAGE_DATA)
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("loss", LOSSES)
+def test_every_sensible_combination_runs_two_steps(data, model, loss, image_root, tmp_path):
+    cfg = compose(
+        *image_data(data, image_root),
+        f"loss={loss}",
+        "logger=none",
+        *tiny(model),
+        *FAST,
+        "trainer.sample_every=2",
+    )
+    metrics = train(cfg, tmp_path)
+    assert math.isfinite(metrics["wasserstein/sliced"]) and math.isfinite(metrics["loss/d"])
+    grid = Image.open(tmp_path / "samples" / "step_0000002.png")
+    assert grid.size == (8 * 34 + 2, 8 * 34 + 2)  # 64 images of 32x32, 8 a row, 2-pixel padding
+    state = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
+    names = " ".join(state["discriminator"])
+    if loss == "sn":
+        assert "parametrizations.weight.original" in names
+    if loss in ("wgan_gp", "sn"):  # the loss removed batch norm from the critic
+        assert "running_mean" not in names
+
+
+def test_critic_norm_is_decided_by_the_loss(image_root, tmp_path):
+    cfg = compose(
+        *image_data("cifar10", image_root),
+        "loss=wgan_gp",
+        "logger=none",
+        *tiny("dcgan"),
+        *FAST,
+    )
+    train(cfg, tmp_path)
+    state = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
+    # dcgan asks for batch norm; the gradient penalty gets layer norm (GroupNorm(1, C)) instead
+    assert not any("running_mean" in k for k in state["discriminator"])
+    assert sum(v.dim() == 1 and "net.3" in k for k, v in state["discriminator"].items()) == 2
+
+
+@pytest.mark.parametrize(
+    ("overrides", "model"),
+    [
+        (["model=dcgan"], "dcgan"),
+        (["model=resnet"], "resnet"),
+        (["model=dcgan", "data.image_size=48"], "dcgan"),
+    ],
+)
+def test_models_that_cannot_fit_the_data_stop_with_one_line(overrides, model, image_root):
+    data = (
+        [] if "data.image_size=48" not in overrides else image_data("image_folder", image_root)[:2]
+    )
+    with pytest.raises(UserError, match=rf"model={model} does not fit .*model=mlp fits any data"):
+        validate(compose(*data, *overrides))
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+@pytest.mark.parametrize("download", ["true", "false"])
+def test_no_files_and_no_network_is_one_clear_line(name, download, workdir):
+    result = gan_train(f"data={name}", f"data.download={download}", cwd=workdir)
+    assert result.returncode != 0
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("gan-train: error:"), lines
+    folder = {"mnist": "MNIST/raw", "cifar10": "cifar-10-batches-py"}[name]
+    assert "not found" in lines[0] and folder in lines[0] and "data.root" in lines[0]
+    assert list(workdir.iterdir()) == []  # nothing written: no data/, no outputs/
+
+
+def test_image_folder_without_a_path_is_one_clear_line():
+    with pytest.raises(UserError, match="data.path"):
+        validate(compose("data=image_folder", "model=dcgan"))
+
+
+# --- sliced Wasserstein ---------------------------------------------------------------------
+
+
+def test_sliced_w1_is_zero_for_identical_sets_and_grows_with_a_shift():
+    x = torch.rand(200, 3, 8, 8) * 2 - 1
+    assert sliced_w1(x, x) == 0.0
+    assert sliced_w1(x, x[torch.randperm(200)]) == pytest.approx(0.0, abs=1e-6)
+    shifts = [sliced_w1(x, x + s) for s in (0.1, 0.2, 0.4)]
+    assert shifts[0] < shifts[1] < shifts[2]
+    # a shift by s in every pixel projects to s * sum(theta): the mean of |s sum(theta)|
+    assert shifts[1] == pytest.approx(2 * shifts[0], rel=1e-5)
+
+
+def test_sliced_w1_agrees_with_pot_and_the_1d_formula():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(300, 5)), rng.normal(1.0, 2.0, size=(300, 5))
+    tx, ty = torch.tensor(x), torch.tensor(y)
+    ours = sliced_w1(tx, ty, n_projections=50, seed=3)
+    gen = torch.Generator().manual_seed(3)
+    theta = torch.randn(5, 50, generator=gen)
+    theta = (theta / theta.norm(dim=0, keepdim=True)).double().numpy()
+    pot = ot.sliced_wasserstein_distance(x, y, n_projections=50, p=1, projections=theta)
+    exact = np.mean([scipy.stats.wasserstein_distance(x @ t, y @ t) for t in theta.T])
+    assert ours == pytest.approx(pot, rel=1e-5)
+    assert ours == pytest.approx(exact, rel=1e-5)
+
+
+# --- FID and KID ----------------------------------------------------------------------------
+
+
+def _stand_in_features(n: int, seed: int, shift: float) -> torch.Tensor:
+    """Features from a small random conv net standing in for Inception."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten())
+    images = torch.rand(n, 3, 16, 16, generator=torch.Generator().manual_seed(seed)) + shift
+    with torch.no_grad():
+        return net(images).double()
+
+
+def test_fid_and_kid_match_an_independent_computation():
+    real, fake = _stand_in_features(400, 1, 0.0), _stand_in_features(300, 2, 0.3)
+    fid = fid_kid(real, fake, kid_subsets=1, kid_subset_size=300)[0]
+
+    r, f = real.numpy(), fake.numpy()
+    mu_r, mu_f = r.mean(0), f.mean(0)
+    cov_r, cov_f = np.cov(r, rowvar=False), np.cov(f, rowvar=False)
+    covmean = scipy.linalg.sqrtm(cov_r @ cov_f).real
+    expected_fid = np.sum((mu_r - mu_f) ** 2) + np.trace(cov_r + cov_f - 2 * covmean)
+    assert fid == pytest.approx(expected_fid, rel=1e-4)
+
+    # KID: the unbiased MMD^2 with the kernel (x.y / d + 1)^3. With one subset as large as
+    # both sets every sample is used (in a random order, which MMD^2 does not see).
+    kid = fid_kid(real[:300], fake, kid_subsets=1, kid_subset_size=300)[1]
+    a, b, d = r[:300], f, r.shape[1]
+    kaa, kbb, kab = ((u @ v.T / d + 1) ** 3 for u, v in ((a, a), (b, b), (a, b)))
+    m = len(a)
+    expected_kid = (kaa.sum() - np.trace(kaa) + kbb.sum() - np.trace(kbb)) / (m * (m - 1))
+    expected_kid -= 2 * kab.mean()
+    assert kid == pytest.approx(expected_kid, rel=1e-6)
+
+
+@pytest.fixture(scope="module")
+def inception_weights(tmp_path_factory) -> str:
+    """A weights file for the real InceptionV3 architecture, random weights (the real ones
+    need the network): it runs the whole FID path as a user with a local copy would."""
+    import torch_fidelity.feature_extractor_inceptionv3 as fe
+
+    from gan_cli.metrics.fid import inception
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fe, "load_state_dict_from_url", lambda *a, **k: None)
+        mp.setattr(fe.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None)
+        torch.manual_seed(0)
+        state = inception(None).state_dict()
+    path = tmp_path_factory.mktemp("weights") / "inception.pth"
+    torch.save(state, path)
+    return str(path)
+
+
+def test_fid_and_kid_at_the_end_of_training(image_root, inception_weights, tmp_path):
+    cfg = compose(
+        *image_data("cifar10", image_root),
+        *tiny("dcgan"),
+        "logger=none",
+        *FAST,
+        "metrics.fid=true",
+        "metrics.n_samples=12",
+        f"metrics.inception_weights={inception_weights}",
+    )
+    metrics = train(cfg, tmp_path)
+    assert math.isfinite(metrics["fid"]) and metrics["fid"] > 0
+    assert math.isfinite(metrics["kid"]) and metrics["fid/n_samples"] == 12
+    last = jsonl(tmp_path / "metrics.jsonl")[-1]
+    assert last["step"] == 2 and last["fid/reference"] == "test" and last["fid"] == metrics["fid"]
+
+
+def test_fid_without_weights_or_network_warns_and_training_finishes(
+    image_root, tmp_path, caplog, monkeypatch
+):
+    from urllib.error import URLError
+
+    import torch_fidelity.feature_extractor_inceptionv3 as fe
+
+    def offline(*args, **kwargs):
+        raise URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(fe, "load_state_dict_from_url", offline)
+    cfg = compose(
+        *image_data("cifar10", image_root), *tiny("dcgan"), "logger=none", *FAST, "metrics.fid=true"
+    )
+    metrics = train(cfg, tmp_path)
+    assert "fid" not in metrics and math.isfinite(metrics["loss/g"])
+    assert "metrics.fid: no FID/KID" in caplog.text and "metrics.inception_weights" in caplog.text
+    assert (tmp_path / "checkpoints" / "last.pt").is_file()
+
+
+def test_fid_needs_image_data():
+    with pytest.raises(UserError, match="metrics.fid=true needs image data"):
+        validate(compose("metrics.fid=true"))
