@@ -8,6 +8,7 @@ network. Features are computed once and fed to both metrics.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 import torch
@@ -61,7 +62,9 @@ def fid_kid(real: Tensor, fake: Tensor, kid_subsets: int = 100, kid_subset_size:
     given = _Given(real.shape[1])
     fid = FrechetInceptionDistance(feature=given).double()
     size = min(kid_subset_size, len(real), len(fake))
-    kid = KernelInceptionDistance(feature=given, subsets=kid_subsets, subset_size=size)
+    with warnings.catch_warnings():  # it warns that it keeps the features: that is the point
+        warnings.simplefilter("ignore", UserWarning)
+        kid = KernelInceptionDistance(feature=given, subsets=kid_subsets, subset_size=size)
     for metric in (fid, kid):
         metric.update(real, real=True)
         metric.update(fake, real=False)
