@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,4 +40,6 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint written by save_checkpoint; refuses pickled objects beyond plain data."""
-    return torch.load(path, map_location=map_location, weights_only=True)
+    with warnings.catch_warnings():  # a refused file gets an error, not a warning as well
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.load(path, map_location=map_location, weights_only=True)

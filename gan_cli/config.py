@@ -158,7 +158,7 @@ def _arguments(node: dict) -> dict:
     return {k: v for k, v in node.items() if k != "_target_"}
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, key: str = "trainer.device") -> torch.device:
     """auto picks cuda, then mps, then cpu; an explicit device must be available."""
     available = {
         "cpu": True,
@@ -169,9 +169,7 @@ def resolve_device(name: str) -> torch.device:
         return torch.device(next(d for d in ("cuda", "mps", "cpu") if available[d]))
     if not available.get(name, False):
         usable = ", ".join(["auto"] + [d for d, ok in available.items() if ok])
-        raise UserError(
-            f"trainer.device={name} is not available on this machine; use one of {usable}"
-        )
+        raise UserError(f"{key}={name} is not available on this machine; use one of {usable}")
     return torch.device(name)
 
 

@@ -18,20 +18,23 @@ from torch import Tensor  # noqa: E402
 def toy_scatter(
     path: Path,
     fake: Tensor,
-    real: Tensor,
+    real: Tensor | None,
     critic: Callable[[Tensor], Tensor] | None = None,
     title: str = "",
     grid: int = 128,
 ) -> None:
-    """Generated points (N, 2) over real points (M, 2), over the critic's contour.
+    """Generated points (N, 2) over real points (M, 2, if any), over the critic's contour
+    (if given).
 
     As in the WGAN-GP toy figures: the critic's value on a grid covering both sets shows
     where it pushes the generator.
     """
-    fake, real = fake.float().cpu(), real.float().cpu()
+    fake = fake.float().cpu()
+    real = fake[:0] if real is None else real.float().cpu()
     both = torch.cat([fake, real])
-    lo = torch.minimum(both.quantile(0.005, 0), real.min(0).values)
-    hi = torch.maximum(both.quantile(0.995, 0), real.max(0).values)
+    lo, hi = both.quantile(0.005, 0), both.quantile(0.995, 0)
+    if len(real):  # every real point in view
+        lo, hi = torch.minimum(lo, real.min(0).values), torch.maximum(hi, real.max(0).values)
     pad = 0.1 * (hi - lo).clamp_min(0.5)
     lo, hi = lo - pad, hi + pad
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
@@ -44,7 +47,8 @@ def toy_scatter(
         contour = ax.contourf(gx, gy, values, levels=20, cmap="RdBu_r", alpha=0.5)
         fig.colorbar(contour, ax=ax, fraction=0.046, pad=0.04, label="critic")
     ax.scatter(fake[:, 0], fake[:, 1], s=6, c="green", alpha=0.5, label="generated")
-    ax.scatter(real[:, 0], real[:, 1], s=2, c="darkorange", alpha=0.8, label="real")
+    if len(real):
+        ax.scatter(real[:, 0], real[:, 1], s=2, c="darkorange", alpha=0.8, label="real")
     ax.set_xlim(float(lo[0]), float(hi[0]))
     ax.set_ylim(float(lo[1]), float(hi[1]))
     ax.set_aspect("equal")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from omegaconf import DictConfig
 
 from gan_cli.config import compose_config
@@ -181,3 +182,35 @@ def image_data(name: str, root: Path) -> list[str]:
     if name == "image_folder":
         return [f"data={name}", f"data.path={root / 'folder'}", "data.image_size=32"]
     return [f"data={name}", f"data.root={root}", "data.download=false"]
+
+
+def run_in_process(main, args: list[str], cwd: Path, capsys, monkeypatch) -> tuple[int, str]:
+    """Run a command's main() in this process (as its console script would, far faster
+    than a subprocess): its exit status and everything it printed."""
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", ["cmd", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+@pytest.fixture(scope="session")
+def inception_weights(tmp_path_factory) -> str:
+    """A weights file for the real InceptionV3 architecture, random weights (the real ones
+    need the network): it runs the whole FID path as a user with a local copy would."""
+    import torch_fidelity.feature_extractor_inceptionv3 as fe
+
+    from gan_cli.metrics.fid import inception
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fe, "load_state_dict_from_url", lambda *a, **k: None)
+        mp.setattr(fe.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None)
+        torch.manual_seed(0)
+        state = inception(None).state_dict()
+    path = tmp_path_factory.mktemp("weights") / "inception.pth"
+    torch.save(state, path)
+    return str(path)

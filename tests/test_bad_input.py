@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.conftest import gan_train
+from gan_cli.train import main
+from tests.conftest import gan_train, run_in_process
 
 CASES = {
     "unknown group option": (["loss=foo"], ["loss=foo", "vanilla", "wgan_gp"]),
@@ -34,12 +35,9 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_bad_input_is_one_clear_line(case, workdir):
-    args, must_mention = CASES[case]
-    result = gan_train(*args, cwd=workdir)
-    assert result.returncode != 0
-    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+def _check_one_line(code: int, output: str, must_mention: list[str], workdir) -> None:
+    assert code != 0
+    lines = [line for line in output.splitlines() if line.strip()]
     assert len(lines) == 1, lines
     assert lines[0].startswith("gan-train: error:")
     for text in must_mention:
@@ -47,8 +45,23 @@ def test_bad_input_is_one_clear_line(case, workdir):
     assert list(workdir.iterdir()) == []  # no run folder, no W&B run
 
 
-def test_bad_value_in_a_sweep_fails_before_any_job(workdir):
-    result = gan_train("-m", "loss=vanilla,foo", cwd=workdir)
-    assert result.returncode != 0
-    assert "loss=foo is not an option" in result.stderr
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_one_clear_line(case, workdir, capsys, monkeypatch):
+    args, must_mention = CASES[case]
+    code, output = run_in_process(main, args, workdir, capsys, monkeypatch)
+    _check_one_line(code, output, must_mention, workdir)
+
+
+@pytest.mark.parametrize("case", ["unknown group option", "wrong type", "unknown key"])
+def test_bad_input_through_the_installed_command(case, workdir):
+    """The same, as a user's shell sees it: no traceback, a non-zero exit status."""
+    args, must_mention = CASES[case]
+    result = gan_train(*args, cwd=workdir)
+    _check_one_line(result.returncode, result.stdout + result.stderr, must_mention, workdir)
+
+
+def test_bad_value_in_a_sweep_fails_before_any_job(workdir, capsys, monkeypatch):
+    code, output = run_in_process(main, ["-m", "loss=vanilla,foo"], workdir, capsys, monkeypatch)
+    assert code != 0
+    assert "loss=foo is not an option" in output
     assert list(workdir.iterdir()) == []

@@ -213,24 +213,6 @@ def test_fid_and_kid_match_an_independent_computation():
     assert kid == pytest.approx(expected_kid, rel=1e-6)
 
 
-@pytest.fixture(scope="module")
-def inception_weights(tmp_path_factory) -> str:
-    """A weights file for the real InceptionV3 architecture, random weights (the real ones
-    need the network): it runs the whole FID path as a user with a local copy would."""
-    import torch_fidelity.feature_extractor_inceptionv3 as fe
-
-    from gan_cli.metrics.fid import inception
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fe, "load_state_dict_from_url", lambda *a, **k: None)
-        mp.setattr(fe.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None)
-        torch.manual_seed(0)
-        state = inception(None).state_dict()
-    path = tmp_path_factory.mktemp("weights") / "inception.pth"
-    torch.save(state, path)
-    return str(path)
-
-
 def test_fid_and_kid_at_the_end_of_training(image_root, inception_weights, tmp_path):
     cfg = compose(
         *image_data("cifar10", image_root),

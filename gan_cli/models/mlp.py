@@ -22,11 +22,10 @@ def fits(shape: tuple[int, ...]) -> bool:
 def _mlp(in_dim: int, out_dim: int, hidden_dim: int, n_layers: int, norm: str) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i in range(n_layers):
-        layers += [
-            nn.Linear(in_dim if i == 0 else hidden_dim, hidden_dim),
-            norm_layer(norm, hidden_dim, conv=False),
-            nn.ReLU(),
-        ]
+        layers.append(nn.Linear(in_dim if i == 0 else hidden_dim, hidden_dim))
+        if norm != "none":
+            layers.append(norm_layer(norm, hidden_dim, conv=False))
+        layers.append(nn.ReLU())
     layers.append(nn.Linear(hidden_dim if n_layers else in_dim, out_dim))
     return nn.Sequential(*layers)
 

@@ -1,0 +1,228 @@
+"""gan-sample end to end on tiny runs, and every bad input it must refuse."""
+
+import io
+import json
+import pickle
+import subprocess
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gan_cli.checkpoint import load_checkpoint, save_checkpoint
+from gan_cli.sample import main
+from gan_cli.train import train
+from tests.conftest import BIN, FAST, clean_env, compose, image_data, run_in_process
+
+
+def gan_sample(*args, cwd):
+    return subprocess.run(
+        [str(BIN / "gan-sample"), *args],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, image_root):
+    """A tiny toy2d run and a tiny image run, as gan-train leaves them."""
+    root = tmp_path_factory.mktemp("runs")
+    train(compose("logger=none", *FAST), root / "toy")
+    image = [
+        *image_data("cifar10", image_root),
+        "model=dcgan",
+        "model.g_channels=8",
+        "model.d_channels=8",
+    ]
+    train(compose(*image, "logger=none", *FAST), root / "image")
+    return root
+
+
+def npz_arrays(path):
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+def test_toy_samples(runs, tmp_path):
+    result = gan_sample(
+        f"checkpoint={runs / 'toy'}",
+        "n=300",
+        "batch_size=64",
+        f"out={tmp_path / 'o'}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    arrays = npz_arrays(tmp_path / "o" / "samples.npz")
+    assert arrays["x"].shape == (300, 2) and arrays["x"].dtype == np.float32
+    assert arrays["z"].shape == (300, 2) and arrays["z"].dtype == np.float32
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["samples.npz", "scatter.png"]
+    assert "wrote to" in result.stdout and "samples.npz" in result.stdout
+
+
+def test_image_samples_pngs_grid_and_default_folder(runs, tmp_path):
+    result = gan_sample(
+        f"checkpoint={runs / 'image' / 'checkpoints' / 'last.pt'}",
+        "n=70",
+        "batch_size=32",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    out = runs / "image" / "generated"  # the default: generated/ in the run folder
+    arrays = npz_arrays(out / "samples.npz")
+    assert arrays["x"].shape == (70, 3, 32, 32) and arrays["z"].shape == (70, 8 * 0 + 100)
+    assert arrays["x"].min() >= -1 and arrays["x"].max() <= 1
+    pngs = sorted((out / "images").iterdir())
+    assert [p.name for p in pngs[:2]] == ["000000.png", "000001.png"] and len(pngs) == 70
+    first = np.asarray(Image.open(pngs[0]))
+    assert first.shape == (32, 32, 3) and first.dtype == np.uint8
+    expected = (
+        ((np.clip(arrays["x"][0], -1, 1) + 1) * 127.5).round().astype(np.uint8).transpose(1, 2, 0)
+    )
+    assert np.array_equal(first, expected)
+    assert Image.open(out / "grid.png").size == (8 * 34 + 2, 8 * 34 + 2)  # the first 64
+
+
+def test_same_seed_same_bytes_other_seed_other_samples(runs, tmp_path):
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        args = (
+            f"checkpoint={runs / 'image'}",
+            "n=40",
+            f"seed={seed}",
+            f"out={tmp_path / name}",
+            "images=false",
+        )
+        assert gan_sample(*args, cwd=tmp_path).returncode == 0
+    same = [(tmp_path / n / "samples.npz").read_bytes() for n in ("a", "b")]
+    assert same[0] == same[1]
+    assert not np.array_equal(
+        npz_arrays(tmp_path / "a" / "samples.npz")["x"],
+        npz_arrays(tmp_path / "c" / "samples.npz")["x"],
+    )
+    assert not (tmp_path / "a" / "images").exists()
+
+
+def test_interpolation_grid(runs, tmp_path):
+    result = gan_sample(
+        f"checkpoint={runs / 'image'}", "n=4", "interpolate=3", f"out={tmp_path}", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert Image.open(tmp_path / "interpolation.png").size == (
+        10 * 34 + 2,
+        3 * 34 + 2,
+    )  # 3 rows of 10
+
+
+def test_ema_generator_is_the_default(runs, tmp_path):
+    state = load_checkpoint(runs / "image" / "checkpoints" / "last.pt")
+    state["generator_ema"] = {k: torch.zeros_like(v) for k, v in state["generator"].items()}
+    save_checkpoint(state, tmp_path / "ema.pt")
+    for name, ema in (("ema", "true"), ("raw", "false")):
+        args = (
+            f"checkpoint={tmp_path / 'ema.pt'}",
+            "n=8",
+            f"ema={ema}",
+            f"out={tmp_path / name}",
+            "images=false",
+        )
+        assert gan_sample(*args, cwd=tmp_path).returncode == 0
+    ema_x = npz_arrays(tmp_path / "ema" / "samples.npz")["x"]
+    raw_x = npz_arrays(tmp_path / "raw" / "samples.npz")["x"]
+    assert np.all(ema_x == 0) and not np.all(raw_x == 0)  # zero weights: tanh(0) = 0
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):  # on load: open(marker, "w"), which creates the file
+        return (open, (self.marker, "w"))
+
+
+def _bad_files(tmp_path, runs):
+    good = (runs / "toy" / "checkpoints" / "last.pt").read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(good[: len(good) // 2])
+    (tmp_path / "notes.txt").write_text("not a checkpoint\n")
+    Image.new("RGB", (4, 4)).save(tmp_path / "picture.png")
+    (tmp_path / "empty_run" / ".hydra").mkdir(parents=True)
+    buffer = io.BytesIO()
+    torch.save({"generator": {}, "config": _Payload(str(tmp_path / "PAYLOAD_RAN"))}, buffer)
+    (tmp_path / "evil.pt").write_bytes(buffer.getvalue())
+    (tmp_path / "evil_raw.pt").write_bytes(
+        pickle.dumps({"generator": _Payload(str(tmp_path / "PAYLOAD_RAN"))})
+    )
+    with zipfile.ZipFile(tmp_path / "zip.pt", "w") as z:
+        z.writestr("x.txt", "a zip, but no torch archive")
+
+
+BAD = {
+    "missing path": (["checkpoint={t}/nope"], "no such file"),
+    "run folder without checkpoints": (["checkpoint={t}/empty_run"], "without checkpoints/last.pt"),
+    "truncated": (["checkpoint={t}/truncated.pt"], "truncated, corrupted"),
+    "text file": (["checkpoint={t}/notes.txt"], "not a checkpoint of tensors"),
+    "image": (["checkpoint={t}/picture.png"], "not a checkpoint of tensors"),
+    "zip": (["checkpoint={t}/zip.pt"], "not a readable checkpoint"),
+    "malicious torch file": (["checkpoint={t}/evil.pt"], "refused"),
+    "malicious raw pickle": (["checkpoint={t}/evil_raw.pt"], "refused"),
+    "n=0": (["checkpoint={r}", "n=0"], "n must be an integer >= 1"),
+    "negative n": (["checkpoint={r}", "n=-5"], "n must be an integer >= 1"),
+    "n not a number": (["checkpoint={r}", "n=many"], "bad value for n"),
+    "unknown option": (["checkpoint={r}", "temperature=2"], "unknown option 'temperature'"),
+    "no key=value": (["checkpoint={r}", "fast"], "not an option"),
+    "no checkpoint": (["n=3"], "checkpoint=PATH is required"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_input_is_one_line_and_writes_nothing(case, runs, tmp_path, capsys, monkeypatch):
+    _bad_files(tmp_path, runs)
+    args, message = BAD[case]
+    out = tmp_path / "out"
+    args = [a.format(t=tmp_path, r=runs / "toy") for a in args] + [f"out={out}"]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, output = run_in_process(main, args, tmp_path, capsys, monkeypatch)
+    assert code != 0
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("gan-sample: error:"), lines
+    assert message in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no out/, no payload marker
+    assert not (tmp_path / "PAYLOAD_RAN").exists()
+
+
+def test_bad_input_through_the_installed_command(runs, tmp_path):
+    _bad_files(tmp_path, runs)
+    result = gan_sample(f"checkpoint={tmp_path / 'evil.pt'}", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.startswith("gan-sample: error:") and not (tmp_path / "PAYLOAD_RAN").exists()
+    )
+
+
+def test_the_payload_would_run_without_weights_only(tmp_path, runs):
+    """The malicious files are real: a plain pickle load runs their payload."""
+    _bad_files(tmp_path, runs)
+    pickle.loads((tmp_path / "evil_raw.pt").read_bytes())
+    assert (tmp_path / "PAYLOAD_RAN").exists()
+
+
+def test_help_lists_examples(tmp_path):
+    result = gan_sample("--help", cwd=tmp_path)
+    assert result.returncode == 0 and "gan-sample checkpoint=" in result.stdout
+
+
+def test_fid_and_kid_of_the_samples(runs, tmp_path, inception_weights):
+    result = gan_sample(
+        f"checkpoint={runs / 'image'}",
+        "n=12",
+        "metrics=true",
+        f"inception_weights={inception_weights}",
+        f"out={tmp_path}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    scores = json.loads((tmp_path / "metrics.json").read_text())
+    assert scores["fid"] > 0 and scores["fid/n_samples"] == 12 and scores["fid/reference"] == "test"
