@@ -100,11 +100,14 @@ def _mnist_ready(raw: Path) -> bool:
     return True
 
 
-class MNIST(ImageData):
-    """MNIST digits, zero-padded from 28x28 to 32x32 (1 channel) for the conv models.
+class _Official(ImageData):
+    """A torchvision data set read from its official files under `root`; subclasses name
+    the files (`ready`, `how`), the sample shape and how to read both splits (`load`)."""
 
-    Files: <root>/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz].
-    """
+    name: str
+    folder: str  # under root
+    shape_: tuple[int, ...]
+    how: str  # where the files go, for the message when they are missing
 
     def __init__(
         self,
@@ -116,34 +119,64 @@ class MNIST(ImageData):
         device: str | torch.device = "cpu",
     ) -> None:
         self.prepare(root, download)
-        train, test = (_MNISTFiles(root, train=t).data for t in (True, False))
-        pad = (2, 2, 2, 2)  # 28 -> 32: the digits keep their size and their border
-        train, test = (F.pad(x, pad)[:, None] for x in (train, test))
+        train, test = self.load(root)
         super().__init__(train, test, heldout_size, batch_size, seed, device)
 
-    @staticmethod
-    def sample_shape(**_: Any) -> tuple[int, ...]:
-        return (1, 32, 32)
+    @classmethod
+    def sample_shape(cls, **_: Any) -> tuple[int, ...]:
+        return cls.shape_
 
-    @staticmethod
-    def prepare(root: str, download: bool, **_: Any) -> None:
-        where = Path(root) / "MNIST" / "raw"
+    @classmethod
+    def prepare(cls, root: str, download: bool, **_: Any) -> None:
+        """The files in place, downloaded when missing and allowed, or one clear line."""
+        where = Path(root) / cls.folder
 
         def ready() -> bool:
-            if download and not _mnist_ready(where):
-                _MNISTFiles(root, download=True)
-            return _mnist_ready(where)
+            if download and not cls.ready(where):
+                cls.fetch(root)
+            return cls.ready(where)
 
-        _fetch(
-            ready,
-            root,
-            "MNIST",
-            download,
-            f"put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-            f"t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (as distributed) in "
-            f"{where}/, or set data.root to the folder that holds MNIST/raw/",
-            "MNIST",
-        )
+        _fetch(ready, root, cls.folder, download, cls.how.format(where=where), cls.name)
+
+    @staticmethod
+    def ready(where: Path) -> bool:
+        raise NotImplementedError
+
+    @staticmethod
+    def fetch(root: str) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def load(root: str) -> tuple[Tensor, Tensor]:
+        """(train, test) uint8 (N, C, H, W)."""
+        raise NotImplementedError
+
+
+class MNIST(_Official):
+    """MNIST digits, zero-padded from 28x28 to 32x32 (1 channel) for the conv models.
+
+    Files: <root>/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz].
+    """
+
+    name, folder, shape_ = "MNIST", "MNIST", (1, 32, 32)
+    how = (
+        "put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz "
+        "and t10k-labels-idx1-ubyte.gz (as distributed) in {where}/raw/, or set data.root to "
+        "the folder that holds MNIST/raw/"
+    )
+
+    @staticmethod
+    def ready(where: Path) -> bool:
+        return _mnist_ready(where / "raw")
+
+    @staticmethod
+    def fetch(root: str) -> None:
+        _MNISTFiles(root, download=True)
+
+    @staticmethod
+    def load(root: str) -> tuple[Tensor, Tensor]:
+        pad = (2, 2, 2, 2)  # 28 -> 32: the digits keep their size and their border
+        return tuple(F.pad(_MNISTFiles(root, train=t).data, pad)[:, None] for t in (True, False))
 
 
 # --- CIFAR-10 ------------------------------------------------------------------------------
@@ -165,50 +198,32 @@ def _cifar_ready(folder: Path) -> bool:
     return all((folder / n).is_file() for n in [*names, _CIFAR10Files.meta["filename"]])
 
 
-class CIFAR10(ImageData):
+class CIFAR10(_Official):
     """CIFAR-10, 50,000 training images 3x32x32; held-out images from test_batch.
 
     Files: <root>/cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}.
     """
 
-    def __init__(
-        self,
-        root: str = "data",
-        download: bool = True,
-        batch_size: int = 64,
-        heldout_size: int = 2000,
-        seed: int = 0,
-        device: str | torch.device = "cpu",
-    ) -> None:
-        self.prepare(root, download)
-        train, test = (
+    name, folder, shape_ = "CIFAR-10", "cifar-10-batches-py", (3, 32, 32)
+    how = (
+        "put data_batch_1 .. data_batch_5, test_batch and batches.meta (the python version, "
+        "cifar-10-python.tar.gz, unpacked) in {where}/, or set data.root to the folder that "
+        "holds cifar-10-batches-py/"
+    )
+
+    @staticmethod
+    def ready(where: Path) -> bool:
+        return _cifar_ready(where)
+
+    @staticmethod
+    def fetch(root: str) -> None:
+        _CIFAR10Files(root, download=True)
+
+    @staticmethod
+    def load(root: str) -> tuple[Tensor, Tensor]:
+        return tuple(
             torch.from_numpy(_CIFAR10Files(root, train=t).data).permute(0, 3, 1, 2).contiguous()
             for t in (True, False)
-        )
-        super().__init__(train, test, heldout_size, batch_size, seed, device)
-
-    @staticmethod
-    def sample_shape(**_: Any) -> tuple[int, ...]:
-        return (3, 32, 32)
-
-    @staticmethod
-    def prepare(root: str, download: bool, **_: Any) -> None:
-        where = Path(root) / "cifar-10-batches-py"
-
-        def ready() -> bool:
-            if download and not _cifar_ready(where):
-                _CIFAR10Files(root, download=True)
-            return _cifar_ready(where)
-
-        _fetch(
-            ready,
-            root,
-            "cifar-10-batches-py",
-            download,
-            f"put data_batch_1 .. data_batch_5, test_batch and batches.meta (the python "
-            f"version, cifar-10-python.tar.gz, unpacked) in {where}/, or set data.root to "
-            "the folder that holds cifar-10-batches-py/",
-            "CIFAR-10",
         )
 
 
