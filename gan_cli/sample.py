@@ -135,7 +135,7 @@ def rebuild_generator(state: dict[str, Any], ema: bool, device: torch.device) ->
 def generate(G: nn.Module, args: Args, z_dim: int, device: torch.device, out: Path):
     """n samples and their latents, in batches, with a progress bar; image PNGs as they come."""
     rng = torch.Generator(device=device).manual_seed(args.seed)
-    xs, zs = [], []
+    xs = zs = None  # filled in place: memory is the arrays plus one batch
     columns = (
         TextColumn("[bold]gan-sample"),
         BarColumn(),
@@ -148,12 +148,15 @@ def generate(G: nn.Module, args: Args, z_dim: int, device: torch.device, out: Pa
             count = min(args.batch_size, args.n - start)
             z = torch.randn(count, z_dim, generator=rng, device=device)
             x = G(z).float().cpu()
+            if xs is None:
+                xs = np.empty((args.n, *x.shape[1:]), dtype=np.float32)
+                zs = np.empty((args.n, z_dim), dtype=np.float32)
+            xs[start : start + count] = x.numpy()
+            zs[start : start + count] = z.cpu().numpy()
             if x.dim() == 4 and args.images:
                 write_pngs(x, out / "images", start)
-            xs.append(x.numpy())
-            zs.append(z.cpu().numpy())
             bar.advance(task, count)
-    return np.concatenate(xs), np.concatenate(zs)
+    return xs, zs
 
 
 def to_uint8(x: Tensor) -> Tensor:
@@ -231,7 +234,7 @@ def run(args: Args) -> list[str]:
     out = Path(args.out) if args.out else (run_dir or ckpt.parent) / "generated"
     out.mkdir(parents=True, exist_ok=True)
     x, z = generate(G, args, z_dim, device, out)
-    save_npz(out / "samples.npz", x=x.astype(np.float32), z=z.astype(np.float32))
+    save_npz(out / "samples.npz", x=x, z=z)
     wrote = [f"samples.npz (x {tuple(x.shape)}, z {tuple(z.shape)})"]
     if x.ndim == 4:
         image_grid(out / "grid.png", torch.from_numpy(x[:64]))

@@ -226,3 +226,28 @@ def test_fid_and_kid_of_the_samples(runs, tmp_path, inception_weights):
     assert result.returncode == 0, result.stderr
     scores = json.loads((tmp_path / "metrics.json").read_text())
     assert scores["fid"] > 0 and scores["fid/n_samples"] == 12 and scores["fid/reference"] == "test"
+
+
+@pytest.mark.parametrize(
+    ("data", "model"),
+    [
+        ("toy2d", "mlp"),
+        ("cifar10", "mlp"),
+        ("cifar10", "resnet"),
+        ("mnist", "dcgan"),
+        ("image_folder", "dcgan"),
+    ],
+)
+def test_every_model_and_data(data, model, image_root, tmp_path, capsys, monkeypatch):
+    overrides = [] if data == "toy2d" else image_data(data, image_root)
+    widths = ["model.z_dim=8"] + (
+        [] if model == "mlp" else ["model.g_channels=8", "model.d_channels=8"]
+    )
+    train(compose(*overrides, f"model={model}", *widths, "logger=none", *FAST), tmp_path / "run")
+    args = [f"checkpoint={tmp_path / 'run'}", "n=5", "interpolate=2"]
+    code, output = run_in_process(main, args, tmp_path, capsys, monkeypatch)
+    assert code == 0, output
+    x = npz_arrays(tmp_path / "run" / "generated" / "samples.npz")["x"]
+    channels = {"toy2d": None, "mnist": 1, "cifar10": 3, "image_folder": 3}[data]
+    assert x.shape == ((5, 2) if channels is None else (5, channels, 32, 32))
+    assert (tmp_path / "run" / "generated" / "interpolation.png").is_file()
