@@ -262,7 +262,7 @@ def run(args: Args) -> list[str]:
 
 def sample_metrics(cfg: dict[str, Any], G: nn.Module, args: Args, device: torch.device) -> dict:
     """FID and KID of args.n samples against the run's data (its files must be there)."""
-    from gan_cli.metrics.fid import WEIGHTS_URL, inception, score
+    from gan_cli.metrics.fid import InceptionUnavailable, inception, score
 
     if "distribution" in cfg["data"]:
         raise UserError("metrics=true needs an image checkpoint (FID/KID)")
@@ -271,11 +271,8 @@ def sample_metrics(cfg: dict[str, Any], G: nn.Module, args: Args, device: torch.
     weights = args.inception_weights or cfg.get("metrics", {}).get("inception_weights")
     try:
         extractor = inception(weights).to(device)
-    except Exception as e:
-        raise UserError(
-            f"metrics=true: the Inception weights did not load ({type(e).__name__}); download "
-            f"{WEIGHTS_URL} and pass inception_weights=PATH"
-        ) from e
+    except InceptionUnavailable as e:
+        raise UserError(f"metrics=true: {e} (inception_weights=PATH)") from e
     reference = cfg.get("metrics", {}).get("reference", "test")
     scores = score(
         G, data.reference(reference), args.n, cfg["model"]["z_dim"], extractor, args.seed

@@ -29,7 +29,7 @@ from gan_cli.config import (
     validate,
 )
 from gan_cli.console import err_console, print_summary
-from gan_cli.metrics.fid import WEIGHTS_URL, inception, score
+from gan_cli.metrics.fid import InceptionUnavailable, inception, score
 from gan_cli.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -86,14 +86,8 @@ def fid_kid(cfg: DictConfig, G: torch.nn.Module, data, device: torch.device) -> 
     """FID and KID of the final generator; without Inception weights, a warning and {}."""
     try:
         extractor = inception(cfg.metrics.inception_weights).to(device)
-    except Exception as e:  # no network, or a bad weights file: training is not affected
-        log.warning(
-            "metrics.fid: no FID/KID, the Inception weights did not load (%s: %s); on a "
-            "machine without network, download %s elsewhere and set metrics.inception_weights",
-            type(e).__name__,
-            str(e).splitlines()[0] if str(e) else "",
-            WEIGHTS_URL,
-        )
+    except InceptionUnavailable as e:  # training itself is not affected
+        log.warning("metrics.fid: no FID/KID, %s (metrics.inception_weights=PATH)", e)
         return {}
     m = cfg.metrics
     reference = data.reference(m.reference)

@@ -20,15 +20,26 @@ WEIGHTS_URL = (
 )
 
 
+class InceptionUnavailable(Exception):
+    """The Inception weights could neither be downloaded nor read."""
+
+
 def inception(weights_path: str | None = None) -> nn.Module:
     """The standard FID feature extractor: uint8 (N, 3, H, W) -> (N, 2048)."""
     from torchmetrics.image.fid import NoTrainInceptionV3
 
-    return NoTrainInceptionV3(
-        name="inception-v3-compat",
-        features_list=["2048"],
-        feature_extractor_weights_path=weights_path,
-    )
+    try:
+        return NoTrainInceptionV3(
+            name="inception-v3-compat",
+            features_list=["2048"],
+            feature_extractor_weights_path=weights_path,
+        )
+    except Exception as e:  # no network (URLError), a bad file (OSError, RuntimeError), ...
+        reason = (str(e).strip().splitlines() or [""])[0][:120]
+        raise InceptionUnavailable(
+            f"the Inception weights did not load ({type(e).__name__}: {reason}); on a machine "
+            f"without network, download {WEIGHTS_URL} elsewhere and give its path"
+        ) from e
 
 
 @torch.no_grad()
