@@ -62,3 +62,58 @@ def toy_scatter(
 def image_grid(path: Path, images: Tensor, nrow: int = 8) -> None:
     """images (N, C, H, W) in [-1, 1] -> one PNG grid, nrow images a row."""
     torchvision.utils.save_image(images.float().cpu() * 0.5 + 0.5, path, nrow=nrow, padding=2)
+
+
+# final metrics worth plotting against a swept parameter (timings are not)
+SWEEP_METRICS = (
+    "wasserstein/exact",
+    "wasserstein/heldout",
+    "wasserstein/sliced",
+    "divergence/heldout",
+    "modes/captured",
+    "modes/hq_fraction",
+    "fid",
+    "loss/d",
+    "loss/g",
+)
+
+
+def sweep_plot(rows: list[dict], swept: list[str], path: Path) -> None:
+    """Final metrics against the first swept parameter (other than the seed), one panel
+    a metric; jobs that differ only in seed are shown as mean and spread (std)."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    keys = [k for k in swept if k != "trainer.seed"] or ["job"]
+    x_key = keys[0]
+    metrics = [m for m in SWEEP_METRICS if any(m in r for r in ok)]
+    fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(3.2 * max(1, len(metrics)), 3))
+    axes = axes if hasattr(axes, "__len__") else [axes]
+    xs = sorted({str(r.get(x_key, "")) for r in ok}, key=_number_or_text)
+    numeric = all(
+        isinstance(_number_or_text(x)[1], float) and _number_or_text(x)[1] > 0 for x in xs
+    )
+    for ax, metric in zip(axes, metrics, strict=False):
+        means, spreads = [], []
+        for x in xs:
+            values = torch.tensor(
+                [float(r[metric]) for r in ok if str(r.get(x_key, "")) == x and metric in r]
+            )
+            means.append(values.mean().item() if len(values) else float("nan"))
+            spreads.append(values.std().item() if len(values) > 1 else 0.0)
+        position = [_number_or_text(x)[1] for x in xs] if numeric else list(range(len(xs)))
+        ax.errorbar(position, means, yerr=spreads, marker="o", capsize=3)
+        if numeric:
+            ax.set_xscale("log")
+        else:
+            ax.set_xticks(position, xs, rotation=45, fontsize=7)
+        ax.set_title(metric, fontsize=9)
+        ax.set_xlabel(x_key, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _number_or_text(value: str) -> tuple[int, float | str]:
+    try:
+        return (0, float(value))
+    except ValueError:
+        return (1, value)

@@ -55,6 +55,7 @@ class Tracker:
                 project=logger.get("project"),
                 entity=logger.get("entity"),
                 group=logger.get("group"),
+                name=logger.get("name"),
                 tags=list(logger.get("tags") or []),
                 mode=mode,
                 dir=str(self.run_dir),

@@ -8,6 +8,7 @@ gan-train -m loss=wgan_gp loss.gp_lambda=0.1,1,10,100
 from __future__ import annotations
 
 import logging
+import math
 import random
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from gan_cli import loop
+from gan_cli import loop, sweep
 from gan_cli.config import (
     CONFIG_NAME,
     UserError,
@@ -67,7 +68,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     t = cfg.trainer
     schedule = loop.Schedule(t.steps, t.log_every, t.sample_every, t.eval_every, t.ckpt_every)
     config = OmegaConf.to_container(cfg, resolve=True)
-    tracker = Tracker(run_dir, OmegaConf.to_container(cfg.logger, resolve=True), config)
+    logger = sweep.job_labels(OmegaConf.to_container(cfg.logger, resolve=True))
+    tracker = Tracker(run_dir, logger, config)
     exit_code = 1
     try:
         metrics = loop.train(gan, data, schedule, tracker, run_dir, config, seed)
@@ -97,10 +99,26 @@ def fid_kid(cfg: DictConfig, G: torch.nn.Module, data, device: torch.device) -> 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name=CONFIG_NAME)
 def _hydra_main(cfg: DictConfig) -> dict[str, float]:
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    if not sweep.is_multirun():
+        try:
+            return train(cfg, run_dir)
+        except UserError as e:
+            _exit_with(e)
+    # In a sweep a failed job is recorded and the sweep goes on (the summary counts it).
     try:
-        return train(cfg, Path(HydraConfig.get().runtime.output_dir))
-    except UserError as e:
-        _exit_with(e)
+        metrics = train(cfg, run_dir)
+    except Exception as e:
+        log.error("job failed: %s: %s", type(e).__name__, e, exc_info=not isinstance(e, UserError))
+        sweep.write_status(run_dir, "failed", {}, f"{type(e).__name__}: {e}")
+        return {"status": "failed"}
+    diverged = [k for k in ("loss/d", "loss/g") if not math.isfinite(metrics.get(k, 0.0))]
+    if diverged:
+        error = f"diverged: non-finite {', '.join(diverged)}"
+        sweep.write_status(run_dir, "failed", metrics, error)
+        return {**metrics, "status": "failed"}
+    sweep.write_status(run_dir, "ok", metrics)
+    return metrics
 
 
 def _exit_with(error: UserError) -> None:
@@ -115,6 +133,8 @@ def main() -> None:
     except UserError as e:
         _exit_with(e)
     _hydra_main()
+    if sweep.FAILED:  # the exit status of a sweep is the number of failed jobs
+        sys.exit(min(len(sweep.FAILED), 125))
 
 
 if __name__ == "__main__":

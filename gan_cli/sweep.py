@@ -1,0 +1,172 @@
+"""Sweeps (gan-train -m): one W&B run per job in one group, failures that do not stop
+the sweep, and a summary of every job at the end.
+
+Each job writes `status.json` in its run folder (ok or failed, with the error, and its
+final metrics). At the end of the sweep the `SweepSummary` callback reads them and
+writes `summary.csv` and `summary.png` in the sweep folder, prints a table, and sends
+the same table to W&B in a small summary run of the group.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+from rich.table import Table
+
+from gan_cli.console import console
+from gan_cli.plots import SWEEP_METRICS, sweep_plot
+
+# Failed jobs of the last sweep in this process; gan-train exits with this count.
+FAILED: list[str] = []
+
+
+def is_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def group_name(sweep_dir: str | Path) -> str:
+    """The W&B group of a sweep: its folder, e.g. 2026-11-21_10-00-00."""
+    sweep = Path(sweep_dir)
+    return f"{sweep.parent.name}_{sweep.name}"
+
+
+def job_labels(logger: dict[str, Any]) -> dict[str, Any]:
+    """The logger settings of this job: in a sweep, the sweep's group (unless
+    logger.group is set), the job's overrides as tags, and a name made of them."""
+    if not is_multirun():
+        return logger
+    hc = HydraConfig.get()
+    overrides = list(hc.overrides.task)
+    return {
+        **logger,
+        "group": logger.get("group") or group_name(hc.sweep.dir),
+        "tags": [*(logger.get("tags") or []), *overrides],
+        "name": hc.job.override_dirname or f"job{hc.job.num}",
+    }
+
+
+def write_status(run_dir: Path, status: str, metrics: dict[str, Any], error: str = "") -> None:
+    """status.json of one job, written whole or not at all."""
+    record = {"status": status, "error": error, "metrics": _finite(metrics)}
+    fd, tmp = tempfile.mkstemp(prefix=".status.", dir=run_dir)
+    with os.fdopen(fd, "w") as f:
+        json.dump(record, f, indent=2)
+    os.replace(tmp, run_dir / "status.json")
+
+
+def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metrics.items() if not (isinstance(v, float) and not math.isfinite(v))}
+
+
+def collect(sweep_dir: Path) -> list[dict[str, Any]]:
+    """One row per job folder of the sweep: overrides, status, error, final metrics, folder."""
+    rows = []
+    for overrides_file in sorted(sweep_dir.glob("*/.hydra/overrides.yaml")):
+        job = overrides_file.parent.parent
+        overrides = yaml.safe_load(overrides_file.read_text()) or []
+        status_file = job / "status.json"
+        if status_file.is_file():
+            record = json.loads(status_file.read_text())
+        else:  # the job died before it could say (killed, or its launcher failed)
+            record = {
+                "status": "failed",
+                "error": "no status.json: the job did not finish",
+                "metrics": {},
+            }
+        row = {"job": job.name, "status": record["status"], "error": record["error"]}
+        row |= dict(o.split("=", 1) for o in overrides if "=" in o)
+        row |= {k: v for k, v in record["metrics"].items() if isinstance(v, int | float)}
+        row["folder"] = str(job)
+        rows.append(row)
+    return rows
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> list[str]:
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return columns
+
+
+def swept_keys(config: DictConfig) -> list[str]:
+    """The keys the sweep varies: command-line sweeps and hydra.sweeper.params."""
+    keys = [o.split("=", 1)[0] for o in config.hydra.overrides.task if "," in o.split("=", 1)[-1]]
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    return [*keys, *[k for k in params if k not in keys]]
+
+
+class SweepSummary(Callback):
+    """At the end of a sweep: summary.csv, summary.png, a console table, a W&B table."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        rows = collect(sweep_dir)
+        if not rows:
+            return
+        columns = write_csv(rows, sweep_dir / "summary.csv")
+        sweep_plot(rows, swept_keys(config), sweep_dir / "summary.png")
+        swept = swept_keys(config)
+        table = Table(title=f"sweep summary: {sweep_dir}", title_justify="left")
+        shown = ["status", *swept, *[m for m in SWEEP_METRICS if m in columns]]
+        for column in ["#", *shown]:
+            table.add_column(column, overflow="fold")
+        for i, row in enumerate(rows):
+            table.add_row(str(i), *[_cell(row.get(c, "")) for c in shown])
+        console.print(table)
+        console.print(f"summary: {sweep_dir / 'summary.csv'}, {sweep_dir / 'summary.png'}")
+        FAILED[:] = [row["job"] for row in rows if row["status"] != "ok"]
+        for row in rows:
+            if row["status"] != "ok":
+                console.print(f"[red]failed:[/] {row['job']}: {row['error']}", highlight=False)
+        _wandb_summary(config, rows, columns)
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _wandb_summary(config: DictConfig, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """The summary table, in a small W&B run of the sweep's group."""
+    from gan_cli.tracking import wandb_mode
+
+    logger = OmegaConf.to_container(config.logger, resolve=True)
+    mode = wandb_mode(logger.get("mode"))
+    if mode == "disabled":
+        return
+    import wandb
+
+    sweep_dir = Path(config.hydra.sweep.dir)
+    run = wandb.init(
+        project=logger.get("project"),
+        entity=logger.get("entity"),
+        group=logger.get("group") or group_name(sweep_dir),
+        name="summary",
+        job_type="sweep-summary",
+        mode=mode,
+        dir=str(sweep_dir),
+        settings=wandb.Settings(console="off", quiet=True),
+    )
+    try:
+        data = [[_plain(row.get(c)) for c in columns] for row in rows]
+        run.log({"summary": wandb.Table(columns=columns, data=data)})
+    finally:
+        run.finish()
+
+
+def _plain(value: Any) -> Any:
+    return "" if value is None else value

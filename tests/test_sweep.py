@@ -1,0 +1,67 @@
+"""Sweeps (gan-train -m): one W&B run per job in one group, failures recorded, a summary."""
+
+import csv
+import math
+
+import pytest
+
+from tests.conftest import gan_train, jsonl, wandb_records
+
+TINY = ["trainer.steps=3", "data.heldout_size=100", "trainer.log_every=1"]
+
+
+@pytest.fixture(scope="module")
+def clip_sweep(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("user")
+    result = gan_train("-m", "+sweep=wgan_clip", "loss.clip=0.001,0.01,0.1", *TINY, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    (sweep_dir,) = (cwd / "outputs" / "multirun").glob("*/*")
+    return sweep_dir, result
+
+
+def test_one_folder_and_one_wandb_run_per_job_in_one_group(clip_sweep):
+    sweep_dir, _ = clip_sweep
+    jobs = sorted(p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir())
+    assert len(jobs) == 3 and all("loss.clip=" in p.name for p in jobs)
+    group = f"{sweep_dir.parent.name}_{sweep_dir.name}"
+    for job in jobs:
+        (run,) = [r.run for r in wandb_records(job) if r.WhichOneof("record_type") == "run"]
+        assert run.run_group == group
+        clip = job.name.split("loss.clip=")[1].split(",")[0]
+        assert f"loss.clip={clip}" in run.tags and f"loss.clip={clip}" in run.display_name
+
+
+def test_summary_rows_match_each_jobs_metrics(clip_sweep):
+    sweep_dir, result = clip_sweep
+    rows = list(csv.DictReader(open(sweep_dir / "summary.csv")))
+    assert sorted(float(r["loss.clip"]) for r in rows) == [0.001, 0.01, 0.1]
+    for row in rows:
+        assert row["status"] == "ok"
+        final = {}
+        for record in jsonl(sweep_dir / row["job"] / "metrics.jsonl"):
+            final.update(record)
+        for key in ("loss/d", "wasserstein/exact", "wasserstein/critic"):
+            assert math.isclose(float(row[key]), final[key], rel_tol=1e-9), key
+    assert (sweep_dir / "summary.png").stat().st_size > 0
+    assert "sweep summary" in result.stdout
+    (summary,) = (sweep_dir / "wandb").glob("offline-run-*")  # the group's summary run
+    assert summary.is_dir()
+
+
+def test_a_failed_job_does_not_stop_the_sweep_and_sets_the_exit_status(workdir):
+    result = gan_train(
+        "-m", "trainer.steps=3,abc,2", "logger=none", "data.heldout_size=100", cwd=workdir
+    )
+    assert result.returncode == 1  # one job failed
+    (sweep_dir,) = (workdir / "outputs" / "multirun").glob("*/*")
+    rows = {r["trainer.steps"]: r for r in csv.DictReader(open(sweep_dir / "summary.csv"))}
+    assert rows["3"]["status"] == "ok" and rows["2"]["status"] == "ok"
+    assert rows["abc"]["status"] == "failed" and "trainer.steps must be" in rows["abc"]["error"]
+
+
+def test_seed_preset_repeats_a_run_over_three_seeds(workdir):
+    result = gan_train("-m", "+sweep=seeds", "logger=none", *TINY, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    (sweep_dir,) = (workdir / "outputs" / "multirun").glob("*/*")
+    rows = list(csv.DictReader(open(sweep_dir / "summary.csv")))
+    assert sorted(r["trainer.seed"] for r in rows) == ["0", "1", "2"]
