@@ -103,6 +103,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "metrics.fid": (lambda v: isinstance(v, bool), "true or false"),
     "metrics.n_samples": (lambda v: _is_int(v) and v > 1, "an integer > 1"),
     "metrics.reference": _one_of(("test", "train")),
+    "optimize": (lambda v: v is None or isinstance(v, str), "null or a metric name"),
     "logger.mode": (
         lambda v: v is None or v in LOGGER_MODES,
         "one of null|" + "|".join(LOGGER_MODES),

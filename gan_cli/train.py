@@ -98,7 +98,7 @@ def fid_kid(cfg: DictConfig, G: torch.nn.Module, data, device: torch.device) -> 
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name=CONFIG_NAME)
-def _hydra_main(cfg: DictConfig) -> dict[str, float]:
+def _hydra_main(cfg: DictConfig) -> dict[str, float] | float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     if not sweep.is_multirun():
         try:
@@ -111,14 +111,14 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float]:
     except Exception as e:
         log.error("job failed: %s: %s", type(e).__name__, e, exc_info=not isinstance(e, UserError))
         sweep.write_status(run_dir, "failed", {}, f"{type(e).__name__}: {e}")
-        return {"status": "failed"}
+        return float("nan") if cfg.optimize else {"status": "failed"}  # Optuna: a failed trial
     diverged = [k for k in ("loss/d", "loss/g") if not math.isfinite(metrics.get(k, 0.0))]
     if diverged:
         error = f"diverged: non-finite {', '.join(diverged)}"
         sweep.write_status(run_dir, "failed", metrics, error)
-        return {**metrics, "status": "failed"}
+        return float("nan") if cfg.optimize else {**metrics, "status": "failed"}
     sweep.write_status(run_dir, "ok", metrics)
-    return metrics
+    return metrics[cfg.optimize] if cfg.optimize else metrics
 
 
 def _exit_with(error: UserError) -> None:

@@ -4,16 +4,21 @@ import csv
 import math
 
 import pytest
+import yaml
 
 from tests.conftest import gan_train, jsonl, wandb_records
 
 TINY = ["trainer.steps=3", "data.heldout_size=100", "trainer.log_every=1"]
 
 
-@pytest.fixture(scope="module")
-def clip_sweep(tmp_path_factory):
+LAUNCHERS = {"basic": [], "submitit_local": ["hydra/launcher=submitit_local"]}
+
+
+@pytest.fixture(scope="module", params=sorted(LAUNCHERS))
+def clip_sweep(request, tmp_path_factory):
     cwd = tmp_path_factory.mktemp("user")
-    result = gan_train("-m", "+sweep=wgan_clip", "loss.clip=0.001,0.01,0.1", *TINY, cwd=cwd)
+    args = ["-m", "+sweep=wgan_clip", "loss.clip=0.001,0.01,0.1", *LAUNCHERS[request.param]]
+    result = gan_train(*args, *TINY, cwd=cwd)
     assert result.returncode == 0, result.stderr
     (sweep_dir,) = (cwd / "outputs" / "multirun").glob("*/*")
     return sweep_dir, result
@@ -65,3 +70,44 @@ def test_seed_preset_repeats_a_run_over_three_seeds(workdir):
     (sweep_dir,) = (workdir / "outputs" / "multirun").glob("*/*")
     rows = list(csv.DictReader(open(sweep_dir / "summary.csv")))
     assert sorted(r["trainer.seed"] for r in rows) == ["0", "1", "2"]
+
+
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_two_job_lambda_sweep(launcher, workdir):
+    args = ["-m", "loss=wgan_gp", "loss.gp_lambda=1,10", "logger=none", *LAUNCHERS[launcher]]
+    result = gan_train(*args, *TINY, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    (sweep_dir,) = (workdir / "outputs" / "multirun").glob("*/*")
+    rows = list(csv.DictReader(open(sweep_dir / "summary.csv")))
+    assert sorted(float(r["loss.gp_lambda"]) for r in rows) == [1.0, 10.0]
+    for row in rows:
+        penalty = jsonl(sweep_dir / row["job"] / "metrics.jsonl")[-1]["loss/penalty"]
+        assert math.isclose(float(row["loss/penalty"]), penalty, rel_tol=1e-9)
+    assert (sweep_dir / "summary.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("preset", "key", "values"),
+    [
+        ("wgan_clip", "loss.clip", [10 ** (e / 2) for e in range(-6, 1)]),
+        ("wgan_gp_lambda", "loss.gp_lambda", [10 ** (e / 2) for e in range(-2, 5)]),
+        ("seeds", "trainer.seed", [0, 1, 2]),
+    ],
+)
+def test_presets_expand_to_their_grid(preset, key, values, workdir):
+    result = gan_train(f"+sweep={preset}", "--cfg", "hydra", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.strip().startswith(f"{key}:"))
+    grid = [float(v) for v in line.split(":", 1)[1].split(",")]
+    assert grid == pytest.approx(values, rel=0.01)  # log-spaced, half a decade apart
+
+
+def test_optuna_preset_minimizes_the_final_exact_w1(workdir):
+    args = ["-m", "+sweep=optuna_wgan_gp", "hydra.sweeper.n_trials=2", "logger=none", *TINY]
+    result = gan_train(*args, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    (sweep_dir,) = (workdir / "outputs" / "multirun").glob("*/*")
+    best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())["best_value"]
+    rows = list(csv.DictReader(open(sweep_dir / "summary.csv")))
+    assert len(rows) == 2
+    assert best == pytest.approx(min(float(r["wasserstein/exact"]) for r in rows))
