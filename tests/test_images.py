@@ -1,6 +1,7 @@
 """Image data, the convolutional models, and the image metrics."""
 
 import math
+import os
 
 import numpy as np
 import ot
@@ -253,3 +254,17 @@ def test_fid_without_weights_or_network_warns_and_training_finishes(
 def test_fid_needs_image_data():
     with pytest.raises(UserError, match="metrics.fid=true needs image data"):
         validate(compose("metrics.fid=true"))
+
+
+def test_image_grids_and_sliced_w1_reach_wandb(image_root, tmp_path, monkeypatch):
+    from tests.conftest import wandb_history
+
+    for key in [k for k in os.environ if k.startswith("WANDB_")]:
+        monkeypatch.delenv(key)
+    cfg = compose(*image_data("mnist", image_root), *tiny("dcgan"), "logger.mode=offline", *FAST)
+    train(cfg, tmp_path)
+    history = wandb_history(tmp_path)
+    images = [r for r in history if r.get("samples/_type") == "image-file"]
+    assert [r["_step"] for r in images] == [1, 2]
+    assert (images[0]["samples/width"], images[0]["samples/height"]) == (8 * 34 + 2, 8 * 34 + 2)
+    assert [r["_step"] for r in history if "wasserstein/sliced" in r] == [1, 2]
