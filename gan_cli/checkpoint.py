@@ -9,12 +9,15 @@ checkpoint cannot run code on load.
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from gan_cli.config import UserError, one_line
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
@@ -43,3 +46,73 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     with warnings.catch_warnings():  # a refused file gets an error, not a warning as well
         warnings.simplefilter("ignore", UserWarning)
         return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def periodic_checkpoints(folder: Path) -> list[Path]:
+    """The periodic checkpoints step_XXXXXXX.pt in a folder, oldest first."""
+    return sorted(Path(folder).glob("step_*.pt"))
+
+
+def prune(folder: Path, keep: int) -> None:
+    """Delete all but the newest `keep` periodic checkpoints (keep 0: delete none)."""
+    if keep > 0:
+        for path in periodic_checkpoints(folder)[:-keep]:
+            path.unlink(missing_ok=True)
+
+
+def remove_partial_writes(folder: Path) -> None:
+    """Remove temporary files a writer killed mid-save left behind (never a checkpoint)."""
+    for path in Path(folder).glob(".*.pt.*.tmp"):
+        path.unlink(missing_ok=True)
+
+
+def resume_candidates(run_dir: Path) -> list[Path]:
+    """Where a run folder's newest state may be, best first: last.pt, then the periodic
+    checkpoints from newest to oldest."""
+    folder = Path(run_dir) / "checkpoints"
+    return [folder / "last.pt", *reversed(periodic_checkpoints(folder))]
+
+
+def find_checkpoint(path: str, key: str = "checkpoint") -> tuple[Path, Path | None]:
+    """(checkpoint file, its run folder or None) for a file or a run folder; `key` names
+    the option the path came from in errors."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{key}={path}: no such file or folder")
+    if p.is_dir():
+        last = p / "checkpoints" / "last.pt"
+        if not last.is_file():
+            raise UserError(f"{key}={path}: a folder without checkpoints/last.pt")
+        return last, p
+    run = p.parent.parent if p.parent.name == "checkpoints" else None
+    return p, run
+
+
+def read_checkpoint(path: Path, key: str = "checkpoint") -> dict[str, Any]:
+    """The checkpoint's plain data; refuses anything else without running it."""
+    try:
+        state = load_checkpoint(path)
+    except pickle.UnpicklingError as e:  # any pickle beyond tensors and plain data
+        raise UserError(
+            f"{key}={path} is not a checkpoint of tensors and plain data: refused by "
+            "torch.load(weights_only=True), nothing in it ran"
+        ) from e
+    except Exception as e:  # truncated zip, not a zip, not a torch file, ...
+        raise UserError(
+            f"{key}={path} is not a readable checkpoint: truncated, corrupted or another "
+            f"kind of file ({one_line(e)[:80]})"
+        ) from e
+    if not isinstance(state, dict) or not {"generator", "config"} <= set(state):
+        raise UserError(f"{key}={path} is not a gan-train checkpoint (no generator/config)")
+    return state
+
+
+def latest_checkpoint(run_dir: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest readable checkpoint of a run folder and its state, or None."""
+    for path in resume_candidates(run_dir):
+        if path.is_file():
+            try:
+                return path, read_checkpoint(path)
+            except UserError:  # cannot happen to a file save_checkpoint wrote; try older
+                continue
+    return None

@@ -48,7 +48,7 @@ def build(node: DictConfig, **kwargs: Any) -> Any:
         return instantiate(node, **kwargs)
     except InstantiationException as e:
         key = node._get_full_key(None) or "config"
-        raise UserError(f"{key}: {_one_line(e.__cause__ or e)}") from e
+        raise UserError(f"{key}: {one_line(e.__cause__ or e)}") from e
 
 
 # --- value checks ---------------------------------------------------------------------------
@@ -80,6 +80,21 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         )
         for k in ("log", "sample", "eval", "ckpt")
     },
+    "trainer.resume": (
+        lambda v: v is None or isinstance(v, str),
+        "null, auto or the path of a checkpoint or run folder",
+    ),
+    "trainer.keep_checkpoints": (
+        lambda v: _is_int(v) and v >= 0,
+        "an integer >= 0 (0 keeps every periodic checkpoint)",
+    ),
+    "trainer.nan_policy": _one_of(("stop", "skip")),
+    "trainer.precision": (lambda v: str(v) in ("32", "bf16"), "one of 32|bf16"),
+    "trainer.compile": (lambda v: isinstance(v, bool), "true or false"),
+    "trainer.ema_decay": (
+        lambda v: _is_number(v) and 0 <= v < 1,
+        "a number in [0, 1) (0: no EMA generator)",
+    ),
     "data.batch_size": (lambda v: _is_int(v) and v > 0, "a positive integer"),
     "data.heldout_size": (lambda v: _is_int(v) and v > 1, "an integer > 1"),
     "data.distribution": _one_of(DISTRIBUTIONS),
@@ -116,12 +131,15 @@ def validate(cfg: DictConfig) -> None:
     try:
         values = OmegaConf.to_container(cfg, resolve=True)
     except OmegaConfBaseException as e:
-        raise UserError(_one_line(e)) from e
+        raise UserError(one_line(e)) from e
     for key, (ok, allowed) in RULES.items():
         value = _lookup(values, key)
         if value is not _ABSENT and not ok(value):
             raise UserError(f"{key} must be {allowed}, got {value!r}")
     resolve_device(cfg.trainer.device)
+    resume = values["trainer"].get("resume")
+    if resume not in (None, "auto") and not Path(resume).exists():
+        raise UserError(f"trainer.resume={resume}: no such checkpoint or run folder")
     _check_model_fits_data(values)
     data_cls = get_class(values["data"]["_target_"])
     if hasattr(data_cls, "prepare"):  # files present (downloaded if allowed), or one line
@@ -130,7 +148,7 @@ def validate(cfg: DictConfig) -> None:
         try:
             build(cfg.optim[side])([torch.zeros(1, requires_grad=True)])
         except (TypeError, ValueError) as e:
-            raise UserError(f"optim.{side}: {_one_line(e)}") from e
+            raise UserError(f"optim.{side}: {one_line(e)}") from e
 
 
 def _check_model_fits_data(values: dict) -> None:
@@ -233,16 +251,21 @@ def _parse(overrides: list[str]) -> list[Override]:
     try:
         return OverridesParser.create().parse_overrides(overrides)
     except OverrideParseException as e:
-        raise UserError(f"cannot parse {e.override!r}: {_one_line(e)}") from e
+        raise UserError(f"cannot parse {e.override!r}: {one_line(e)}") from e
 
 
-def compose_config(overrides: list[str]) -> DictConfig:
-    """Compose gan-train's config with these overrides (no run, no Hydra run folder)."""
+def compose_config(overrides: list[str], hydra: bool = False) -> DictConfig:
+    """Compose gan-train's config with these overrides (no run, no Hydra run folder);
+    with `hydra`, the `hydra` node as well."""
     try:
         with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-            return compose(config_name=CONFIG_NAME, overrides=spell_group_choices(overrides))
+            return compose(
+                config_name=CONFIG_NAME,
+                overrides=spell_group_choices(overrides),
+                return_hydra_config=hydra,
+            )
     except (HydraException, OmegaConfBaseException) as e:
-        raise UserError(_one_line(e)) from e
+        raise UserError(one_line(e)) from e
 
 
 def config_groups() -> dict[str, list[str]]:
@@ -276,6 +299,6 @@ def _lookup(values: dict, key: str) -> Any:
     return node
 
 
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
     lines = [line.strip() for line in str(e).splitlines() if line.strip()]
     return lines[0] if lines else type(e).__name__

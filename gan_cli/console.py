@@ -30,7 +30,7 @@ LIVE_KEYS = (
 )
 
 
-def progress_bar() -> Progress:
+def progress_bar(visible: bool = True) -> Progress:
     return Progress(
         TextColumn("[bold]gan-train"),
         BarColumn(),
@@ -39,6 +39,7 @@ def progress_bar() -> Progress:
         TimeRemainingColumn(),
         TextColumn("{task.fields[stats]}"),
         console=console,
+        disable=not visible,
     )
 
 

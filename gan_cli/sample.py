@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import pickle
 import sys
 import tempfile
 import zipfile
@@ -35,7 +34,7 @@ from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor, nn
 
-from gan_cli.checkpoint import load_checkpoint
+from gan_cli.checkpoint import find_checkpoint, read_checkpoint
 from gan_cli.config import UserError, resolve_device
 from gan_cli.console import console, err_console
 from gan_cli.plots import image_grid, toy_scatter
@@ -79,39 +78,6 @@ def parse(argv: list[str]) -> Args:
         if getattr(args, key) < low:
             raise UserError(f"{key} must be an integer >= {low}, got {getattr(args, key)}")
     return args
-
-
-def find_checkpoint(path: str) -> tuple[Path, Path | None]:
-    """(checkpoint file, its run folder or None) for a file or a run folder."""
-    p = Path(path)
-    if not p.exists():
-        raise UserError(f"checkpoint={path}: no such file or folder")
-    if p.is_dir():
-        last = p / "checkpoints" / "last.pt"
-        if not last.is_file():
-            raise UserError(f"checkpoint={path}: a folder without checkpoints/last.pt")
-        return last, p
-    run = p.parent.parent if p.parent.name == "checkpoints" else None
-    return p, run
-
-
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """The checkpoint's plain data; refuses anything else without running it."""
-    try:
-        state = load_checkpoint(path)
-    except pickle.UnpicklingError as e:  # any pickle beyond tensors and plain data
-        raise UserError(
-            f"checkpoint={path} is not a checkpoint of tensors and plain data: refused by "
-            "torch.load(weights_only=True), nothing in it ran"
-        ) from e
-    except Exception as e:  # truncated zip, not a zip, not a torch file, ...
-        raise UserError(
-            f"checkpoint={path} is not a readable checkpoint: truncated, corrupted or another "
-            f"kind of file ({_first_line(e)[:80]})"
-        ) from e
-    if not isinstance(state, dict) or not {"generator", "config"} <= set(state):
-        raise UserError(f"checkpoint={path} is not a gan-train checkpoint (no generator/config)")
-    return state
 
 
 def rebuild_generator(state: dict[str, Any], ema: bool, device: torch.device) -> nn.Module:

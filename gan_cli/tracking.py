@@ -2,16 +2,24 @@
 
 One small interface (`log`, `log_image`, `finish`) so the loop never talks to W&B.
 The W&B run lives in the run folder (`<run>/wandb/`), never in the current directory.
+
+W&B never stops training: if it cannot start, the run warns once and tries offline
+mode, then goes on with `metrics.jsonl` alone; if it fails mid-run (its service
+crashed, the disk is full), the run warns once and goes on with `metrics.jsonl`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import netrc
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+log = logging.getLogger(__name__)
 
 
 def wandb_mode(mode: str | None) -> str:
@@ -34,47 +42,140 @@ def _has_api_key() -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Continued:
+    """A resumed run: the checkpoint's step, its W&B run id and the metrics logged so far."""
+
+    step: int
+    wandb_id: str | None
+    metrics: Path  # the metrics.jsonl of the run the checkpoint came from
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl; a last line cut short by a crash is dropped."""
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return records
+
+
 class Tracker:
     """Appends one JSON object per logged step to `metrics.jsonl` and mirrors it to W&B.
 
     `logger` holds the logger config as plain values (mode, project, entity, group, tags);
-    mode `disabled` means no W&B at all. Call `finish()` in a `finally`.
+    mode `disabled` means no W&B at all. `continued` carries on a resumed run: the records
+    up to its step are kept (later ones, logged after its checkpoint, are dropped, so no
+    step appears twice) and the W&B run with its id continues. `latest` holds the latest
+    value of every scalar so far. Call `finish()` in a `finally`.
     """
 
-    def __init__(self, run_dir: Path, logger: dict[str, Any], config: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        logger: dict[str, Any],
+        config: dict[str, Any],
+        continued: Continued | None = None,
+    ) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._jsonl = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        path = self.run_dir / "metrics.jsonl"
+        self.latest: dict[str, Any] = {}
+        if continued is not None:
+            kept = [r for r in read_jsonl(continued.metrics) if r["step"] <= continued.step]
+            tmp = path.with_suffix(".jsonl.tmp")
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+            tmp.replace(path)
+            for record in kept:
+                self.latest.update({k: v for k, v in record.items() if k != "step"})
+        self._jsonl = open(path, "a", encoding="utf-8")  # noqa: SIM115
         self.wandb_run = None
         mode = wandb_mode(logger.get("mode"))
         if mode != "disabled":
             import wandb  # imported only when used: it is slow to import
 
             self._wandb = wandb
-            self.wandb_run = wandb.init(
-                project=logger.get("project"),
-                entity=logger.get("entity"),
-                group=logger.get("group"),
-                name=logger.get("name"),
-                tags=list(logger.get("tags") or []),
-                mode=mode,
-                dir=str(self.run_dir),
-                config=config,
-                # W&B's console capture would fight the rich progress bar
-                settings=wandb.Settings(console="off", quiet=True),
-            )
+            self.wandb_run = self._start(logger, config, mode, continued)
+
+    def _start(self, logger: dict, config: dict, mode: str, continued: Continued | None):
+        wandb = self._wandb
+        run_id = continued.wandb_id if continued else None
+        for attempt in dict.fromkeys([mode, "offline"]):
+            try:
+                return wandb.init(
+                    project=logger.get("project"),
+                    entity=logger.get("entity"),
+                    group=logger.get("group"),
+                    name=logger.get("name"),
+                    tags=list(logger.get("tags") or []),
+                    mode=attempt,
+                    dir=str(self.run_dir),
+                    config=config,
+                    id=run_id,
+                    resume="allow" if run_id else None,
+                    # W&B's console capture would fight the rich progress bar
+                    settings=wandb.Settings(console="off", quiet=True),
+                )
+            except Exception as e:  # W&B must never stop training
+                then = "trying offline" if attempt != "offline" else "metrics.jsonl only"
+                log.warning("W&B could not start in %s mode (%s); %s", attempt, _brief(e), then)
+        return None
+
+    @property
+    def wandb_id(self) -> str | None:
+        return self.wandb_run.id if self.wandb_run is not None else None
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         self._jsonl.write(json.dumps({"step": step, **metrics}) + "\n")
         self._jsonl.flush()
-        if self.wandb_run is not None:
-            self.wandb_run.log(metrics, step=step)
+        self.latest.update(metrics)
+        self._to_wandb(lambda run: run.log(metrics, step=step))
 
     def log_image(self, key: str, path: Path, step: int) -> None:
-        if self.wandb_run is not None:
-            self.wandb_run.log({key: self._wandb.Image(str(path))}, step=step)
+        self._to_wandb(lambda run: run.log({key: self._wandb.Image(str(path))}, step=step))
+
+    def preempting(self) -> None:
+        """Tell W&B the run is being preempted and will resume."""
+        self._to_wandb(lambda run: run.mark_preempting())
 
     def finish(self, exit_code: int = 0) -> None:
         self._jsonl.close()
-        if self.wandb_run is not None:
-            self.wandb_run.finish(exit_code=exit_code)
+        self._to_wandb(lambda run: run.finish(exit_code=exit_code))
+        self.wandb_run = None
+
+    def _to_wandb(self, call) -> None:
+        if self.wandb_run is None:
+            return
+        try:
+            call(self.wandb_run)
+        except Exception as e:  # W&B must never stop training: warn once, go on without it
+            log.warning("W&B failed (%s); metrics go on to metrics.jsonl only", _brief(e))
+            self.wandb_run = None
+
+
+class NoTracker:
+    """The tracker of ranks other than 0 in a distributed run: they record nothing."""
+
+    latest: dict[str, Any] = {}
+    wandb_id = None
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        pass
+
+    def log_image(self, key: str, path: Path, step: int) -> None:
+        pass
+
+    def preempting(self) -> None:
+        pass
+
+    def finish(self, exit_code: int = 0) -> None:
+        pass
+
+
+def _brief(e: BaseException) -> str:
+    first = next((line.strip() for line in str(e).splitlines() if line.strip()), "")
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__

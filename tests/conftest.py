@@ -58,8 +58,9 @@ def jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def wandb_records(run_dir: Path) -> list:
-    """Every record of the W&B offline run in `run_dir/wandb/`, parsed from its `.wandb` log.
+def wandb_records(run_dir: Path, index: int | None = None) -> list:
+    """Every record of the W&B offline run in `run_dir/wandb/`, parsed from its `.wandb` log
+    (with `index`, of the index-th of several, oldest first: a resumed run has one more).
 
     The file is W&B's transaction log (the LevelDB log format): a 7-byte header, then
     32 KiB blocks of chunks, each with a 7-byte header (crc32, length, type), and the
@@ -67,7 +68,11 @@ def wandb_records(run_dir: Path) -> list:
     """
     from wandb.proto import wandb_internal_pb2
 
-    (path,) = (run_dir / "wandb").glob("offline-run-*/run-*.wandb")
+    paths = sorted((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
+    if index is None:
+        (path,) = paths
+    else:
+        path = paths[index]
     raw = path.read_bytes()
     assert raw[:4] == b":W&B"
     block, pos, chunks, records = 32768, 7, b"", []

@@ -19,6 +19,9 @@ class Constraint:
       suit the constraint, else None.
     """
 
+    # whether `penalty` differentiates a gradient (torch.compile'd critics cannot)
+    double_backward = False
+
     def critic_norm(self, norm: str) -> str:
         return norm
 

@@ -18,6 +18,8 @@ class GradientPenalty(Constraint):
     generated sample, where the optimal critic has unit gradient norm.
     """
 
+    double_backward = True
+
     def __init__(self, gp_lambda: float = 10.0) -> None:
         self.gp_lambda = gp_lambda
 
@@ -39,6 +41,8 @@ class GradientPenalty(Constraint):
         """real, fake: (B, ...) batches of the same shape; fake carries no graph."""
         eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device)
         x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-        (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+        # Under bf16 autocast the critic runs in bf16; the gradient with respect to the
+        # float32 x_hat, its norm and the penalty are float32.
+        (grad,) = torch.autograd.grad(critic(x_hat).float().sum(), x_hat, create_graph=True)
         norm = grad.flatten(1).norm(2, dim=1)  # (B,)
         return self.gp_lambda * ((norm - 1) ** 2).mean()

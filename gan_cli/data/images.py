@@ -24,11 +24,12 @@ from PIL import Image
 from torch import Tensor
 
 from gan_cli.config import UserError
+from gan_cli.data.sampling import SeededSampler
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-class ImageData:
+class ImageData(SeededSampler):
     """Batches (batch_size, C, H, W) in [-1, 1] drawn from uint8 images in memory.
 
     `test` (uint8) are real images never trained on; the first `heldout_size` of them,
@@ -62,6 +63,10 @@ class ImageData:
             len(self.images), (self.batch_size,), generator=self._gen, device=self.images.device
         )
         return to_unit_range(self.images[idx].to(self.device, non_blocking=True))
+
+    def shard(self, rank: int, size: int) -> None:
+        super().shard(rank, size)
+        self.images = self.images[rank::size]
 
     def reference(self, split: str) -> Tensor:
         """All real images of a split, uint8: `train` or `test` (the held-out images)."""

@@ -14,6 +14,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from gan_cli.data.sampling import SeededSampler
+
 Sampler = Callable[[int, torch.Generator], Tensor]
 
 
@@ -64,7 +66,7 @@ DISTRIBUTIONS: dict[str, Sampler] = {
 }
 
 
-class Toy2D:
+class Toy2D(SeededSampler):
     """Batches (batch_size, 2) from one of DISTRIBUTIONS, on `device`.
 
     Training batches and the held-out set come from separate seeded generators, so the
