@@ -20,7 +20,7 @@ train: install
 	$(BIN)/gan-train $(ARGS)
 
 test: install
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n auto $(ARGS)  # one worker per core
 
 lint: install
 	$(BIN)/ruff check gan_cli tests

@@ -10,6 +10,7 @@ crashed, the disk is full), the run warns once and goes on with `metrics.jsonl`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import netrc
@@ -155,6 +156,8 @@ class Tracker:
         except Exception as e:  # W&B must never stop training: warn once, go on without it
             log.warning("W&B failed (%s); metrics go on to metrics.jsonl only", _brief(e))
             self.wandb_run = None
+            with contextlib.suppress(Exception):  # stop its service now, not noisily at exit
+                self._wandb.teardown()
 
 
 class NoTracker:

@@ -20,6 +20,8 @@ from omegaconf import DictConfig
 from gan_cli.config import compose_config
 
 BIN = Path(sys.executable).parent
+if os.environ.get("PYTEST_XDIST_WORKER"):  # make test runs one worker per core:
+    torch.set_num_threads(1)  # more threads per worker would only fight over the cores
 # A tiny schedule: every cadence fires, so every output is produced within a few steps.
 FAST = [
     "trainer.steps=2",

@@ -32,6 +32,11 @@ CASES = {
     ),
     "unknown objective": (["loss=sn", "loss.objective=lsgan"], ["loss.objective=lsgan", "hinge"]),
     "unknown constraint": (["loss.constraint=gp"], ["loss.constraint=gp", "gradient_penalty"]),
+    "missing resume path": (["trainer.resume=nowhere/last.pt"], ["trainer.resume", "nowhere"]),
+    "unknown nan policy": (["trainer.nan_policy=ignore"], ["trainer.nan_policy", "stop|skip"]),
+    "unknown precision": (["trainer.precision=16"], ["trainer.precision", "32|bf16"]),
+    "ema decay of 1": (["trainer.ema_decay=1"], ["trainer.ema_decay", "[0, 1)"]),
+    "negative keep": (["trainer.keep_checkpoints=-1"], ["trainer.keep_checkpoints", ">= 0"]),
 }
 
 
