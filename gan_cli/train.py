@@ -63,6 +63,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     D = build(cfg.model.discriminator, in_shape=data.shape, norm=norm)
     D = constraint.prepare(D).to(device)
     if world.active:  # same weights everywhere (DDP checks), each rank its own noise and data
+        if world.is_main:
+            log.info("DistributedDataParallel over %d processes on %s", world.size, device)
         torch.manual_seed(seed + world.rank)
         data.shard(world.rank, world.size)
     gan = loop.GAN(

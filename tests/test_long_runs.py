@@ -482,3 +482,42 @@ def test_compile_wraps_the_networks_where_it_helps(preset, critic_compiled, tmp_
     assert isinstance(F.d, torch._dynamo.eval_frame.OptimizedModule) == critic_compiled
     for key in ("loss/d", "loss/g"):
         assert compiled[key] == pytest.approx(eager[key], rel=1e-3, abs=1e-4)
+
+
+def test_submitit_tasks_train_one_run_together(workdir):
+    """hydra.launcher.tasks_per_node=2: the job's two tasks are the ranks of one
+    DistributedDataParallel run (as they would be across SLURM nodes)."""
+    args = [
+        "-m",
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.tasks_per_node=2",
+        "hydra.sweep.dir=sweep",
+        "trainer.device=cpu",
+        *CADENCE,
+        "trainer.steps=20",
+    ]
+    run = gan_train(*args, cwd=workdir)
+    assert run.returncode == 0, run.stdout + run.stderr
+    (job,) = [
+        p
+        for p in (workdir / "sweep").iterdir()
+        if p.is_dir() and p.name != "wandb" and not p.name.startswith(".")
+    ]
+    assert "DistributedDataParallel over 2 processes on cpu" in (job / "train.log").read_text()
+    assert [r["step"] for r in jsonl(job / "metrics.jsonl")] == [5, 10, 15, 20]
+    assert len(_wandb_ids(job)) == 1
+    assert len(load_checkpoint(job / "checkpoints" / "last.pt")["rng"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("cuda", "mps", "expected"), [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")]
+)
+def test_device_auto_picks_cuda_then_mps_then_cpu(cuda, mps, expected, monkeypatch):
+    from gan_cli.config import UserError, resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert resolve_device("auto") == torch.device(expected)
+    if not cuda:
+        with pytest.raises(UserError, match="trainer.device=cuda is not available"):
+            resolve_device("cuda")
