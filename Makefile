@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test lint clean
+.PHONY: install train test bench lint clean
 
 install: $(STAMP)
 
@@ -22,9 +22,14 @@ train: install
 test: install
 	$(BIN)/python -m pytest -n auto $(ARGS)  # one worker per core
 
+# speed and quality, side by side with the alternatives: bench/results/*.json and tables;
+# make bench ARGS=--quick for a short version
+bench: install
+	$(BIN)/python -m bench $(ARGS)
+
 lint: install
-	$(BIN)/ruff check gan_cli tests
-	$(BIN)/ruff format --check gan_cli tests
+	$(BIN)/ruff check gan_cli tests bench
+	$(BIN)/ruff format --check gan_cli tests bench
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -44,7 +44,7 @@ def test_mnist_loads_the_official_gzip_files(image_root):
 
 
 def test_mnist_pixels_survive_the_round_trip(image_root, tmp_path):
-    from tests.conftest import write_mnist
+    from gan_cli.data.formats import write_mnist
 
     expected = write_mnist(tmp_path)
     data = MNIST(str(tmp_path), download=False, heldout_size=5)
@@ -52,7 +52,7 @@ def test_mnist_pixels_survive_the_round_trip(image_root, tmp_path):
 
 
 def test_cifar10_loads_a_subset_in_the_official_format(image_root, tmp_path):
-    from tests.conftest import write_cifar10
+    from gan_cli.data.formats import write_cifar10
 
     first = write_cifar10(tmp_path)  # md5 sums differ from the real files': still loads
     data = CIFAR10(str(tmp_path), download=False, batch_size=4, heldout_size=8)

@@ -1,0 +1,153 @@
+"""python -m bench [--quick] [--only overhead hardware pipeline memory quality gpu]"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.common import RESULTS, machine
+from bench.gpu import gpu
+from bench.overhead import hardware, overhead
+from bench.pipeline import memory, pipeline
+from bench.quality import quality
+
+PARTS = ("overhead", "hardware", "pipeline", "memory", "quality", "gpu")
+console = Console()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small budgets: under 5 minutes")
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=PARTS)
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder (data, runs)")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    work = args.work or Path(tempfile.mkdtemp(prefix="gan-bench-"))
+    about = {"machine": machine(), "quick": args.quick}
+    console.print(f"machine: {about['machine']}")
+    gan_train_rate = None
+    for part in args.only:
+        start = time.perf_counter()
+        if part == "overhead":
+            result = overhead(args.quick, work)
+            gan_train_rate = result["dcgan cifar10 vanilla"]["gan_train_steps_per_s"][-1]
+        elif part == "hardware":
+            result = hardware(args.quick, work, gan_train_rate)
+        elif part == "pipeline":
+            result = pipeline(args.quick, work)
+        elif part == "memory":
+            result = memory(args.quick, work)
+        elif part == "quality":
+            result = quality(args.quick, work, RESULTS / "grid25.png")
+        else:
+            result = gpu(args.quick, work)
+        seconds = time.perf_counter() - start
+        path = RESULTS / f"{part}.json"
+        path.write_text(json.dumps({**about, "seconds": seconds, "result": result}, indent=2))
+        show(part, result)
+        console.print(f"[dim]{part}: {seconds:.0f} s -> {path}[/]")
+
+
+def show(part: str, result: dict) -> None:
+    if "skipped" in result:
+        console.print(f"{part}: skipped: {result['skipped']}")
+        return
+    if part == "overhead":
+        table = _table("loop overhead", "case", "gan-train steps/s", "bare steps/s", "ratio")
+        for name, r in result.items():
+            table.add_row(
+                name,
+                _f(max(r["gan_train_steps_per_s"])),
+                _f(max(r["bare_steps_per_s"])),
+                f"{r['ratio']:.3f}",
+            )
+    elif part == "hardware":
+        table = _table(
+            "DCGAN step, hardware use",
+            "FLOPs/step",
+            "steps/s",
+            "GFLOP/s",
+            "matmul peak GFLOP/s",
+            "fraction",
+        )
+        table.add_row(
+            f"{result['flops_per_step']:.3g}",
+            _f(result["steps_per_s"]),
+            _f(result["achieved_flops"] / 1e9),
+            _f(result["matmul_peak_flops"] / 1e9),
+            f"{result['fraction_of_peak']:.1%}",
+        )
+    elif part == "pipeline":
+        table = _table(
+            "data pipeline (batches of 64)",
+            "data",
+            "gan-cli batches/s",
+            "DataLoader batches/s",
+            "speed-up",
+        )
+        for name, r in result.items():
+            table.add_row(
+                name,
+                _f(r["gan_cli_batches_per_s"]),
+                _f(r["dataloader_batches_per_s"]),
+                f"{r['speedup']:.1f}x",
+            )
+    elif part == "memory":
+        table = _table("peak resident memory of gan-train", "run", "MiB")
+        for name, r in result.items():
+            table.add_row(name, f"{r['peak_rss_mib']:.0f}")
+    elif part == "quality":
+        table = _table(
+            f"toy quality after {result['steps']} steps, seeds {result['seeds']}",
+            "loss",
+            "data",
+            "modes",
+            "HQ %",
+            "exact W1",
+            "critic estimate",
+            "s",
+        )
+        for key, r in result["summary"].items():
+            name, dist = key.rsplit(" ", 1)
+            table.add_row(
+                name,
+                dist,
+                _ms(r["modes/captured"], "{:.1f}"),
+                _ms(r["modes/hq_fraction"], "{:.1f}", 100),
+                _ms(r["wasserstein/exact"], "{:.3f}"),
+                _ms(r["estimate"], "{:.3f}") if "estimate" in r else "-",
+                f"{r['seconds']['mean']:.0f}",
+            )
+    else:
+        table = _table("GPU throughput", "model", "loss", "precision", "compile", "images/s")
+        for r in result["throughput"]:
+            table.add_row(
+                r["model"], r["loss"], r["precision"], str(r["compile"]), _f(r["images_per_s"])
+            )
+        show("overhead", result["overhead"])
+    console.print(table)
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for c in columns:
+        table.add_column(c, justify="right")
+    return table
+
+
+def _f(x: float) -> str:
+    return f"{x:,.1f}" if x < 1000 else f"{x:,.0f}"
+
+
+def _ms(stat: dict, fmt: str, scale: float = 1) -> str:
+    return f"{fmt.format(stat['mean'] * scale)}±{fmt.format(stat['std'] * scale)}"
+
+
+if __name__ == "__main__":
+    main()

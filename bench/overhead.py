@@ -1,0 +1,177 @@
+"""1. Loop overhead, 2. hardware use: gan-train's loop against a bare PyTorch loop of the
+same model, loss, batch and n_critic, written here, alternating the two so that machine
+noise hits both; and a DCGAN step's FLOP/s against the machine's matmul peak."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from bench.common import config, data_root, timed_train
+from gan_cli.config import build
+
+CASES = {
+    "mlp toy2d wgan_gp": ["model=mlp", "data=toy2d", "loss=wgan_gp"],
+    # the same with evaluation and sample plots at the final step only: the loop's own cost
+    "mlp toy2d wgan_gp, eval at end": [
+        "model=mlp",
+        "data=toy2d",
+        "loss=wgan_gp",
+        "trainer.eval_every=0",
+        "trainer.sample_every=0",
+    ],
+    "dcgan cifar10 vanilla": ["model=dcgan", "data=cifar10", "loss=vanilla"],
+    "dcgan cifar10 wgan_gp": ["model=dcgan", "data=cifar10", "loss=wgan_gp"],
+}
+# generator steps per timed block and rounds (one block of each kind per round)
+FULL = {
+    "mlp toy2d wgan_gp": (500, 2),
+    "mlp toy2d wgan_gp, eval at end": (500, 2),
+    "dcgan cifar10 vanilla": (250, 2),
+    "dcgan cifar10 wgan_gp": (100, 1),
+}
+QUICK = {
+    "mlp toy2d wgan_gp": (100, 1),
+    "mlp toy2d wgan_gp, eval at end": (100, 1),
+    "dcgan cifar10 vanilla": (20, 1),
+    "dcgan cifar10 wgan_gp": (5, 1),
+}
+
+
+class BareGAN:
+    """The loop anyone would write: same networks, optimizers, batch and n_critic;
+    the losses written out; nothing logged, sampled, evaluated or saved."""
+
+    def __init__(self, cfg, device: torch.device) -> None:
+        self.data = build(cfg.data, seed=cfg.trainer.seed, device=device)
+        shape = self.data.shape
+        constraint = build(cfg.loss.constraint)
+        norm = constraint.critic_norm(cfg.model.discriminator.norm)
+        self.G = build(cfg.model.generator, out_shape=shape).to(device)
+        self.D = constraint.prepare(build(cfg.model.discriminator, in_shape=shape, norm=norm)).to(
+            device
+        )
+        self.opt_g = build(cfg.optim.g)(self.G.parameters())
+        self.opt_d = build(cfg.optim.d)(self.D.parameters())
+        self.wgan_gp = cfg.loss.get("gp_lambda") is not None
+        self.gp_lambda = cfg.loss.get("gp_lambda", 0.0)
+        self.n_critic, self.z_dim = cfg.loss.n_critic, cfg.model.z_dim
+        self.batch, self.device = cfg.data.batch_size, device
+        if hasattr(self.data, "images"):  # uint8 images in memory, as a bare loop keeps them
+            images = self.data.images
+            self.sample = lambda: (
+                images[torch.randint(len(images), (self.batch,), device=images.device)]
+                .float()
+                .div(127.5)
+                .sub(1)
+            )
+        else:
+            self.sample = self.data.sample
+
+    def step(self) -> None:
+        G, D, B = self.G, self.D, self.batch
+        for _ in range(self.n_critic):
+            real = self.sample()
+            with torch.no_grad():
+                fake = G(torch.randn(B, self.z_dim, device=self.device))
+            if self.wgan_gp:
+                eps = torch.rand(B, *[1] * (real.dim() - 1), device=self.device)
+                x = (eps * real + (1 - eps) * fake).requires_grad_(True)
+                (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+                gp = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+                d_loss = D(fake).mean() - D(real).mean() + self.gp_lambda * gp
+            else:
+                d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake)).mean()
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+        D.requires_grad_(False)
+        out = D(G(torch.randn(B, self.z_dim, device=self.device)))
+        g_loss = -out.mean() if self.wgan_gp else F.softplus(-out).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        D.requires_grad_(True)
+
+    def steps_per_s(self, steps: int) -> float:
+        self.step()  # warm-up
+        _sync(self.device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        _sync(self.device)
+        return steps / (time.perf_counter() - start)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def overhead(quick: bool, work: Path, device: str = "cpu", cases=None) -> dict[str, Any]:
+    """Steps/s of each, per round, and the median ratio gan-train / bare."""
+    plan = QUICK if quick else FULL
+    root = data_root(work / "data")
+    out = {}
+    for name in cases or CASES:
+        steps, rounds = plan[name]
+        overrides = [*CASES[name], f"trainer.device={device}", "logger.mode=offline"]
+        if "data=cifar10" in overrides:
+            overrides += [f"data.root={root}", "data.download=false"]
+        ours, bare = [], []
+        for _ in range(rounds):
+            cfg = config(*overrides, f"trainer.steps={steps}")
+            with tempfile.TemporaryDirectory(dir=work) as run:
+                seconds, _ = timed_train(cfg, Path(run))
+            ours.append(steps / seconds)
+            bare.append(BareGAN(cfg, torch.device(device)).steps_per_s(steps))
+        ratios = [o / b for o, b in zip(ours, bare, strict=True)]
+        out[name] = {
+            "steps_per_block": steps,
+            "gan_train_steps_per_s": ours,
+            "bare_steps_per_s": bare,
+            "ratio": statistics.median(ratios),
+        }
+    return out
+
+
+def hardware(quick: bool, work: Path, steps_per_s: float | None) -> dict[str, Any]:
+    """FLOPs of one DCGAN vanilla step on CIFAR-shaped data, counted by torch's flop
+    counter; achieved FLOP/s at gan-train's measured step rate, against the measured
+    peak of a float32 2048 x 2048 matrix multiply."""
+    root = data_root(work / "data")
+    cfg = config(
+        *CASES["dcgan cifar10 vanilla"],
+        f"data.root={root}",
+        "data.download=false",
+        "trainer.device=cpu",
+    )
+    bare = BareGAN(cfg, torch.device("cpu"))
+    with FlopCounterMode(display=False) as counter:
+        bare.step()
+    flops = counter.get_total_flops()
+    if steps_per_s is None:
+        steps_per_s = bare.steps_per_s(5 if quick else 20)
+    n = 2048
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    reps = 5 if quick else 20
+    start = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    peak = 2 * n**3 * reps / (time.perf_counter() - start)
+    achieved = flops * steps_per_s
+    return {
+        "flops_per_step": flops,
+        "steps_per_s": steps_per_s,
+        "achieved_flops": achieved,
+        "matmul_peak_flops": peak,
+        "fraction_of_peak": achieved / peak,
+    }

@@ -1,0 +1,112 @@
+"""3. Data pipeline, 4. memory: batches per second of gan-cli's in-memory image pipeline
+against torchvision's DataLoader (ToTensor + Normalize, 2 workers) on the same files; peak
+resident memory of gan-train runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import torchvision
+from torch.utils.data import DataLoader
+from torchvision import transforms
+
+from bench.common import config, data_root
+from gan_cli.config import build
+
+DATASETS = {"mnist": torchvision.datasets.MNIST, "cifar10": torchvision.datasets.CIFAR10}
+BATCH = 64
+
+
+def pipeline(quick: bool, work: Path) -> dict[str, Any]:
+    root = data_root(work / "data")
+    n = 100 if quick else 1000
+    out = {}
+    for name, dataset in DATASETS.items():
+        cfg = config(
+            f"data={name}",
+            f"data.root={root}",
+            "data.download=false",
+            f"data.batch_size={BATCH}",
+            "model=dcgan",
+        )
+        data = build(cfg.data, seed=0, device="cpu")
+        data.sample()
+        start = time.perf_counter()
+        for _ in range(n):
+            data.sample()
+        ours = n / (time.perf_counter() - start)
+
+        channels = 1 if name == "mnist" else 3
+        normalize = transforms.Normalize((0.5,) * channels, (0.5,) * channels)
+        # random pixels: the files cannot have the real files' md5 sums
+        with mock.patch.object(torchvision.datasets.cifar, "check_integrity", return_value=True):
+            ds = dataset(
+                str(root),
+                train=True,
+                download=False,
+                transform=transforms.Compose([transforms.ToTensor(), normalize]),
+            )
+        loader = DataLoader(ds, batch_size=BATCH, shuffle=True, num_workers=2, drop_last=True)
+        batches = iter(loader)
+        next(batches)  # the workers are up: time the steady state
+        start = time.perf_counter()
+        for _ in range(n):
+            next(batches)
+        theirs = n / (time.perf_counter() - start)
+        out[name] = {
+            "gan_cli_batches_per_s": ours,
+            "dataloader_batches_per_s": theirs,
+            "speedup": ours / theirs,
+            "batch_size": BATCH,
+        }
+    return out
+
+
+def memory(quick: bool, work: Path) -> dict[str, Any]:
+    """Peak resident set size of a whole `gan-train` process (the children's ru_maxrss,
+    read in a small parent: a child forked from this big process would count its pages)."""
+    root = data_root(work / "data")
+    runs = {
+        "toy2d mlp wgan_gp": ["trainer.steps=50" if quick else "trainer.steps=250"],
+        "cifar10 dcgan vanilla": [
+            "model=dcgan",
+            "data=cifar10",
+            "loss=vanilla",
+            f"data.root={root}",
+            "data.download=false",
+            "trainer.steps=5" if quick else "trainer.steps=50",
+        ],
+    }
+    measure = (
+        "import resource, subprocess, sys\n"
+        "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL,"
+        " stderr=subprocess.DEVNULL).returncode\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "sys.exit(code)\n"
+    )
+    command = Path(sys.executable).with_name("gan-train")
+    out = {}
+    for name, args in runs.items():
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                measure,
+                str(command),
+                *args,
+                "trainer.device=cpu",
+                f"hydra.run.dir={work / 'mem'}",
+            ],
+            cwd=work,
+            capture_output=True,
+            text=True,
+        )
+        if run.returncode != 0:
+            raise RuntimeError(f"gan-train {' '.join(args)} failed ({run.returncode})")
+        out[name] = {"peak_rss_mib": int(run.stdout.split()[-1]) / 1024}
+    return out

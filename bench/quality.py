@@ -1,0 +1,120 @@
+"""5. Quality on toy data: every loss preset (and every f-GAN divergence) on ring8 and
+grid25, over seeds, with a fixed budget of generator steps: modes captured, high-quality
+fraction, exact W1, the critic's held-out estimate beside it, and wall time; plus one
+figure with a row of final grid25 samples per loss."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from gan_cli.losses.fgan import DIVERGENCES  # noqa: E402
+
+CONFIGS = {
+    "vanilla": ["loss=vanilla"],
+    "wgan": ["loss=wgan"],
+    "wgan_gp": ["loss=wgan_gp"],
+    "sn": ["loss=sn"],
+    **{f"fgan {d}": ["loss=fgan", f"loss.divergence={d}"] for d in DIVERGENCES},
+}
+QUICK_CONFIGS = ("vanilla", "wgan", "wgan_gp", "sn", "fgan jensen_shannon")
+DISTRIBUTIONS = ("ring8", "grid25")
+METRICS = ("modes/captured", "modes/hq_fraction", "wasserstein/exact", "estimate", "seconds")
+
+
+def _run(job: tuple[str, str, int, int, str]) -> dict[str, Any]:
+    import torch
+
+    from bench.common import config, timed_train
+
+    name, dist, seed, steps, run_dir = job
+    torch.set_num_threads(1)  # one process per core
+    cfg = config(
+        *CONFIGS[name],
+        f"data.distribution={dist}",
+        f"trainer.seed={seed}",
+        f"trainer.steps={steps}",
+        "logger=none",
+        "trainer.device=cpu",
+    )
+    start = time.perf_counter()
+    _, metrics = timed_train(cfg, Path(run_dir))
+    estimate = metrics.get("wasserstein/heldout", metrics.get("divergence/heldout"))
+    return {
+        "config": name,
+        "distribution": dist,
+        "seed": seed,
+        "modes/captured": metrics["modes/captured"],
+        "modes/hq_fraction": metrics["modes/hq_fraction"],
+        "wasserstein/exact": metrics["wasserstein/exact"],
+        "estimate": estimate,
+        "seconds": time.perf_counter() - start,
+        "samples": str(Path(run_dir) / "samples" / f"step_{steps:07d}.png"),
+    }
+
+
+def quality(quick: bool, work: Path, figure: Path) -> dict[str, Any]:
+    steps, seeds = (300, (0,)) if quick else (1500, (0, 1, 2))
+    names = QUICK_CONFIGS if quick else tuple(CONFIGS)
+    jobs = [
+        (n, d, s, steps, str(work / "quality" / f"{n.replace(' ', '_')}-{d}-{s}"))
+        for n in names
+        for d in DISTRIBUTIONS
+        for s in seeds
+    ]
+    with multiprocessing.get_context("spawn").Pool(os.cpu_count() or 1) as pool:
+        runs = list(pool.imap_unordered(_run, jobs))
+    summary = {}
+    for name in names:
+        for dist in DISTRIBUTIONS:
+            mine = [r for r in runs if r["config"] == name and r["distribution"] == dist]
+            summary[f"{name} {dist}"] = {
+                k: _mean_std([r[k] for r in mine]) for k in METRICS if mine[0][k] is not None
+            }
+    _figure(
+        figure, [r for r in runs if r["distribution"] == "grid25" and r["seed"] == 0], names, steps
+    )
+    return {
+        "steps": steps,
+        "seeds": list(seeds),
+        "summary": summary,
+        "runs": [{k: v for k, v in r.items() if k != "samples"} for r in runs],
+    }
+
+
+def _mean_std(values: list[float]) -> dict[str, float]:
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+    }
+
+
+def _figure(path: Path, runs: list[dict], names: tuple[str, ...], steps: int) -> None:
+    """The final grid25 sample plot of each loss, side by side (seed 0)."""
+    by_name = {r["config"]: r for r in runs}
+    cols = min(len(names), 6)
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, name in zip(axes.flat, names, strict=False):
+        r = by_name[name]
+        ax.imshow(plt.imread(r["samples"]))
+        ax.set_title(
+            f"{name}\nW1 {r['wasserstein/exact']:.3f}, {r['modes/captured']:.0f}/25 modes",
+            fontsize=9,
+        )
+    fig.suptitle(f"grid25 after {steps} generator steps (seed 0)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
