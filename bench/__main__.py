@@ -115,10 +115,20 @@ def show(part: str, result: dict) -> None:
         )
         for key, r in result["summary"].items():
             name, dist = key.rsplit(" ", 1)
+            if "modes/captured" not in r:
+                table.add_row(
+                    name,
+                    dist,
+                    f"diverged {r['diverged']}/{r['runs']}",
+                    *"-" * 4,
+                    f"{r['seconds']['mean']:.0f}",
+                )
+                continue
+            note = f" ({r['diverged']}/{r['runs']} diverged)" if r["diverged"] else ""
             table.add_row(
                 name,
                 dist,
-                _ms(r["modes/captured"], "{:.1f}"),
+                _ms(r["modes/captured"], "{:.1f}") + note,
                 _ms(r["modes/hq_fraction"], "{:.1f}", 100),
                 _ms(r["wasserstein/exact"], "{:.3f}"),
                 _ms(r["estimate"], "{:.3f}") if "estimate" in r else "-",

@@ -116,7 +116,12 @@ def _sync(device: torch.device) -> None:
 
 
 def overhead(quick: bool, work: Path, device: str = "cpu", cases=None) -> dict[str, Any]:
-    """Steps/s of each, per round, and the median ratio gan-train / bare."""
+    """Steps/s of each, per round, and the median ratio gan-train / bare.
+
+    A short warm-up of both comes first and is not counted (the first gan-train run in a
+    process also starts W&B's service, a cost paid once per process, not per step); the
+    rounds then alternate which of the two goes first.
+    """
     plan = QUICK if quick else FULL
     root = data_root(work / "data")
     out = {}
@@ -125,21 +130,37 @@ def overhead(quick: bool, work: Path, device: str = "cpu", cases=None) -> dict[s
         overrides = [*CASES[name], f"trainer.device={device}", "logger.mode=offline"]
         if "data=cifar10" in overrides:
             overrides += [f"data.root={root}", "data.download=false"]
-        ours, bare = [], []
-        for _ in range(rounds):
-            cfg = config(*overrides, f"trainer.steps={steps}")
-            with tempfile.TemporaryDirectory(dir=work) as run:
-                seconds, _ = timed_train(cfg, Path(run))
-            ours.append(steps / seconds)
-            bare.append(BareGAN(cfg, torch.device(device)).steps_per_s(steps))
-        ratios = [o / b for o, b in zip(ours, bare, strict=True)]
+
+        runs = {
+            "ours": lambda n, o=overrides: _gan_train_rate(o, n, work),
+            "bare": lambda n, o=overrides: _bare_rate(o, n, device),
+        }
+        warm = max(steps // 10, 2)
+        for run in runs.values():
+            run(warm)
+        rates = {"ours": [], "bare": []}
+        for r in range(rounds):
+            for key in ("ours", "bare") if r % 2 == 0 else ("bare", "ours"):
+                rates[key].append(runs[key](steps))
+        ratios = [o / b for o, b in zip(rates["ours"], rates["bare"], strict=True)]
         out[name] = {
             "steps_per_block": steps,
-            "gan_train_steps_per_s": ours,
-            "bare_steps_per_s": bare,
+            "gan_train_steps_per_s": rates["ours"],
+            "bare_steps_per_s": rates["bare"],
             "ratio": statistics.median(ratios),
         }
     return out
+
+
+def _gan_train_rate(overrides: list[str], steps: int, work: Path) -> float:
+    with tempfile.TemporaryDirectory(dir=work) as run:
+        seconds, _ = timed_train(config(*overrides, f"trainer.steps={steps}"), Path(run))
+    return steps / seconds
+
+
+def _bare_rate(overrides: list[str], steps: int, device: str) -> float:
+    cfg = config(*overrides, f"trainer.steps={steps}")
+    return BareGAN(cfg, torch.device(device)).steps_per_s(steps)
 
 
 def hardware(quick: bool, work: Path, steps_per_s: float | None) -> dict[str, Any]:

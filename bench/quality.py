@@ -35,6 +35,7 @@ def _run(job: tuple[str, str, int, int, str]) -> dict[str, Any]:
     import torch
 
     from bench.common import config, timed_train
+    from gan_cli.loop import Diverged
 
     name, dist, seed, steps, run_dir = job
     torch.set_num_threads(1)  # one process per core
@@ -46,19 +47,25 @@ def _run(job: tuple[str, str, int, int, str]) -> dict[str, Any]:
         "logger=none",
         "trainer.device=cpu",
     )
-    start = time.perf_counter()
-    _, metrics = timed_train(cfg, Path(run_dir))
-    estimate = metrics.get("wasserstein/heldout", metrics.get("divergence/heldout"))
-    return {
+    out = {
         "config": name,
         "distribution": dist,
         "seed": seed,
+        "samples": str(Path(run_dir) / "samples" / f"step_{steps:07d}.png"),
+    }
+    start = time.perf_counter()
+    try:
+        _, metrics = timed_train(cfg, Path(run_dir))
+    except Diverged as e:  # a result too: the guard stopped a non-finite loss
+        return {**out, "diverged": str(e), "seconds": time.perf_counter() - start}
+    estimate = metrics.get("wasserstein/heldout", metrics.get("divergence/heldout"))
+    return {
+        **out,
         "modes/captured": metrics["modes/captured"],
         "modes/hq_fraction": metrics["modes/hq_fraction"],
         "wasserstein/exact": metrics["wasserstein/exact"],
         "estimate": estimate,
         "seconds": time.perf_counter() - start,
-        "samples": str(Path(run_dir) / "samples" / f"step_{steps:07d}.png"),
     }
 
 
@@ -77,9 +84,12 @@ def quality(quick: bool, work: Path, figure: Path) -> dict[str, Any]:
     for name in names:
         for dist in DISTRIBUTIONS:
             mine = [r for r in runs if r["config"] == name and r["distribution"] == dist]
-            summary[f"{name} {dist}"] = {
-                k: _mean_std([r[k] for r in mine]) for k in METRICS if mine[0][k] is not None
-            }
+            ok = [r for r in mine if "diverged" not in r]
+            row = {"diverged": len(mine) - len(ok), "runs": len(mine)}
+            for k in METRICS:
+                if ok and ok[0].get(k) is not None:
+                    row[k] = _mean_std([r[k] for r in ok])
+            summary[f"{name} {dist}"] = row
     _figure(
         figure, [r for r in runs if r["distribution"] == "grid25" and r["seed"] == 0], names, steps
     )

@@ -1,0 +1,89 @@
+"""python -m bench.report: the README's Results tables, in Markdown, from bench/results."""
+
+from __future__ import annotations
+
+import json
+
+from bench.common import RESULTS
+
+# Published numbers the toy table is comparable to: modes captured and high-quality
+# samples (%), 2,500 samples, 3 standard deviations (VEEGAN, Srivastava et al. 2017,
+# Table 1; PacGAN, Lin et al. 2018).
+PUBLISHED = {
+    "GAN (VEEGAN Table 1)": ("1", "99.3", "3.3", "0.5"),
+    "VEEGAN": ("8", "52.9", "24.6", "40.0"),
+    "PacGAN4": ("7.8", "95.9", "24.8", "93.6"),
+}
+
+
+def _load(part: str) -> dict:
+    return json.loads((RESULTS / f"{part}.json").read_text())
+
+
+def _ms(stat: dict, fmt: str, scale: float = 1.0) -> str:
+    return f"{fmt.format(stat['mean'] * scale)} ± {fmt.format(stat['std'] * scale)}"
+
+
+def main() -> None:
+    q = _load("quality")
+    quality = q["result"]
+    print(f"Toy quality, {quality['steps']} generator steps, seeds {quality['seeds']}:\n")
+    print(
+        "| loss | ring8 modes | ring8 HQ % | ring8 W1 | grid25 modes | grid25 HQ % | grid25 W1 "
+        "| grid25 critic estimate | s per run |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    summary = quality["summary"]
+    names = dict.fromkeys(k.rsplit(" ", 1)[0] for k in summary)
+    for name in names:
+        cells = []
+        for dist in ("ring8", "grid25"):
+            r = summary[f"{name} {dist}"]
+            if "modes/captured" not in r:
+                cells += [f"diverged ({r['diverged']}/{r['runs']})", "-", "-"]
+                continue
+            note = f" ({r['diverged']}/{r['runs']} diverged)" if r["diverged"] else ""
+            cells += [
+                _ms(r["modes/captured"], "{:.1f}") + note,
+                _ms(r["modes/hq_fraction"], "{:.1f}", 100),
+                _ms(r["wasserstein/exact"], "{:.3f}"),
+            ]
+        grid = summary[f"{name} grid25"]
+        estimate = _ms(grid["estimate"], "{:.3f}") if "estimate" in grid else "-"
+        seconds = (summary[f"{name} ring8"]["seconds"]["mean"] + grid["seconds"]["mean"]) / 2
+        print(f"| {name} | {' | '.join(cells)} | {estimate} | {seconds:.0f} |")
+    for name, (rm, rh, gm, gh) in PUBLISHED.items():
+        print(f"| *{name}* | {rm} | {rh} | | {gm} | {gh} | | | |")
+    o = _load("overhead")
+    print(f"\nLoop overhead ({o['machine']['cpu']}, {o['machine']['cores']} cores):\n")
+    print("| case | steps per block | gan-train steps/s | bare loop steps/s | ratio (median) |")
+    print("|---|---|---|---|---|")
+    for name, r in o["result"].items():
+        ours = ", ".join(f"{x:.2f}" for x in r["gan_train_steps_per_s"])
+        bare = ", ".join(f"{x:.2f}" for x in r["bare_steps_per_s"])
+        print(f"| {name} | {r['steps_per_block']} | {ours} | {bare} | {r['ratio']:.3f} |")
+    h = _load("hardware")["result"]
+    print(
+        f"\nDCGAN step (batch 64, CIFAR-shaped): {h['flops_per_step'] / 1e9:.1f} GFLOP, "
+        f"{h['steps_per_s']:.2f} steps/s = {h['achieved_flops'] / 1e9:.0f} GFLOP/s, "
+        f"{h['fraction_of_peak']:.0%} of the float32 matmul peak "
+        f"({h['matmul_peak_flops'] / 1e9:.0f} GFLOP/s).\n"
+    )
+    print("| data (batches of 64) | gan-cli batches/s | DataLoader, 2 workers | speed-up |")
+    print("|---|---|---|---|")
+    for name, r in _load("pipeline")["result"].items():
+        print(
+            f"| {name} | {r['gan_cli_batches_per_s']:,.0f} "
+            f"| {r['dataloader_batches_per_s']:,.0f} | {r['speedup']:.0f}x |"
+        )
+    print("\n| gan-train run | peak resident memory |")
+    print("|---|---|")
+    for name, r in _load("memory")["result"].items():
+        print(f"| {name} | {r['peak_rss_mib']:,.0f} MiB |")
+    gpu = _load("gpu")["result"] if (RESULTS / "gpu.json").is_file() else {"skipped": "not run"}
+    if "skipped" in gpu:
+        print(f"\nGPU part: skipped ({gpu['skipped']}).")
+
+
+if __name__ == "__main__":
+    main()
