@@ -204,7 +204,8 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float] | float:
     diverged = [k for k in ("loss/d", "loss/g") if not math.isfinite(metrics.get(k, 0.0))]
     if diverged:
         error = f"diverged: non-finite {', '.join(diverged)}"
-        sweep.write_status(run_dir, "failed", metrics, error)
+        if main_rank:
+            sweep.write_status(run_dir, "failed", metrics, error)
         return float("nan") if cfg.optimize else {**metrics, "status": "failed"}
     if main_rank:
         sweep.write_status(run_dir, "ok", metrics)
