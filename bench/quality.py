@@ -23,7 +23,16 @@ CONFIGS = {
     "vanilla": ["loss=vanilla"],
     "wgan": ["loss=wgan"],
     "wgan_gp": ["loss=wgan_gp"],
+    # the paper's lambda (the toy preset uses 0.1): how closely the critic tracks W1
+    "wgan_gp lambda 10": ["loss=wgan_gp", "loss.gp_lambda=10"],
     "sn": ["loss=sn"],
+    # the setting of the SN-GAN paper's ResNet runs (the preset is setting C)
+    "sn n_critic 5": [
+        "loss=sn",
+        "loss.n_critic=5",
+        "optim.g.betas=[0.0,0.9]",
+        "optim.d.betas=[0.0,0.9]",
+    ],
     **{f"fgan {d}": ["loss=fgan", f"loss.divergence={d}"] for d in DIVERGENCES},
 }
 QUICK_CONFIGS = ("vanilla", "wgan", "wgan_gp", "sn", "fgan jensen_shannon")

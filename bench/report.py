@@ -27,33 +27,37 @@ def _ms(stat: dict, fmt: str, scale: float = 1.0) -> str:
 def main() -> None:
     q = _load("quality")
     quality = q["result"]
-    print(f"Toy quality, {quality['steps']} generator steps, seeds {quality['seeds']}:\n")
-    print(
-        "| loss | ring8 modes | ring8 HQ % | ring8 W1 | grid25 modes | grid25 HQ % | grid25 W1 "
-        "| grid25 critic estimate | s per run |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
+    seeds = ", ".join(map(str, quality["seeds"]))
+    print(f"Toy quality, {quality['steps']} generator steps, mean ± std over seeds {seeds}.")
     summary = quality["summary"]
     names = dict.fromkeys(k.rsplit(" ", 1)[0] for k in summary)
-    for name in names:
-        cells = []
-        for dist in ("ring8", "grid25"):
+    for dist, published in (("ring8", 0), ("grid25", 2)):
+        print(f"\n**{dist}**\n")
+        print(
+            "| loss | modes captured | high quality % | exact W1 | critic's estimate | s per run |"
+        )
+        print("|---|---|---|---|---|---|")
+        for name in names:
             r = summary[f"{name} {dist}"]
+            seconds = f"{r['seconds']['mean']:.0f}"
             if "modes/captured" not in r:
-                cells += [f"diverged ({r['diverged']}/{r['runs']})", "-", "-"]
+                print(
+                    f"| {name} | diverged ({r['diverged']}/{r['runs']}) | - | - | - | {seconds} |"
+                )
                 continue
             note = f" ({r['diverged']}/{r['runs']} diverged)" if r["diverged"] else ""
-            cells += [
+            estimate = _ms(r["estimate"], "{:.3g}") if "estimate" in r else "-"
+            cells = [
                 _ms(r["modes/captured"], "{:.1f}") + note,
                 _ms(r["modes/hq_fraction"], "{:.1f}", 100),
                 _ms(r["wasserstein/exact"], "{:.3f}"),
+                estimate,
+                seconds,
             ]
-        grid = summary[f"{name} grid25"]
-        estimate = _ms(grid["estimate"], "{:.3f}") if "estimate" in grid else "-"
-        seconds = (summary[f"{name} ring8"]["seconds"]["mean"] + grid["seconds"]["mean"]) / 2
-        print(f"| {name} | {' | '.join(cells)} | {estimate} | {seconds:.0f} |")
-    for name, (rm, rh, gm, gh) in PUBLISHED.items():
-        print(f"| *{name}* | {rm} | {rh} | | {gm} | {gh} | | | |")
+            print(f"| {name} | {' | '.join(cells)} |")
+        for paper, row in PUBLISHED.items():
+            modes, hq = row[published : published + 2]
+            print(f"| *{paper}* | {modes} | {hq} | | | |")
     o = _load("overhead")
     print(f"\nLoop overhead ({o['machine']['cpu']}, {o['machine']['cores']} cores):\n")
     print("| case | steps per block | gan-train steps/s | bare loop steps/s | ratio (median) |")
