@@ -131,8 +131,8 @@ def show(part: str, result: dict) -> None:
                 _ms(r["modes/captured"], "{:.1f}") + note,
                 _ms(r["modes/hq_fraction"], "{:.1f}", 100),
                 _ms(r["wasserstein/exact"], "{:.3f}"),
-                _ms(r["estimate"], "{:.3f}") if "estimate" in r else "-",
-                f"{r['seconds']['mean']:.0f}",
+                _ms(r["estimate"], "{:.3g}") if "estimate" in r else "-",
+                f"{r['seconds']['mean']:.0f}" if "seconds" in r else "-",
             )
     else:
         table = _table("GPU throughput", "model", "loss", "precision", "compile", "images/s")

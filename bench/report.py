@@ -39,7 +39,7 @@ def main() -> None:
         print("|---|---|---|---|---|---|")
         for name in names:
             r = summary[f"{name} {dist}"]
-            seconds = f"{r['seconds']['mean']:.0f}"
+            seconds = f"{r['seconds']['mean']:.0f}" if "seconds" in r else "-"
             if "modes/captured" not in r:
                 print(
                     f"| {name} | diverged ({r['diverged']}/{r['runs']}) | - | - | - | {seconds} |"
