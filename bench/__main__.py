@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=PARTS, default=PARTS)
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (data, runs)")
     args = parser.parse_args()
+    os.environ.setdefault("WANDB_SILENT", "true")  # the runs' W&B banners would bury the tables
     RESULTS.mkdir(parents=True, exist_ok=True)
     work = args.work or Path(tempfile.mkdtemp(prefix="gan-bench-"))
     about = {"machine": machine(), "quick": args.quick}
