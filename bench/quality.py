@@ -35,7 +35,8 @@ CONFIGS = {
     ],
     **{f"fgan {d}": ["loss=fgan", f"loss.divergence={d}"] for d in DIVERGENCES},
 }
-QUICK_CONFIGS = ("vanilla", "wgan", "wgan_gp", "sn", "fgan jensen_shannon")
+# the five loss presets as gan-train runs them (fgan's default divergence is jensen_shannon)
+PRESETS = ("vanilla", "wgan", "wgan_gp", "sn", "fgan jensen_shannon")
 DISTRIBUTIONS = ("ring8", "grid25")
 METRICS = ("modes/captured", "modes/hq_fraction", "wasserstein/exact", "estimate", "seconds")
 
@@ -80,7 +81,7 @@ def _run(job: tuple[str, str, int, int, str]) -> dict[str, Any]:
 
 def quality(quick: bool, work: Path, figure: Path) -> dict[str, Any]:
     steps, seeds = (300, (0,)) if quick else (1500, (0, 1, 2))
-    names = QUICK_CONFIGS if quick else tuple(CONFIGS)
+    names = PRESETS if quick else tuple(CONFIGS)
     jobs = [
         (n, d, s, steps, str(work / "quality" / f"{n.replace(' ', '_')}-{d}-{s}"))
         for n in names
@@ -143,21 +144,28 @@ def _mean_std(values: list[float]) -> dict[str, float]:
 
 
 def _figure(path: Path, runs: list[dict], names: tuple[str, ...], steps: int) -> None:
-    """The final grid25 sample plot of each loss, side by side (seed 0)."""
+    """The final grid25 sample plot of each run (seed 0): the first row the five loss
+    presets, the rows below the other settings and f-GAN divergences."""
     by_name = {r["config"]: r for r in runs}
-    cols = min(len(names), 6)
-    rows = -(-len(names) // cols)
+    others = [n for n in names if n not in PRESETS]
+    cols = len(PRESETS)
+    rows = 1 + -(-len(others) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.2 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, name in zip(axes.flat, names, strict=False):
+    placed = [*zip(axes[0], PRESETS, strict=True), *zip(axes[1:].flat, others, strict=False)]
+    for ax, name in placed:
         r = by_name[name]
+        if "diverged" in r:  # stopped by the divergence guard: no final plot
+            ax.set_title(f"{name}\ndiverged", fontsize=9)
+            continue
         ax.imshow(plt.imread(r["samples"]))
         ax.set_title(
             f"{name}\nW1 {r['wasserstein/exact']:.3f}, {r['modes/captured']:.0f}/25 modes",
             fontsize=9,
         )
-    fig.suptitle(f"grid25 after {steps} generator steps (seed 0)")
+    title = f"grid25 after {steps} generator steps (seed 0): the loss presets"
+    fig.suptitle(title + (", then other settings and divergences" if others else ""))
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
