@@ -69,11 +69,19 @@ def pipeline(quick: bool, work: Path) -> dict[str, Any]:
 
 def memory(quick: bool, work: Path) -> dict[str, Any]:
     """Peak resident set size of a whole `gan-train` process (the children's ru_maxrss,
-    read in a small parent: a child forked from this big process would count its pages)."""
+    read in a small parent: a child forked from this big process would count its pages),
+    beside a process that only imports torch, the floor of any PyTorch program."""
     root = data_root(work / "data")
+    gan_train = [
+        str(Path(sys.executable).with_name("gan-train")),
+        "trainer.device=cpu",
+        f"hydra.run.dir={work / 'mem'}",
+    ]
     runs = {
-        "toy2d mlp wgan_gp": ["trainer.steps=50" if quick else "trainer.steps=250"],
+        "python -c 'import torch'": [sys.executable, "-c", "import torch"],
+        "toy2d mlp wgan_gp": [*gan_train, "trainer.steps=50" if quick else "trainer.steps=250"],
         "cifar10 dcgan vanilla": [
+            *gan_train,
             "model=dcgan",
             "data=cifar10",
             "loss=vanilla",
@@ -89,24 +97,12 @@ def memory(quick: bool, work: Path) -> dict[str, Any]:
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
         "sys.exit(code)\n"
     )
-    command = Path(sys.executable).with_name("gan-train")
     out = {}
-    for name, args in runs.items():
+    for name, command in runs.items():
         run = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                measure,
-                str(command),
-                *args,
-                "trainer.device=cpu",
-                f"hydra.run.dir={work / 'mem'}",
-            ],
-            cwd=work,
-            capture_output=True,
-            text=True,
+            [sys.executable, "-c", measure, *command], cwd=work, capture_output=True, text=True
         )
         if run.returncode != 0:
-            raise RuntimeError(f"gan-train {' '.join(args)} failed ({run.returncode})")
+            raise RuntimeError(f"{name} failed ({run.returncode})")
         out[name] = {"peak_rss_mib": int(run.stdout.split()[-1]) / 1024}
     return out
