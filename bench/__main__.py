@@ -101,7 +101,7 @@ def show(part: str, result: dict) -> None:
                 f"{r['speedup']:.1f}x",
             )
     elif part == "memory":
-        table = _table("peak resident memory of gan-train", "run", "MiB")
+        table = _table("peak resident memory", "process", "MiB")
         for name, r in result.items():
             table.add_row(name, f"{r['peak_rss_mib']:.0f}")
     elif part == "quality":

@@ -90,7 +90,7 @@ def main() -> None:
             f"| {name} | {r['gan_cli_batches_per_s']:,.0f} "
             f"| {r['dataloader_batches_per_s']:,.0f} | {r['speedup']:.0f}x |"
         )
-    print("\n| gan-train run | peak resident memory |")
+    print("\n| process | peak resident memory |")
     print("|---|---|")
     for name, r in _load("memory")["result"].items():
         print(f"| {name} | {r['peak_rss_mib']:,.0f} MiB |")
