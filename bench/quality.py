@@ -17,7 +17,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from gan_cli.data.toy2d import Toy2D  # noqa: E402
 from gan_cli.losses.fgan import DIVERGENCES  # noqa: E402
+from gan_cli.metrics.exact_w1 import exact_w1  # noqa: E402
+from gan_cli.metrics.modes import mode_coverage  # noqa: E402
 
 CONFIGS = {
     "vanilla": ["loss=vanilla"],
@@ -116,10 +119,6 @@ def _reference_rows(summary: dict[str, Any], seeds: tuple[int, ...]) -> None:
     """The same metrics for a perfect generator: fresh samples of the data itself (2,000
     against the held-out 2,000 for W1, 2,500 for the modes): the floor of the exact W1
     between finite samples, and the 98.9% high-quality ceiling."""
-    from gan_cli.data.toy2d import Toy2D
-    from gan_cli.metrics.exact_w1 import exact_w1
-    from gan_cli.metrics.modes import mode_coverage
-
     for dist in DISTRIBUTIONS:
         runs = []
         for seed in seeds:
