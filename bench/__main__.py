@@ -29,7 +29,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (data, runs)")
     args = parser.parse_args()
     os.environ.setdefault("WANDB_SILENT", "true")  # the runs' W&B banners would bury the tables
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    # quick runs are a smoke test: they never replace the committed full results
+    results = RESULTS / "quick" if args.quick else RESULTS
+    results.mkdir(parents=True, exist_ok=True)
     work = args.work or Path(tempfile.mkdtemp(prefix="gan-bench-"))
     about = {"machine": machine(), "quick": args.quick}
     console.print(f"machine: {about['machine']}")
@@ -46,11 +48,11 @@ def main() -> None:
         elif part == "memory":
             result = memory(args.quick, work)
         elif part == "quality":
-            result = quality(args.quick, work, RESULTS / "grid25.png")
+            result = quality(args.quick, work, results / "grid25.png")
         else:
             result = gpu(args.quick, work)
         seconds = time.perf_counter() - start
-        path = RESULTS / f"{part}.json"
+        path = results / f"{part}.json"
         path.write_text(json.dumps({**about, "seconds": seconds, "result": result}, indent=2))
         show(part, result)
         console.print(f"[dim]{part}: {seconds:.0f} s -> {path}[/]")

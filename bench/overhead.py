@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import config, data_root, timed_train
-from gan_cli.config import build
+from gan_cli.build import assemble
+from gan_cli.config import check
 
 CASES = {
     "mlp toy2d wgan_gp": ["model=mlp", "data=toy2d", "loss=wgan_gp"],
@@ -52,19 +53,12 @@ class BareGAN:
     the losses written out; nothing logged, sampled, evaluated or saved."""
 
     def __init__(self, cfg, device: torch.device) -> None:
-        self.data = build(cfg.data, seed=cfg.trainer.seed, device=device)
-        shape = self.data.shape
-        constraint = build(cfg.loss.constraint)
-        norm = constraint.critic_norm(cfg.model.discriminator.norm)
-        self.G = build(cfg.model.generator, out_shape=shape).to(device)
-        self.D = constraint.prepare(build(cfg.model.discriminator, in_shape=shape, norm=norm)).to(
-            device
-        )
-        self.opt_g = build(cfg.optim.g)(self.G.parameters())
-        self.opt_d = build(cfg.optim.d)(self.D.parameters())
-        self.wgan_gp = cfg.loss.get("gp_lambda") is not None
+        cfg = check(cfg)
+        gan, self.data = assemble(cfg, device)  # the same networks and optimizers
+        self.G, self.D, self.opt_g, self.opt_d = gan.generator, gan.critic, gan.opt_g, gan.opt_d
+        self.wgan_gp = "gp_lambda" in cfg.loss
         self.gp_lambda = cfg.loss.get("gp_lambda", 0.0)
-        self.n_critic, self.z_dim = cfg.loss.n_critic, cfg.model.z_dim
+        self.n_critic, self.z_dim = cfg.loss.n_critic, gan.z_dim
         self.batch, self.device = cfg.data.batch_size, device
         if hasattr(self.data, "images"):  # uint8 images in memory, as a bare loop keeps them
             images = self.data.images

@@ -10,12 +10,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
 import torchvision
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
 from bench.common import config, data_root
-from gan_cli.config import build
+from gan_cli.build import data_source
+from gan_cli.config import check
 from gan_cli.data.images import _CIFAR10Files
 
 # torchvision's classes; for CIFAR-10 gan-cli's subclass, which checks md5 sums only for
@@ -36,7 +38,7 @@ def pipeline(quick: bool, work: Path) -> dict[str, Any]:
             f"data.batch_size={BATCH}",
             "model=dcgan",
         )
-        data = build(cfg.data, seed=0, device="cpu")
+        data = data_source(check(cfg), torch.device("cpu"))
         data.sample()
         start = time.perf_counter()
         for _ in range(n):

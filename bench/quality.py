@@ -48,7 +48,7 @@ def _run(job: tuple[str, str, int, int, str]) -> dict[str, Any]:
     import torch
 
     from bench.common import config, timed_train
-    from gan_cli.loop import Diverged
+    from gan_cli.step import Diverged
 
     name, dist, seed, steps, run_dir = job
     torch.set_num_threads(1)  # one process per core

@@ -8,37 +8,21 @@ checkpoint cannot run code on load.
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gan_cli.config import UserError, one_line
+from gan_cli import atomic
+from gan_cli.errors import UserError
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     """Atomically write `state` (tensors, state_dicts and plain data only) to `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)  # make the rename itself durable
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    with atomic.atomic_write(path) as f:
+        torch.save(state, f)
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -62,8 +46,7 @@ def prune(folder: Path, keep: int) -> None:
 
 def remove_partial_writes(folder: Path) -> None:
     """Remove temporary files a writer killed mid-save left behind (never a checkpoint)."""
-    for path in Path(folder).glob(".*.pt.*.tmp"):
-        path.unlink(missing_ok=True)
+    atomic.remove_partial_writes(folder, "*.pt")
 
 
 def resume_candidates(run_dir: Path) -> list[Path]:
@@ -100,7 +83,7 @@ def read_checkpoint(path: Path, key: str = "checkpoint") -> dict[str, Any]:
     except Exception as e:  # truncated zip, not a zip, not a torch file, ...
         raise UserError(
             f"{key}={path} is not a readable checkpoint: truncated, corrupted or another "
-            f"kind of file ({one_line(e)[:80]})"
+            "kind of file"
         ) from e
     if not isinstance(state, dict) or not {"generator", "config"} <= set(state):
         raise UserError(f"{key}={path} is not a gan-train checkpoint (no generator/config)")

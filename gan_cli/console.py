@@ -19,16 +19,6 @@ from rich.table import Table
 console = Console()
 err_console = Console(stderr=True)
 
-# shown live on the progress bar, in this order, when logged
-LIVE_KEYS = (
-    "loss/d",
-    "loss/g",
-    "wasserstein/critic",
-    "divergence/estimate",
-    "wasserstein/exact",
-    "modes/captured",
-)
-
 
 def progress_bar(visible: bool = True) -> Progress:
     return Progress(
@@ -43,8 +33,10 @@ def progress_bar(visible: bool = True) -> Progress:
     )
 
 
-def live_stats(metrics: dict[str, float]) -> str:
-    return "  ".join(f"{k} {metrics[k]:.4g}" for k in LIVE_KEYS if k in metrics)
+def live_stats(metrics: dict[str, float], keys: list[str]) -> str:
+    """The latest value of each of `keys` (the losses, the training estimate, and the
+    `live` scalars of the run's registered metrics), for the progress bar."""
+    return "  ".join(f"{k} {metrics[k]:.4g}" for k in keys if k in metrics)
 
 
 def print_summary(metrics: dict[str, float | str], run_dir: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 import torchvision  # noqa: E402
 from torch import Tensor  # noqa: E402
+
+from gan_cli.data.base import IMAGES, POINTS  # noqa: E402
 
 
 @torch.no_grad()
@@ -37,6 +40,10 @@ def toy_scatter(
         lo, hi = torch.minimum(lo, real.min(0).values), torch.maximum(hi, real.max(0).values)
     pad = 0.1 * (hi - lo).clamp_min(0.5)
     lo, hi = lo - pad, hi + pad
+    # a square view: with equal scales, a narrow range (the lines) would squeeze its
+    # axis and crowd its tick labels
+    centre, half = (lo + hi) / 2, (hi - lo).max() / 2
+    lo, hi = centre - half, centre + half
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
     if critic is not None:
         xs = torch.linspace(float(lo[0]), float(hi[0]), grid)
@@ -64,18 +71,29 @@ def image_grid(path: Path, images: Tensor, nrow: int = 8) -> None:
     torchvision.utils.save_image(images.float().cpu() * 0.5 + 0.5, path, nrow=nrow, padding=2)
 
 
-# final metrics worth plotting against a swept parameter (timings are not)
-SWEEP_METRICS = (
-    "wasserstein/exact",
-    "wasserstein/heldout",
-    "wasserstein/sliced",
-    "divergence/heldout",
-    "modes/captured",
-    "modes/hq_fraction",
-    "fid",
-    "loss/d",
-    "loss/g",
-)
+@dataclass(frozen=True)
+class Figure:
+    """How samples of one kind of data are shown: how many, in which file (gan-sample),
+    and drawn how (points over real points and the critic's contour, or an image grid)."""
+
+    n: int
+    file: str
+    draw: Callable[..., None]  # (path, fake, real, critic, title, nrow)
+    shows_real: bool  # drawn over real samples (gan-sample rebuilds the data for them)
+
+
+def _scatter(path, fake, real=None, critic=None, title="", nrow=None) -> None:
+    toy_scatter(path, fake, real, critic, title)
+
+
+def _grid(path, fake, real=None, critic=None, title="", nrow=8) -> None:
+    image_grid(path, fake, nrow=nrow)
+
+
+FIGURES = {
+    POINTS: Figure(1000, "scatter.png", _scatter, shows_real=True),
+    IMAGES: Figure(64, "grid.png", _grid, shows_real=False),
+}
 
 
 def sweep_plot(rows: list[dict], swept: list[str], path: Path) -> None:
@@ -84,22 +102,24 @@ def sweep_plot(rows: list[dict], swept: list[str], path: Path) -> None:
     ok = [r for r in rows if r["status"] == "ok"]
     keys = [k for k in swept if k != "trainer.seed"] or ["job"]
     x_key = keys[0]
-    metrics = [m for m in SWEEP_METRICS if any(m in r for r in ok)]
+    metrics = [m for m in sweep_metrics() if any(number(r.get(m)) is not None for r in ok)]
     fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(3.2 * max(1, len(metrics)), 3))
     axes = axes if hasattr(axes, "__len__") else [axes]
-    xs = sorted({str(r.get(x_key, "")) for r in ok}, key=_number_or_text)
-    numeric = all(
-        isinstance(_number_or_text(x)[1], float) and _number_or_text(x)[1] > 0 for x in xs
-    )
+    xs = sorted({str(r.get(x_key, "")) for r in ok}, key=number_or_text)
+    numeric = all(isinstance(number_or_text(x)[1], float) and number_or_text(x)[1] > 0 for x in xs)
     for ax, metric in zip(axes, metrics, strict=False):
         means, spreads = [], []
         for x in xs:
             values = torch.tensor(
-                [float(r[metric]) for r in ok if str(r.get(x_key, "")) == x and metric in r]
+                [
+                    number(r.get(metric))
+                    for r in ok
+                    if str(r.get(x_key, "")) == x and number(r.get(metric)) is not None
+                ]
             )
             means.append(values.mean().item() if len(values) else float("nan"))
             spreads.append(values.std().item() if len(values) > 1 else 0.0)
-        position = [_number_or_text(x)[1] for x in xs] if numeric else list(range(len(xs)))
+        position = [number_or_text(x)[1] for x in xs] if numeric else list(range(len(xs)))
         ax.errorbar(position, means, yerr=spreads, marker="o", capsize=3)
         if numeric:
             ax.set_xscale("log")
@@ -112,8 +132,24 @@ def sweep_plot(rows: list[dict], swept: list[str], path: Path) -> None:
     plt.close(fig)
 
 
-def _number_or_text(value: str) -> tuple[int, float | str]:
+def number_or_text(value: str) -> tuple[int, float | str]:
     try:
         return (0, float(value))
     except ValueError:
         return (1, value)
+
+
+def sweep_metrics() -> list[str]:
+    """Final metrics worth plotting against a swept parameter: every registered metric's
+    scalars, then the losses (timings are not)."""
+    from gan_cli.metrics import scalar_names
+
+    return [*scalar_names(), "loss/d", "loss/g"]
+
+
+def number(value) -> float | None:
+    """A finite-or-not float from a summary cell, or None for text and blanks."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,17 +25,22 @@ from typing import Any
 
 import numpy as np
 import torch
-from hydra.utils import get_class, instantiate
-from omegaconf import OmegaConf
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor, nn
 
+from gan_cli import build
+from gan_cli.atomic import atomic_write
 from gan_cli.checkpoint import find_checkpoint, read_checkpoint
-from gan_cli.config import UserError, resolve_device
+from gan_cli.config import arguments, resolve_device
 from gan_cli.console import console, err_console
-from gan_cli.plots import image_grid, toy_scatter
+from gan_cli.data.base import IMAGES
+from gan_cli.errors import UserError, one_line
+from gan_cli.metrics import REGISTRY
+from gan_cli.plots import FIGURES
 
 
 @dataclass
@@ -71,7 +74,7 @@ def parse(argv: list[str]) -> Args:
         args = OmegaConf.to_object(OmegaConf.merge(schema, OmegaConf.from_dotlist(argv)))
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", "") or ""
-        raise UserError(f"bad value for {key or 'an option'}: {_first_line(e)}") from e
+        raise UserError(f"bad value for {key or 'an option'}: {one_line(e)[:200]}") from e
     if not args.checkpoint:
         raise UserError("checkpoint=PATH is required: a checkpoint file or a run folder")
     for key, low in (("n", 1), ("batch_size", 1), ("interpolate", 0)):
@@ -82,24 +85,23 @@ def parse(argv: list[str]) -> Args:
 
 def rebuild_generator(state: dict[str, Any], ema: bool, device: torch.device) -> nn.Module:
     """The generator from the checkpoint's config and weights (the EMA ones if present)."""
-    cfg = state["config"]
-    data = {k: v for k, v in cfg["data"].items() if k != "_target_"}
-    shape = get_class(cfg["data"]["_target_"]).sample_shape(**data)
-    G = instantiate(OmegaConf.create(cfg["model"]["generator"]), out_shape=shape)
+    G = build.generator(OmegaConf.create(state["config"]))
     weights = state["generator_ema"] if ema and "generator_ema" in state else state["generator"]
     try:
         G.load_state_dict(weights)
     except RuntimeError as e:
         raise UserError(
             "the checkpoint's generator weights do not fit the generator its config describes "
-            f"(written by another version of gan-cli?): {_first_line(e)}"
+            f"(written by another version of gan-cli?): {one_line(e)[:200]}"
         ) from e
     return G.to(device).eval()
 
 
 @torch.no_grad()
-def generate(G: nn.Module, args: Args, z_dim: int, device: torch.device, out: Path):
-    """n samples and their latents, in batches, with a progress bar; image PNGs as they come."""
+def generate(G: nn.Module, args: Args, device: torch.device, pngs: Path | None):
+    """n samples and their latents, in batches, with a progress bar; with `pngs`, one
+    PNG per image there as they come."""
+    z_dim = G.z_dim
     rng = torch.Generator(device=device).manual_seed(args.seed)
     xs = zs = None  # filled in place: memory is the arrays plus one batch
     columns = (
@@ -119,8 +121,8 @@ def generate(G: nn.Module, args: Args, z_dim: int, device: torch.device, out: Pa
                 zs = np.empty((args.n, z_dim), dtype=np.float32)
             xs[start : start + count] = x.numpy()
             zs[start : start + count] = z.cpu().numpy()
-            if x.dim() == 4 and args.images:
-                write_pngs(x, out / "images", start)
+            if pngs is not None:
+                write_pngs(x, pngs, start)
             bar.advance(task, count)
     return xs, zs
 
@@ -141,21 +143,15 @@ def write_pngs(x: Tensor, folder: Path, start: int) -> None:
 
 def save_npz(path: Path, **arrays: np.ndarray) -> None:
     """np.savez's format with fixed zip timestamps (byte-identical for identical arrays),
-    written to a temporary file and renamed: never half-written."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
-            for name, array in arrays.items():
-                buffer = io.BytesIO()
-                np.lib.format.write_array(buffer, np.ascontiguousarray(array))
-                zf.writestr(
-                    zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)),
-                    buffer.getvalue(),
-                )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    never half-written."""
+    with atomic_write(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
+        for name, array in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.ascontiguousarray(array))
+            zf.writestr(
+                zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)),
+                buffer.getvalue(),
+            )
 
 
 def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
@@ -168,94 +164,90 @@ def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def interpolation(G: nn.Module, rows: int, z_dim: int, seed: int, device: torch.device, path: Path):
+def interpolation(G: nn.Module, rows: int, seed: int, device: torch.device) -> Tensor:
     """`rows` spherical interpolations between two random latents, 10 steps each."""
     rng = torch.Generator(device=device).manual_seed(seed + 1)  # not the samples' latents
     t = torch.linspace(0, 1, 10, device=device)
-    ends = torch.randn(rows, 2, z_dim, generator=rng, device=device)
+    ends = torch.randn(rows, 2, G.z_dim, generator=rng, device=device)
     z = torch.cat([slerp(a, b, t) for a, b in ends])
-    x = G(z).float().cpu()
-    if x.dim() == 4:
-        image_grid(path, x, nrow=10)
-    else:
-        toy_scatter(path, x, None, None, f"{rows} interpolations, 10 steps each")
-
-
-def real_points(cfg: dict[str, Any]) -> Tensor | None:
-    """Held-out real points of a toy2d run, drawn afresh from the recorded distribution."""
-    if "distribution" not in cfg["data"]:
-        return None
-    from gan_cli.data.toy2d import Toy2D
-
-    return Toy2D(cfg["data"]["distribution"], batch_size=1, heldout_size=2000).heldout
+    return G(z).float().cpu()
 
 
 def run(args: Args) -> list[str]:
-    """Everything gan-sample does; returns what it wrote, for the closing line."""
+    """Everything gan-sample does; returns what it wrote, for the closing line. Every
+    option is checked before anything is sampled or written."""
     device = resolve_device(args.device, key="device")
     ckpt, run_dir = find_checkpoint(args.checkpoint)
     state = read_checkpoint(ckpt)
+    cfg = OmegaConf.create(state["config"])
+    kind = get_class(cfg.data._target_).kind
+    scorer = Scorer(cfg, args, device) if args.metrics else None
     G = rebuild_generator(state, args.ema, device)
-    z_dim = state["config"]["model"]["z_dim"]
+    figure = FIGURES[kind]
     out = Path(args.out) if args.out else (run_dir or ckpt.parent) / "generated"
     out.mkdir(parents=True, exist_ok=True)
-    x, z = generate(G, args, z_dim, device, out)
+    pngs = out / "images" if args.images and kind == IMAGES else None
+    x, z = generate(G, args, device, pngs)
     save_npz(out / "samples.npz", x=x, z=z)
     wrote = [f"samples.npz (x {tuple(x.shape)}, z {tuple(z.shape)})"]
-    if x.ndim == 4:
-        image_grid(out / "grid.png", torch.from_numpy(x[:64]))
-        wrote += [f"images/ ({len(x)} PNG)"] if args.images else []
-        wrote.append("grid.png")
-    else:
-        title = f"{len(x)} samples"
-        toy_scatter(
-            out / "scatter.png", torch.from_numpy(x), real_points(state["config"]), None, title
-        )
-        wrote.append("scatter.png")
+    wrote += [f"images/ ({len(x)} PNG)"] if pngs else []
+    real = build.data_source(cfg, torch.device("cpu")).heldout if figure.shows_real else None
+    shown = torch.from_numpy(x[: figure.n])
+    figure.draw(out / figure.file, shown, real, None, f"{len(shown)} samples")
+    wrote.append(figure.file)
     if args.interpolate:
-        interpolation(G, args.interpolate, z_dim, args.seed, device, out / "interpolation.png")
+        rows = interpolation(G, args.interpolate, args.seed, device)
+        title = f"{args.interpolate} interpolations, 10 steps each"
+        figure.draw(out / "interpolation.png", rows, None, None, title, nrow=10)
         wrote.append("interpolation.png")
-    if args.metrics:
-        scores = sample_metrics(state["config"], G, args, device)
-        (out / "metrics.json").write_text(json.dumps(scores, indent=2) + "\n")
-        wrote.append(
-            "metrics.json ("
-            + ", ".join(f"{k} {v:.4g}" for k, v in scores.items() if isinstance(v, float))
-            + ")"
-        )
+    if scorer is not None:
+        scores = scorer(G)
+        with atomic_write(out / "metrics.json", "w") as f:
+            f.write(json.dumps(scores, indent=2) + "\n")
+        shown_scores = ", ".join(f"{k} {v:.4g}" for k, v in scores.items() if isinstance(v, float))
+        wrote.append(f"metrics.json ({shown_scores})")
     return [str(out)] + wrote
 
 
-def sample_metrics(cfg: dict[str, Any], G: nn.Module, args: Args, device: torch.device) -> dict:
-    """FID and KID of args.n samples against the run's data (its files must be there)."""
-    from gan_cli.metrics.fid import InceptionUnavailable, inception, score
+class Scorer:
+    """FID and KID of args.n samples against the run's real images. Built before any
+    sampling, so a checkpoint of points, missing data files or missing Inception weights
+    stop gan-sample before it writes anything."""
 
-    if "distribution" in cfg["data"]:
-        raise UserError("metrics=true needs an image checkpoint (FID/KID)")
-    data_cls = get_class(cfg["data"]["_target_"])
-    data = data_cls(**{k: v for k, v in cfg["data"].items() if k != "_target_"}, device=device)
-    weights = args.inception_weights or cfg.get("metrics", {}).get("inception_weights")
-    try:
-        extractor = inception(weights).to(device)
-    except InceptionUnavailable as e:
-        raise UserError(f"metrics=true: {e} (inception_weights=PATH)") from e
-    reference = cfg.get("metrics", {}).get("reference", "test")
-    scores = score(
-        G, data.reference(reference), args.n, cfg["model"]["z_dim"], extractor, args.seed
-    )
-    return {**scores, "fid/reference": reference}
+    def __init__(self, cfg: DictConfig, args: Args, device: torch.device) -> None:
+        from gan_cli.metrics.fid import InceptionUnavailable, inception
 
+        kind = get_class(cfg.data._target_).kind
+        if kind not in REGISTRY["fid"].kinds:
+            raise UserError(
+                f"metrics=true: FID/KID need image data; this checkpoint's holds {kind}"
+            )
+        data_cls = get_class(cfg.data._target_)
+        if hasattr(data_cls, "prepare"):
+            data_cls.prepare(**arguments(cfg.data))
+        weights = args.inception_weights or cfg.get("metrics", {}).get("inception_weights")
+        try:
+            self.extractor = inception(weights).to(device)
+        except InceptionUnavailable as e:
+            raise UserError(f"metrics=true: {e} (inception_weights=PATH)") from e
+        self.cfg, self.args, self.device = cfg, args, device
+        self.reference = cfg.get("metrics", {}).get("reference", "test")
 
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+    def __call__(self, G: nn.Module) -> dict[str, Any]:
+        from gan_cli.metrics.fid import score
+
+        data = build.data_source(self.cfg, self.device)
+        real = data.reference(self.reference)
+        scores = score(G, real, self.args.n, self.extractor, self.args.seed)
+        return {**scores, "fid/reference": self.reference}
 
 
 def main() -> None:
     """The `gan-sample` command."""
     argv = sys.argv[1:]
-    if not argv or argv[0] in ("-h", "--help"):
+    if argv and argv[0] in ("-h", "--help"):
         print(__doc__)
-        sys.exit(0 if argv else 2)
+        sys.exit(0)
     try:
         wrote = run(parse(argv))
     except UserError as e:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from rich.table import Table
 
+from gan_cli.atomic import atomic_write
 from gan_cli.console import console
-from gan_cli.plots import SWEEP_METRICS, sweep_plot
+from gan_cli.plots import number, number_or_text, sweep_metrics, sweep_plot
+from gan_cli.tracking import tags
 
 # Failed jobs of the last sweep in this process; gan-train exits with this count.
 FAILED: list[str] = []
@@ -51,7 +52,7 @@ def job_labels(logger: dict[str, Any]) -> dict[str, Any]:
     return {
         **logger,
         "group": logger.get("group") or group_name(hc.sweep.dir),
-        "tags": [*(logger.get("tags") or []), *overrides],
+        "tags": [*tags(logger.get("tags")), *overrides],
         "name": hc.job.override_dirname or f"job{hc.job.num}",
     }
 
@@ -59,10 +60,8 @@ def job_labels(logger: dict[str, Any]) -> dict[str, Any]:
 def write_status(run_dir: Path, status: str, metrics: dict[str, Any], error: str = "") -> None:
     """status.json of one job, written whole or not at all."""
     record = {"status": status, "error": error, "metrics": _finite(metrics)}
-    fd, tmp = tempfile.mkstemp(prefix=".status.", dir=run_dir)
-    with os.fdopen(fd, "w") as f:
+    with atomic_write(run_dir / "status.json", "w") as f:
         json.dump(record, f, indent=2)
-    os.replace(tmp, run_dir / "status.json")
 
 
 def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -115,20 +114,28 @@ class SweepSummary(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        rows = collect(sweep_dir)
+        swept = swept_keys(config)
+        # in the order of the swept values, numbers as numbers (0.1 < 1 < 10)
+        rows = sorted(
+            collect(sweep_dir),
+            key=lambda r: [number_or_text(str(r.get(k, ""))) for k in swept],
+        )
         if not rows:
             return
         columns = write_csv(rows, sweep_dir / "summary.csv")
-        sweep_plot(rows, swept_keys(config), sweep_dir / "summary.png")
-        swept = swept_keys(config)
+        sweep_plot(rows, swept, sweep_dir / "summary.png")
+        metrics = [m for m in sweep_metrics() if m in columns]
         table = Table(title=f"sweep summary: {sweep_dir}", title_justify="left")
-        shown = ["status", *swept, *[m for m in SWEEP_METRICS if m in columns]]
+        shown = ["status", *swept, *metrics]
         for column in ["#", *shown]:
             table.add_column(column, overflow="fold")
         for i, row in enumerate(rows):
             table.add_row(str(i), *[_cell(row.get(c, "")) for c in shown])
         console.print(table)
-        console.print(f"summary: {sweep_dir / 'summary.csv'}, {sweep_dir / 'summary.png'}")
+        written = [sweep_dir / "summary.csv", sweep_dir / "summary.png"]
+        if "trainer.seed" in swept:
+            written.append(_over_seeds(rows, swept, metrics, sweep_dir / "summary_seeds.csv"))
+        console.print("summary: " + ", ".join(map(str, written)), soft_wrap=True)
         FAILED[:] = [row["job"] for row in rows if row["status"] != "ok"]
         for row in rows:
             if row["status"] != "ok":
@@ -138,6 +145,34 @@ class SweepSummary(Callback):
 
 def _cell(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _over_seeds(rows: list[dict], swept: list[str], metrics: list[str], path: Path) -> Path:
+    """Jobs that differ only in trainer.seed, as one row: the mean and the standard
+    deviation of each final metric over their finished seeds; a table and a CSV."""
+    keys = [k for k in swept if k != "trainer.seed"]
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(str(row.get(k, "")) for k in keys), []).append(row)
+    table = Table(title="mean ± std over seeds", title_justify="left")
+    for column in [*keys, "seeds ok", *metrics]:
+        table.add_column(column, overflow="fold")
+    out = []
+    for setting, jobs in groups.items():
+        ok = [j for j in jobs if j["status"] == "ok"]
+        summary = {**dict(zip(keys, setting, strict=True)), "seeds": len(jobs), "ok": len(ok)}
+        cells = []
+        for metric in metrics:
+            values = [v for j in ok if (v := number(j.get(metric))) is not None]
+            mean = sum(values) / len(values) if values else float("nan")
+            std = statistics.stdev(values) if len(values) > 1 else 0.0
+            summary |= {f"{metric}/mean": mean, f"{metric}/std": std}
+            cells.append(f"{mean:.4g} ± {std:.2g}" if values else "")
+        out.append(summary)
+        table.add_row(*setting, f"{len(ok)}/{len(jobs)}", *cells)
+    console.print(table)
+    write_csv(out, path)
+    return path
 
 
 def _wandb_summary(config: DictConfig, rows: list[dict[str, Any]], columns: list[str]) -> None:

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from gan_cli.atomic import atomic_write
+
 log = logging.getLogger(__name__)
 
 
@@ -88,9 +90,8 @@ class Tracker:
         self.latest: dict[str, Any] = {}
         if continued is not None:
             kept = [r for r in read_jsonl(continued.metrics) if r["step"] <= continued.step]
-            tmp = path.with_suffix(".jsonl.tmp")
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
-            tmp.replace(path)
+            with atomic_write(path, "w") as f:
+                f.writelines(json.dumps(r) + "\n" for r in kept)
             for record in kept:
                 self.latest.update({k: v for k, v in record.items() if k != "step"})
         self._jsonl = open(path, "a", encoding="utf-8")  # noqa: SIM115
@@ -112,7 +113,7 @@ class Tracker:
                     entity=logger.get("entity"),
                     group=logger.get("group"),
                     name=logger.get("name"),
-                    tags=list(logger.get("tags") or []),
+                    tags=tags(logger.get("tags")),
                     mode=attempt,
                     dir=str(self.run_dir),
                     config=config,
@@ -177,6 +178,13 @@ class NoTracker:
 
     def finish(self, exit_code: int = 0) -> None:
         pass
+
+
+def tags(value: Any) -> list[str]:
+    """logger.tags as W&B's list: a list as it is, one string as one tag (not its letters)."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(t) for t in value]
 
 
 def _brief(e: BaseException) -> str:

@@ -8,7 +8,19 @@ from tests.conftest import gan_train, run_in_process
 CASES = {
     "unknown group option": (["loss=foo"], ["loss=foo", "vanilla", "wgan_gp"]),
     "unknown data option": (["data=imagenet"], ["data=imagenet", "toy2d"]),
-    "unknown key": (["trainer.stpes=10"], ["trainer.stpes", "steps"]),
+    "unknown key": (["trainer.stpes=10"], ["trainer.stpes", "did you mean trainer.steps?"]),
+    "added key nothing reads": (["+trainer.step=10"], ["+trainer.step", "trainer.steps?"]),
+    "added top-level key": (["+lr=0.1"], ["+lr", "reads no such key"]),
+    "optimizer class that does not exist": (
+        ["optim.d._target_=torch.optim.Foo"],
+        ["optim.d._target_=torch.optim.Foo", "not a class"],
+    ),
+    "required key": (["data=image_folder", "model=dcgan"], ["data.path is required"]),
+    "metric that does not fit the data": (
+        ["metrics.eval=[sliced_w1]"],
+        ["metrics.eval: sliced_w1 applies to images only"],
+    ),
+    "unknown metric": (["metrics.eval=[fidd]"], ["fidd is not a metric", "exact_w1"]),
     "unknown top-level key": (["foo=1"], ["foo", "trainer"]),
     "wrong type": (["trainer.steps=abc"], ["trainer.steps", "positive integer", "abc"]),
     "zero steps": (["trainer.steps=0"], ["trainer.steps", "positive integer"]),
@@ -70,3 +82,11 @@ def test_bad_value_in_a_sweep_fails_before_any_job(workdir, capsys, monkeypatch)
     assert code != 0
     assert "loss=foo is not an option" in output
     assert list(workdir.iterdir()) == []
+
+
+def test_optimizer_arguments_may_be_added(workdir, capsys, monkeypatch):
+    """+ adds keys only where any key is valid: an optimizer's own arguments."""
+    from gan_cli.config import check_command_line
+
+    args = ["+optim.d.weight_decay=0.01", "logger=none"]
+    assert check_command_line(args) == args

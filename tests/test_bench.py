@@ -11,35 +11,26 @@ import torch
 
 from bench.common import config
 from bench.overhead import BareGAN
-from gan_cli import loop
-from gan_cli.config import build
+from gan_cli import step
+from gan_cli.build import assemble
+from gan_cli.config import check
 from gan_cli.distributed import World
 
 
 @pytest.mark.parametrize("loss", ["wgan_gp", "vanilla"])
 def test_bare_loop_updates_equal_train_step(loss):
-    cfg = config("data=toy2d", "model=mlp", f"loss={loss}", "trainer.device=cpu")
+    cfg = check(config("data=toy2d", "model=mlp", f"loss={loss}", "trainer.device=cpu"))
     cpu = torch.device("cpu")
     bare = BareGAN(cfg, cpu)
-    G, D = copy.deepcopy(bare.G), copy.deepcopy(bare.D)
+    gan, data = assemble(cfg, cpu)  # the same seed: the same initial weights and batches
+    G, D = gan.generator, gan.critic
     before = copy.deepcopy((G.state_dict(), D.state_dict()))
-    gan = loop.GAN(
-        generator=G,
-        critic=D,
-        objective=build(cfg.loss.objective),
-        constraint=build(cfg.loss.constraint),
-        opt_g=build(cfg.optim.g)(G.parameters()),
-        opt_d=build(cfg.optim.d)(D.parameters()),
-        n_critic=cfg.loss.n_critic,
-        z_dim=cfg.model.z_dim,
-    )
-    data = build(cfg.data, seed=cfg.trainer.seed, device=cpu)  # the bare loop's batches
-    guard = loop.Guard("stop", World())
-    for step in (1, 2, 3):
-        torch.manual_seed(step)  # the same noise (and penalty eps) for both
+    guard = step.Guard("stop", World())
+    for n in (1, 2, 3):
+        torch.manual_seed(n)  # the same noise (and penalty eps) for both
         bare.step()
-        torch.manual_seed(step)
-        loop.train_step(gan, data, step, guard, contextlib.nullcontext())
+        torch.manual_seed(n)
+        step.train_step(gan, data, n, guard, contextlib.nullcontext())
     for ours, theirs, initial in ((G, bare.G, before[0]), (D, bare.D, before[1])):
         state = ours.state_dict()
         # trained (a Wasserstein critic's output bias gets no gradient: E_P 1 - E_Q 1 = 0)

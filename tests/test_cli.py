@@ -2,12 +2,15 @@
 
 import json
 import math
+import re
+import subprocess
+from pathlib import Path
 
 import pytest
 import torch
 
 from gan_cli.checkpoint import load_checkpoint
-from tests.conftest import gan_train, jsonl, wandb_history, wandb_records
+from tests.conftest import BIN, gan_train, jsonl, wandb_history, wandb_records
 
 SCALARS = [
     "loss/d",
@@ -79,7 +82,7 @@ def test_wandb_offline_run_recorded_scalars_samples_and_config(run):
     config = {item.key: json.loads(item.value_json) for item in run_record.config.update}
     assert config["data"]["distribution"] == "ring8"
     assert config["trainer"]["steps"] == 30
-    assert config["loss"]["constraint"]["gp_lambda"] == 0.1  # resolved, not "${loss.gp_lambda}"
+    assert config["loss"]["gp_lambda"] == 0.1  # the toy preset's lambda, as trained
 
 
 def test_checkpoint_holds_plain_state_and_config(run):
@@ -103,3 +106,22 @@ def test_logger_none_writes_no_wandb_run(workdir):
     assert result.returncode == 0, result.stderr
     assert not (workdir / "run" / "wandb").exists()
     assert len(jsonl(workdir / "run" / "metrics.jsonl")) == 1
+
+
+def test_one_tag_without_brackets_is_one_tag(workdir):
+    result = gan_train("logger.tags=toy", "trainer.steps=2", "hydra.run.dir=run", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    (run,) = [r.run for r in wandb_records(workdir / "run") if r.WhichOneof("record_type") == "run"]
+    assert list(run.tags) == ["toy"]
+
+
+def test_the_readmes_wandb_sync_commands_exist_in_the_installed_wandb():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    commands = [x.strip() for x in readme.splitlines() if x.strip().startswith("wandb sync")]
+    assert commands
+    usage = subprocess.run(
+        [str(BIN / "wandb"), "sync", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for command in commands:
+        for flag in re.findall(r"\s(--?[a-z][\w-]*)", command):
+            assert flag in usage, (command, flag)

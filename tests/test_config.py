@@ -1,14 +1,16 @@
 """Every config option composes and trains a step; the toy data follows its definition."""
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
-from gan_cli.config import config_dir, config_groups, validate
+from gan_cli.config import check, config_groups, validate
+from gan_cli.constraints import CONSTRAINTS
 from gan_cli.data.toy2d import DISTRIBUTIONS, MIXTURES, Toy2D
+from gan_cli.losses import OBJECTIVES
+from gan_cli.params import signature_params
+from gan_cli.schema import RUNTIME
 from gan_cli.train import train
 from tests.conftest import FAST, compose, image_data, jsonl
 
@@ -56,7 +58,7 @@ def test_one_step_run_per_loss(loss, tmp_path):
 
 @pytest.mark.parametrize("loss", GROUPS["loss"])
 def test_each_preset_carries_its_papers_defaults(loss):
-    preset = OmegaConf.load(Path(config_dir()) / "loss" / f"{loss}.yaml")
+    cfg = check(compose(f"loss={loss}", "data=mnist"))  # toy2d changes wgan_gp's lambda
     expected = {  # (objective, constraint, n_critic, optimizer, lr, betas) from the papers
         "vanilla": ("minimax", "none", 1, "Adam", 2e-4, [0.5, 0.999]),
         "wgan": ("wasserstein", "weight_clipping", 5, "RMSprop", 5e-5, None),
@@ -64,43 +66,46 @@ def test_each_preset_carries_its_papers_defaults(loss):
         "sn": ("hinge", "spectral_norm", 1, "Adam", 2e-4, [0.5, 0.999]),
         "fgan": ("fgan", "none", 1, "Adam", 2e-4, [0.5, 0.999]),
     }[loss]
-    defaults = {next(iter(d)).split("@")[0]: next(iter(d.values())) for d in preset.defaults}
-    for opt in (preset.optim.g, preset.optim.d):
+    objective = _option(OBJECTIVES, cfg.loss.objective._target_)
+    constraint = _option(CONSTRAINTS, cfg.loss.constraint._target_)
+    for opt in (cfg.optim.g, cfg.optim.d):
         betas = list(opt.betas) if "betas" in opt else None
-        got = (defaults["objective"], defaults["constraint"], preset.loss.n_critic)
+        got = (objective, constraint, cfg.loss.n_critic)
         assert (*got, opt._target_.split(".")[-1], opt.lr, betas) == expected
-    special = {
+    special = {  # each parameter's default is its class's: declared once
         "wgan_gp": ("gp_lambda", 10),
         "wgan": ("clip", 0.01),
         "vanilla": ("saturating", False),
+        "sn": ("n_power_iterations", 1),
+        "fgan": ("divergence", "jensen_shannon"),
     }
-    if loss in special:
-        key, value = special[loss]
-        assert preset.loss[key] == value
+    key, value = special[loss]
+    assert cfg.loss[key] == value
     if loss == "wgan":
-        assert preset.data.batch_size == 64 and preset.loss.critic_warmup is False
+        assert cfg.data.batch_size == 64 and cfg.loss.critic_warmup is False
+
+
+def _option(registry, target):
+    return next(
+        name for name, cls in registry.items() if f"{cls.__module__}.{cls.__qualname__}" == target
+    )
 
 
 # objective and constraint options, each with a preset that defines the keys it reads
-NESTED = {
-    "objective": {"minimax": "vanilla", "fgan": "fgan"},
-    "constraint": {"gradient_penalty": "wgan_gp", "weight_clipping": "wgan"},
-}
+NESTED = {"objective": OBJECTIVES, "constraint": CONSTRAINTS}
 
 
 @pytest.mark.parametrize(("kind", "option"), [(k, o) for k in NESTED for o in GROUPS[f"loss/{k}"]])
 def test_objectives_and_constraints_can_be_chosen_per_run(kind, option):
-    preset = NESTED[kind].get(option, "sn")
-    cfg = compose(f"loss={preset}", f"loss.{kind}={option}")
-    validate(cfg)
-    expected = OmegaConf.load(Path(config_dir()) / "loss" / kind / f"{option}.yaml")._target_
-    assert cfg.loss[kind]._target_ == expected
+    cfg = check(compose("loss=sn", f"loss.{kind}={option}"))
+    assert _option(NESTED[kind], cfg.loss[kind]._target_) == option
+    for param in signature_params(NESTED[kind][option], skip=RUNTIME):
+        assert param.name in cfg.loss  # its parameters come along, at loss.<name>
 
 
 def test_toy_wgan_gp_uses_the_authors_toy_lambda_unless_overridden():
     assert compose().loss.gp_lambda == 0.1  # gan_toy.py's LAMBDA
     assert compose("loss.gp_lambda=10").loss.gp_lambda == 10
-    assert compose("loss.gp_lambda=10").loss.constraint.gp_lambda == 10
 
 
 def test_optimizer_is_overridable(tmp_path):

@@ -12,8 +12,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from gan_cli.config import UserError, validate
+from gan_cli.config import validate
 from gan_cli.data.images import CIFAR10, MNIST, ImageFolder
+from gan_cli.errors import UserError
 from gan_cli.metrics.fid import fid_kid
 from gan_cli.metrics.sliced import sliced_w1
 from gan_cli.train import train
@@ -252,7 +253,7 @@ def test_fid_without_weights_or_network_warns_and_training_finishes(
 
 
 def test_fid_needs_image_data():
-    with pytest.raises(UserError, match="metrics.fid=true needs image data"):
+    with pytest.raises(UserError, match="metrics.fid=true applies to images only"):
         validate(compose("metrics.fid=true"))
 
 

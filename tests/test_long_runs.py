@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shlex
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from gan_cli import loop, train
 from gan_cli.checkpoint import load_checkpoint
@@ -513,7 +515,8 @@ def test_submitit_tasks_train_one_run_together(workdir):
     ("cuda", "mps", "expected"), [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")]
 )
 def test_device_auto_picks_cuda_then_mps_then_cpu(cuda, mps, expected, monkeypatch):
-    from gan_cli.config import UserError, resolve_device
+    from gan_cli.config import resolve_device
+    from gan_cli.errors import UserError
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
@@ -521,3 +524,54 @@ def test_device_auto_picks_cuda_then_mps_then_cpu(cuda, mps, expected, monkeypat
     if not cuda:
         with pytest.raises(UserError, match="trainer.device=cuda is not available"):
             resolve_device("cuda")
+
+
+def test_the_printed_command_continues_the_same_run(workdir):
+    """After Ctrl-C the tool prints the command that continues the run, with the run's
+    own overrides: typed as printed, it trains the same GAN on to the end."""
+    common = ["loss=vanilla", "data.distribution=grid25", *CADENCE, "trainer.steps=300"]
+    proc = _popen_train(*common, "trainer.ckpt_every=0", "hydra.run.dir=run", cwd=workdir)
+    _wait_for_step(workdir / "run", 10, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    line = next(x for x in err.splitlines() if "to continue: " in x)
+    command = shlex.split(line.split("to continue: ", 1)[1])
+    assert command[0] == "gan-train"
+    assert {"loss=vanilla", "data.distribution=grid25", "trainer.resume=auto"} <= set(command)
+    resumed = gan_train(*command[1:], cwd=workdir)
+    assert resumed.returncode == 0, resumed.stderr
+    config = yaml.safe_load((workdir / "run" / "config.yaml").read_text())
+    assert config["data"]["distribution"] == "grid25"
+    assert config["loss"]["objective"]["_target_"].endswith("Minimax")
+    steps = [r["step"] for r in jsonl(workdir / "run" / "metrics.jsonl")]
+    assert steps == list(range(5, 301, 5))
+
+
+def test_a_resume_with_another_config_stops_and_changes_nothing(workdir):
+    first = gan_train(
+        "loss=vanilla", *CADENCE, "trainer.steps=20", "hydra.run.dir=run", cwd=workdir
+    )
+    assert first.returncode == 0, first.stderr
+    files = [".hydra/config.yaml", ".hydra/overrides.yaml", "config.yaml", "metrics.jsonl"]
+    before = {f: (workdir / "run" / f).read_bytes() for f in files}
+    # the defaults are wgan_gp: not the run the checkpoint holds
+    other = gan_train(
+        *CADENCE, "trainer.steps=40", "trainer.resume=auto", "hydra.run.dir=run", cwd=workdir
+    )
+    lines = [x for x in (other.stdout + other.stderr).splitlines() if x.strip()]
+    assert other.returncode == 2 and len(lines) == 1, lines
+    assert "was trained with another config: loss.constraint._target_" in lines[0]
+    assert "loss.objective._target_" in lines[0]
+    assert {f: (workdir / "run" / f).read_bytes() for f in files} == before
+    done = gan_train(
+        "loss=vanilla",
+        *CADENCE,
+        "trainer.steps=10",
+        "trainer.resume=auto",
+        "hydra.run.dir=run",
+        cwd=workdir,
+    )
+    assert done.returncode == 2
+    assert "is at step 20, trainer.steps is 10: raise trainer.steps" in done.stderr
+    assert {f: (workdir / "run" / f).read_bytes() for f in files} == before

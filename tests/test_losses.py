@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from gan_cli.config import UserError
 from gan_cli.constraints.gradient_penalty import GradientPenalty
+from gan_cli.errors import UserError
+from gan_cli.losses.hinge import Hinge
 from gan_cli.losses.minimax import Minimax
 from gan_cli.losses.wasserstein import Wasserstein
 
@@ -43,6 +44,20 @@ def test_wasserstein_losses_and_estimate():
     assert w.estimate(real, fake).item() == pytest.approx(2.0)  # E_real f - E_fake f
     assert w.d_loss(real, fake).item() == pytest.approx(-2.0)
     assert w.g_loss(fake).item() == pytest.approx(0.0)
+
+
+def test_hinge_losses_and_estimate():
+    real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-2.0, 0.0, 1.5])
+    h = Hinge()
+    # D: E_P max(0, 1 - f) + E_Q max(0, 1 + f) = (0 + 0.5 + 2) / 3 + (0 + 1 + 2.5) / 3
+    assert h.d_loss(real, fake).item() == pytest.approx(2.5 / 3 + 3.5 / 3)
+    # G: -E_Q f = -(-2 + 0 + 1.5) / 3 > 0 here, so a flipped sign cannot pass
+    assert h.g_loss(fake).item() == pytest.approx(0.5 / 3)
+    assert h.estimate(real, fake).item() == pytest.approx(1.5 / 3 - (-0.5 / 3))
+    # the generator's gradient pushes every fake up where the critic is high
+    fake.requires_grad_(True)
+    (grad,) = torch.autograd.grad(h.g_loss(fake), fake)
+    assert torch.allclose(grad, torch.full((3,), -1 / 3))
 
 
 def test_gradient_penalty_is_zero_for_a_unit_gradient_linear_critic():

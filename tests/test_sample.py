@@ -3,6 +3,7 @@
 import io
 import json
 import pickle
+import re
 import subprocess
 import zipfile
 
@@ -174,6 +175,12 @@ BAD = {
     "unknown option": (["checkpoint={r}", "temperature=2"], "unknown option 'temperature'"),
     "no key=value": (["checkpoint={r}", "fast"], "not an option"),
     "no checkpoint": (["n=3"], "checkpoint=PATH is required"),
+    "no arguments at all": ([], "checkpoint=PATH is required"),
+    "metrics of a toy checkpoint": (["checkpoint={r}", "metrics=true"], "need image data"),
+    "metrics without Inception weights": (
+        ["checkpoint={i}", "metrics=true", "inception_weights={t}/nope.pth"],
+        "metrics=true: the Inception weights did not load",
+    ),
 }
 
 
@@ -182,13 +189,15 @@ def test_bad_input_is_one_line_and_writes_nothing(case, runs, tmp_path, capsys, 
     _bad_files(tmp_path, runs)
     args, message = BAD[case]
     out = tmp_path / "out"
-    args = [a.format(t=tmp_path, r=runs / "toy") for a in args] + [f"out={out}"]
+    args = [a.format(t=tmp_path, r=runs / "toy", i=runs / "image") for a in args]
+    args += [f"out={out}"] if args else []
     before = sorted(p.name for p in tmp_path.iterdir())
     code, output = run_in_process(main, args, tmp_path, capsys, monkeypatch)
     assert code != 0
     lines = [line for line in output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("gan-sample: error:"), lines
     assert message in lines[0]
+    assert not re.search(r"\(\d+\)", lines[0])  # no bare library codes like "(101)"
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no out/, no payload marker
     assert not (tmp_path / "PAYLOAD_RAN").exists()
 

@@ -64,22 +64,39 @@ def test_a_failed_job_does_not_stop_the_sweep_and_sets_the_exit_status(workdir):
     assert rows["abc"]["status"] == "failed" and "trainer.steps must be" in rows["abc"]["error"]
 
 
-def test_seed_preset_repeats_a_run_over_three_seeds(workdir):
-    result = gan_train("-m", "+sweep=seeds", "logger=none", *TINY, cwd=workdir)
-    assert result.returncode == 0, result.stderr
+def test_seed_preset_shows_mean_and_spread_and_survives_failed_jobs(workdir):
+    """+sweep=seeds: every setting over 3 seeds, summarized as mean and standard
+    deviation in a table and summary_seeds.csv; a setting whose jobs all fail (a
+    value that is not a number) is a row too, not a crash."""
+    args = ["-m", "+sweep=seeds", "loss.gp_lambda=2,abc", "logger=none", *TINY]
+    result = gan_train(*args, cwd=workdir)
+    assert result.returncode == 3, result.stderr  # the three jobs with gp_lambda=abc
+    assert "Traceback" not in result.stdout + result.stderr
     (sweep_dir,) = (workdir / "outputs" / "multirun").glob("*/*")
     rows = list(csv.DictReader(open(sweep_dir / "summary.csv")))
-    assert sorted(r["trainer.seed"] for r in rows) == ["0", "1", "2"]
+    assert [(r["loss.gp_lambda"], r["trainer.seed"]) for r in rows] == [
+        (lam, seed) for lam in ("2", "abc") for seed in ("0", "1", "2")
+    ]
+    by_seed = {
+        r["loss.gp_lambda"]: r for r in csv.DictReader(open(sweep_dir / "summary_seeds.csv"))
+    }
+    assert (by_seed["2"]["seeds"], by_seed["2"]["ok"], by_seed["abc"]["ok"]) == ("3", "3", "0")
+    exact = [float(r["wasserstein/exact"]) for r in rows[:3]]
+    mean = sum(exact) / 3
+    std = math.sqrt(sum((x - mean) ** 2 for x in exact) / 2)
+    assert float(by_seed["2"]["wasserstein/exact/mean"]) == pytest.approx(mean)
+    assert float(by_seed["2"]["wasserstein/exact/std"]) == pytest.approx(std)
+    assert "mean ± std over seeds" in result.stdout
 
 
 @pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
 def test_two_job_lambda_sweep(launcher, workdir):
-    args = ["-m", "loss=wgan_gp", "loss.gp_lambda=1,10", "logger=none", *LAUNCHERS[launcher]]
+    args = ["-m", "loss=wgan_gp", "loss.gp_lambda=10,2", "logger=none", *LAUNCHERS[launcher]]
     result = gan_train(*args, *TINY, cwd=workdir)
     assert result.returncode == 0, result.stderr
     (sweep_dir,) = (workdir / "outputs" / "multirun").glob("*/*")
     rows = list(csv.DictReader(open(sweep_dir / "summary.csv")))
-    assert sorted(float(r["loss.gp_lambda"]) for r in rows) == [1.0, 10.0]
+    assert [float(r["loss.gp_lambda"]) for r in rows] == [2.0, 10.0]  # as numbers, not text
     for row in rows:
         penalty = jsonl(sweep_dir / row["job"] / "metrics.jsonl")[-1]["loss/penalty"]
         assert math.isclose(float(row["loss/penalty"]), penalty, rel_tol=1e-9)

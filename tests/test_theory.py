@@ -5,6 +5,7 @@ reach the value the theory predicts for that pair of distributions.
 """
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import scipy.integrate
@@ -15,10 +16,10 @@ from torch import nn
 from gan_cli.constraints.base import Constraint
 from gan_cli.constraints.gradient_penalty import GradientPenalty
 from gan_cli.constraints.spectral_norm import SpectralNorm
-from gan_cli.loop import evaluate
 from gan_cli.losses.fgan import DIVERGENCES, FDivergence
 from gan_cli.losses.minimax import Minimax
 from gan_cli.losses.wasserstein import Wasserstein
+from gan_cli.metrics import REGISTRY, Evaluation
 from gan_cli.models.mlp import Discriminator
 
 
@@ -42,12 +43,25 @@ def train_critic(objective, constraint, real, fake, steps, lr=1e-3, batch=512, d
 class Segment(nn.Module):
     """The WGAN paper's fixed generator: z (B, 1) -> (theta, Phi(z)), so Z ~ U[0, 1]."""
 
+    z_dim = 1
+
     def __init__(self, theta: float) -> None:
         super().__init__()
         self.theta = theta
 
     def forward(self, z):
         return torch.cat([torch.full_like(z, self.theta), torch.special.ndtr(z)], 1)
+
+
+def evaluate(G, critic, objective, heldout, names=("heldout", "exact_w1")) -> dict:
+    """The registered metrics `names` of generator G against held-out points, as one
+    evaluation of gan-train computes them."""
+    rng = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        fake = G(torch.randn(len(heldout), G.z_dim, generator=rng))
+    data = SimpleNamespace(heldout=heldout, kind="points", modes=None)
+    ev = Evaluation(G, critic, objective, data, fake, rng, settings=None, seed=0)
+    return {k: v for name in names for k, v in REGISTRY[name].compute(ev).items()}
 
 
 def lines(theta: float):
@@ -73,8 +87,7 @@ def test_wgan_gp_critic_on_parallel_lines(theta, gp_lambda):
     objective, constraint = Wasserstein(), GradientPenalty(gp_lambda)
     critic = train_critic(objective, constraint, lines(0.0), lines(theta), steps=1500, lr=2e-3)
     heldout = lines(0.0)(4000)
-    rng = torch.Generator().manual_seed(1)
-    metrics = evaluate(Segment(theta), critic, objective, heldout, z_dim=1, rng=rng)
+    metrics = evaluate(Segment(theta), critic, objective, heldout)
     expected = abs(theta) + theta**2 / (2 * gp_lambda)
     assert metrics["wasserstein/heldout"] == pytest.approx(expected, rel=0.05)
     assert metrics["wasserstein/exact"] == pytest.approx(abs(theta), abs=0.03)  # OT agrees

@@ -1,9 +1,27 @@
-"""The constraint interface; the base class itself is "no constraint"."""
+"""The constraint interface, and the registry of constraints by name; the base class
+itself is "no constraint"."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
+
+# name (the option of loss.constraint) -> class; filled by @register
+CONSTRAINTS: dict[str, type[Constraint]] = {}
+
+
+def register(name: str) -> Callable[[type[Constraint]], type[Constraint]]:
+    """Make a constraint the option `loss.constraint=name`. Its constructor's keyword
+    arguments become keys of `loss` (`loss.gp_lambda`, ...), typed and ranged by their
+    annotations (see gan_cli.params)."""
+
+    def add(cls: type[Constraint]) -> type[Constraint]:
+        CONSTRAINTS[name] = cls
+        return cls
+
+    return add
 
 
 class Constraint:
@@ -22,7 +40,8 @@ class Constraint:
     # whether `penalty` differentiates a gradient (torch.compile'd critics cannot)
     double_backward = False
 
-    def critic_norm(self, norm: str) -> str:
+    @staticmethod
+    def critic_norm(norm: str) -> str:
         return norm
 
     def prepare(self, critic: nn.Module) -> nn.Module:
@@ -36,3 +55,6 @@ class Constraint:
 
     def check_optimizer(self, optimizer: torch.optim.Optimizer) -> str | None:
         return None
+
+
+register("none")(Constraint)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from gan_cli.config import UserError
-from gan_cli.constraints.base import Constraint
+from gan_cli.constraints.base import Constraint, register
+from gan_cli.errors import UserError
+from gan_cli.params import AT_LEAST_0, Annotated
 
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
+@register("gradient_penalty")
 class GradientPenalty(Constraint):
     """gp_lambda * E[(||grad_x D(x_hat)||_2 - 1)^2], x_hat = eps x + (1 - eps) x_tilde.
 
@@ -20,10 +22,11 @@ class GradientPenalty(Constraint):
 
     double_backward = True
 
-    def __init__(self, gp_lambda: float = 10.0) -> None:
+    def __init__(self, gp_lambda: Annotated[float, AT_LEAST_0] = 10.0) -> None:
         self.gp_lambda = gp_lambda
 
-    def critic_norm(self, norm: str) -> str:
+    @staticmethod
+    def critic_norm(norm: str) -> str:
         # layer norm in place of batch norm, as in the paper's critics (Sec. 4)
         return "layer" if norm == "batch" else norm
 

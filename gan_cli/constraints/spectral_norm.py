@@ -5,11 +5,13 @@ from __future__ import annotations
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from gan_cli.constraints.base import Constraint
+from gan_cli.constraints.base import Constraint, register
+from gan_cli.params import POSITIVE_INT, Annotated
 
 _LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
+@register("spectral_norm")
 class SpectralNorm(Constraint):
     """Divide the weight of every linear and convolutional layer by its largest singular
     value, estimated by `n_power_iterations` of power iteration per training forward.
@@ -19,10 +21,11 @@ class SpectralNorm(Constraint):
     (out, in * k * k), as in the paper.
     """
 
-    def __init__(self, n_power_iterations: int = 1) -> None:
+    def __init__(self, n_power_iterations: Annotated[int, POSITIVE_INT] = 1) -> None:
         self.n_power_iterations = n_power_iterations
 
-    def critic_norm(self, norm: str) -> str:
+    @staticmethod
+    def critic_norm(norm: str) -> str:
         # SN-GAN's critics have no batch norm: spectral norm is their normalization
         return "none" if norm == "batch" else norm
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gan_cli.constraints.base import Constraint
+from gan_cli.constraints.base import Constraint, register
+from gan_cli.params import POSITIVE, Annotated
 
 
+@register("weight_clipping")
 class WeightClipping(Constraint):
     """Clamp every critic parameter to [-clip, clip] right after each critic step.
 
@@ -15,7 +17,7 @@ class WeightClipping(Constraint):
     architecture, so E_P f - E_Q f estimates K * W1, not W1.
     """
 
-    def __init__(self, clip: float = 0.01) -> None:
+    def __init__(self, clip: Annotated[float, POSITIVE] = 0.01) -> None:
         self.clip = clip
 
     @torch.no_grad()

@@ -23,20 +23,23 @@ import torchvision
 from PIL import Image
 from torch import Tensor
 
-from gan_cli.config import UserError
-from gan_cli.data.sampling import SeededSampler
+from gan_cli.data.base import IMAGES, DataSource
+from gan_cli.errors import UserError
+from gan_cli.params import POSITIVE_INT, Annotated, Check, at_least
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+BATCH = Annotated[int, POSITIVE_INT]
+HELDOUT = Annotated[int, at_least(2, "an integer")]
 
 
-class ImageData(SeededSampler):
+class ImageData(DataSource):
     """Batches (batch_size, C, H, W) in [-1, 1] drawn from uint8 images in memory.
 
     `test` (uint8) are real images never trained on; the first `heldout_size` of them,
     in [-1, 1], are `heldout`, for the held-out estimates.
     """
 
-    modes = None  # not a Gaussian mixture
+    kind = IMAGES
 
     def __init__(
         self,
@@ -118,8 +121,8 @@ class _Official(ImageData):
         self,
         root: str = "data",
         download: bool = True,
-        batch_size: int = 64,
-        heldout_size: int = 2000,
+        batch_size: BATCH = 64,
+        heldout_size: HELDOUT = 2000,
         seed: int = 0,
         device: str | torch.device = "cpu",
     ) -> None:
@@ -273,10 +276,10 @@ class ImageFolder(ImageData):
     def __init__(
         self,
         path: str,
-        image_size: int = 64,
-        channels: int = 3,
-        batch_size: int = 64,
-        heldout_size: int = 2000,
+        image_size: Annotated[int, at_least(8, "an integer")] = 64,
+        channels: Annotated[int, Check(lambda v: v in (1, 3), "one of 1|3")] = 3,
+        batch_size: BATCH = 64,
+        heldout_size: HELDOUT = 2000,
         seed: int = 0,
         device: str | torch.device = "cpu",
     ) -> None:
@@ -288,8 +291,8 @@ class ImageFolder(ImageData):
         heldout, train = images[order[:n_heldout]], images[order[n_heldout:]]
         super().__init__(train, heldout, n_heldout, batch_size, seed, device)
 
-    @staticmethod
-    def sample_shape(image_size: int = 64, channels: int = 3, **_: Any) -> tuple[int, ...]:
+    @classmethod
+    def sample_shape(cls, image_size: int = 64, channels: int = 3, **_: Any) -> tuple[int, ...]:
         return (channels, image_size, image_size)
 
     @staticmethod

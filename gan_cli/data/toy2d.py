@@ -14,7 +14,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from gan_cli.data.sampling import SeededSampler
+from gan_cli.data.base import POINTS, DataSource
+from gan_cli.params import POSITIVE_INT, Annotated, OneOf, at_least
 
 Sampler = Callable[[int, torch.Generator], Tensor]
 
@@ -66,20 +67,21 @@ DISTRIBUTIONS: dict[str, Sampler] = {
 }
 
 
-class Toy2D(SeededSampler):
+class Toy2D(DataSource):
     """Batches (batch_size, 2) from one of DISTRIBUTIONS, on `device`.
 
     Training batches and the held-out set come from separate seeded generators, so the
     held-out points are never trained on and do not depend on the training schedule.
     """
 
+    kind = POINTS
     shape = (2,)
 
     def __init__(
         self,
-        distribution: str = "ring8",
-        batch_size: int = 256,
-        heldout_size: int = 2000,
+        distribution: Annotated[str, OneOf(DISTRIBUTIONS)] = "ring8",
+        batch_size: Annotated[int, POSITIVE_INT] = 256,
+        heldout_size: Annotated[int, at_least(2, "an integer")] = 2000,
         seed: int = 0,
         device: str | torch.device = "cpu",
     ) -> None:
@@ -95,9 +97,9 @@ class Toy2D(SeededSampler):
         heldout_gen = torch.Generator().manual_seed(seed + 1_000_003)
         self.heldout = self._draw(heldout_size, heldout_gen).to(self.device)
 
-    @staticmethod
-    def sample_shape(**_: object) -> tuple[int, ...]:
-        return (2,)
+    @classmethod
+    def sample_shape(cls, **_: object) -> tuple[int, ...]:
+        return cls.shape
 
     def sample(self) -> Tensor:
         """One training batch, (batch_size, 2)."""

@@ -33,7 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gan_cli.losses.base import Objective
+from gan_cli.losses.base import Objective, register
+from gan_cli.params import Annotated, OneOf
 
 LOG2 = math.log(2.0)
 
@@ -55,6 +56,7 @@ DIVERGENCES: dict[str, Pair] = {
 }
 
 
+@register("fgan")
 class FDivergence(Objective):
     """The critic maximizes E_P[T] - E_Q[f*(T)]; the generator maximizes E_Q[T].
 
@@ -65,7 +67,7 @@ class FDivergence(Objective):
 
     estimate_keys = ("divergence/estimate", "divergence/heldout")
 
-    def __init__(self, divergence: str = "kl") -> None:
+    def __init__(self, divergence: Annotated[str, OneOf(DIVERGENCES)] = "jensen_shannon") -> None:
         if divergence not in DIVERGENCES:
             raise ValueError(f"unknown divergence {divergence!r}; one of {list(DIVERGENCES)}")
         self.divergence = divergence

@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from gan_cli.losses.base import Objective
+from gan_cli.losses.base import Objective, register
 
 
+@register("hinge")
 class Hinge(Objective):
     """D minimizes E_P[max(0, 1 - f)] + E_Q[max(0, 1 + f)]; G minimizes -E_Q[f].
 
@@ -18,10 +19,10 @@ class Hinge(Objective):
     estimate_keys = ("wasserstein/critic", "wasserstein/heldout")
 
     def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
-        return F.relu(1 - real_out).mean() + F.relu(1 + fake_out).mean()
+        return F.relu(1 - real_out).mean() + F.relu(1 + fake_out).mean()  # max(0, 1 -+ f)
 
     def g_loss(self, fake_out: Tensor) -> Tensor:
-        return -fake_out.mean()
+        return -fake_out.mean()  # G moves Q towards where f is high
 
     def estimate(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
         return real_out.mean() - fake_out.mean()

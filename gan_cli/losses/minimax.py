@@ -9,9 +9,10 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from gan_cli.losses.base import Objective
+from gan_cli.losses.base import Objective, register
 
 
+@register("minimax")
 class Minimax(Objective):
     """D maximizes log D(x) + log(1 - D(G(z))).
 
@@ -31,3 +32,12 @@ class Minimax(Objective):
         if self.saturating:
             return -F.softplus(fake_out).mean()  # log(1 - sigmoid(l_fake))
         return F.softplus(-fake_out).mean()  # -log sigmoid(l_fake)
+
+
+@register("nonsaturating")
+class NonSaturating(Minimax):
+    """The GAN discriminator loss with the non-saturating generator loss -log D(G(z)),
+    for presets whose own objective is another (`loss=sn loss.objective=nonsaturating`)."""
+
+    def __init__(self) -> None:
+        super().__init__(saturating=False)

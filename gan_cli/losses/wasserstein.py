@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from gan_cli.losses.base import Objective
+from gan_cli.losses.base import Objective, register
 
 
+@register("wasserstein")
 class Wasserstein(Objective):
+    """The critic f maximizes E_P f - E_Q f; the generator maximizes E_Q f."""
+
     estimate_keys = ("wasserstein/critic", "wasserstein/heldout")
 
     def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:

@@ -6,6 +6,9 @@ import numpy as np
 import ot
 import torch
 
+from gan_cli.data.base import POINTS
+from gan_cli.metrics import Evaluation, register
+
 
 def exact_w1(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) -> float:
     """W1 between the empirical measures of x (n, d) and y (m, d), uniform weights.
@@ -27,3 +30,8 @@ def _as_float64(points: torch.Tensor | np.ndarray) -> np.ndarray:
     if isinstance(points, torch.Tensor):
         points = points.detach().cpu().numpy()
     return np.ascontiguousarray(points, dtype=np.float64).reshape(len(points), -1)
+
+
+@register("exact_w1", keys=("wasserstein/exact",), kinds=(POINTS,), live=("wasserstein/exact",))
+def _exact(ev: Evaluation) -> dict[str, float]:
+    return {"wasserstein/exact": exact_w1(ev.fake, ev.data.heldout)}

@@ -8,11 +8,17 @@ network. Features are computed once and fed to both metrics.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterable
 
 import torch
 from torch import Tensor, nn
+
+from gan_cli.data.base import IMAGES
+from gan_cli.metrics import Evaluation, register
+
+log = logging.getLogger(__name__)
 
 WEIGHTS_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
@@ -87,7 +93,6 @@ def score(
     generator: nn.Module,
     reference: Tensor,
     n_samples: int,
-    z_dim: int,
     extractor: nn.Module,
     seed: int = 0,
     batch_size: int = 250,
@@ -102,7 +107,7 @@ def score(
     generator.eval()
     try:
         fake_batches = (
-            generator(torch.randn(n, z_dim, generator=gen, device=device)) for n in counts
+            generator(torch.randn(n, generator.z_dim, generator=gen, device=device)) for n in counts
         )
         fake_features = features(extractor, fake_batches)
     finally:
@@ -111,3 +116,22 @@ def score(
     real_features = features(extractor, real_batches)
     fid, kid, kid_std = fid_kid(real_features, fake_features)
     return {"fid": fid, "kid": kid, "kid/std": kid_std, "fid/n_samples": float(n_samples)}
+
+
+@register(
+    "fid",
+    keys=("fid", "kid", "kid/std", "fid/n_samples", "fid/reference"),
+    kinds=(IMAGES,),
+    at_end=True,
+)
+def _fid(ev: Evaluation) -> dict:
+    """At the end of training (metrics.fid=true); without Inception weights, a warning
+    and nothing: training itself is not affected."""
+    m = ev.settings
+    try:
+        extractor = inception(m.inception_weights).to(ev.data.heldout.device)
+    except InceptionUnavailable as e:
+        log.warning("metrics.fid: no FID/KID, %s (metrics.inception_weights=PATH)", e)
+        return {}
+    scores = score(ev.generator, ev.data.reference(m.reference), m.n_samples, extractor, ev.seed)
+    return {**scores, "fid/reference": m.reference}

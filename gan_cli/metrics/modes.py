@@ -11,6 +11,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gan_cli.data.base import POINTS
+from gan_cli.metrics import Evaluation, register
+
+N_SAMPLES = 2500  # VEEGAN's and PacGAN's protocol
+
 
 def mode_coverage(samples: Tensor, centers: Tensor, std: float) -> dict[str, float]:
     """samples (N, 2), centers (K, 2), std: the per-coordinate standard deviation of a mode.
@@ -22,3 +27,17 @@ def mode_coverage(samples: Tensor, centers: Tensor, std: float) -> dict[str, flo
     hq = nearest_dist <= 3 * std
     captured = torch.unique(nearest[hq]).numel()
     return {"modes/captured": float(captured), "modes/hq_fraction": hq.float().mean().item()}
+
+
+@register(
+    "modes",
+    keys=("modes/captured", "modes/hq_fraction"),
+    kinds=(POINTS,),
+    fits=lambda data, objective: data.modes is not None,  # a Gaussian mixture
+    live=("modes/captured",),
+)
+def _modes(ev: Evaluation) -> dict[str, float]:
+    device = ev.data.heldout.device
+    z = torch.randn(N_SAMPLES, ev.generator.z_dim, generator=ev.rng, device=device)
+    with torch.no_grad():
+        return mode_coverage(ev.generator(z), *ev.data.modes)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gan_cli.data.base import IMAGES
+from gan_cli.metrics import Evaluation, register
+
 
 def sliced_w1(x: Tensor, y: Tensor, n_projections: int = 256, seed: int = 0) -> float:
     """SW1 between two equal-sized sets x, y (N, ...) on their flattened values (pixels).
@@ -22,3 +25,8 @@ def sliced_w1(x: Tensor, y: Tensor, n_projections: int = 256, seed: int = 0) -> 
     px, _ = (x @ theta).sort(dim=0)
     py, _ = (y @ theta).sort(dim=0)
     return (px - py).abs().mean().item()
+
+
+@register("sliced_w1", keys=("wasserstein/sliced",), kinds=(IMAGES,))
+def _sliced(ev: Evaluation) -> dict[str, float]:
+    return {"wasserstein/sliced": sliced_w1(ev.fake, ev.data.heldout)}

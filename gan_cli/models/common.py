@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from torch import nn
 
+from gan_cli.params import POSITIVE_INT, Annotated, OneOf
+
 NORMS = ("batch", "layer", "none")
+# the annotations of the models' keyword arguments: type and allowed values, once
+NORM = Annotated[str, OneOf(NORMS)]
+WIDTH = Annotated[int, POSITIVE_INT]
 
 
 def norm_layer(kind: str, channels: int, conv: bool = True) -> nn.Module:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from gan_cli.models.common import image_side, norm_layer
+from gan_cli.models.common import NORM, WIDTH, image_side, norm_layer
 
 SIDES = (32, 64)
 FITS = "images of 32x32 or 64x64"
@@ -27,7 +27,9 @@ class Generator(nn.Module):
     from 4x4 up, while the width halves down to g_channels.
     """
 
-    def __init__(self, out_shape: tuple[int, ...], z_dim: int = 100, g_channels: int = 64) -> None:
+    def __init__(
+        self, out_shape: tuple[int, ...], z_dim: WIDTH = 100, g_channels: WIDTH = 64
+    ) -> None:
         super().__init__()
         self.z_dim = z_dim
         n_up = {32: 3, 64: 4}[image_side(out_shape, SIDES)]
@@ -60,7 +62,7 @@ class Discriminator(nn.Module):
     """
 
     def __init__(
-        self, in_shape: tuple[int, ...], d_channels: int = 64, norm: str = "batch"
+        self, in_shape: tuple[int, ...], d_channels: WIDTH = 64, norm: NORM = "batch"
     ) -> None:
         super().__init__()
         n_down = {32: 3, 64: 4}[image_side(in_shape, SIDES)]

@@ -10,7 +10,8 @@ import math
 
 from torch import Tensor, nn
 
-from gan_cli.models.common import norm_layer
+from gan_cli.models.common import NORM, WIDTH, norm_layer
+from gan_cli.params import COUNT, Annotated
 
 FITS = "any data (images are flattened)"
 
@@ -31,17 +32,22 @@ def _mlp(in_dim: int, out_dim: int, hidden_dim: int, n_layers: int, norm: str) -
 
 
 class Generator(nn.Module):
-    """z (B, z_dim) -> x (B, *out_shape). Linear output for points, which are unbounded;
-    tanh for images (C, H, W), which live in [-1, 1]."""
+    """z (B, z_dim) -> x (B, *out_shape). A linear output for unbounded data (points);
+    tanh for `bounded` data in [-1, 1] (images)."""
 
     def __init__(
-        self, out_shape: tuple[int, ...], z_dim: int = 2, hidden_dim: int = 256, n_layers: int = 3
+        self,
+        out_shape: tuple[int, ...],
+        z_dim: WIDTH = 2,
+        hidden_dim: WIDTH = 256,
+        n_layers: Annotated[int, COUNT] = 3,
+        bounded: bool = False,
     ) -> None:
         super().__init__()
         self.z_dim = z_dim
         self.out_shape = tuple(out_shape)
         self.net = _mlp(z_dim, math.prod(self.out_shape), hidden_dim, n_layers, "none")
-        if len(self.out_shape) == 3:
+        if bounded:
             self.net.append(nn.Tanh())
 
     def forward(self, z: Tensor) -> Tensor:
@@ -54,9 +60,9 @@ class Discriminator(nn.Module):
     def __init__(
         self,
         in_shape: tuple[int, ...],
-        hidden_dim: int = 256,
-        n_layers: int = 3,
-        norm: str = "none",
+        hidden_dim: WIDTH = 256,
+        n_layers: Annotated[int, COUNT] = 3,
+        norm: NORM = "none",
     ) -> None:
         super().__init__()
         self.net = _mlp(math.prod(in_shape), 1, hidden_dim, n_layers, norm)

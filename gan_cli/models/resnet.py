@@ -13,7 +13,7 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_cli.models.common import image_side, norm_layer
+from gan_cli.models.common import NORM, WIDTH, image_side, norm_layer
 
 SIDES = (32, 64)
 FITS = "images of 32x32 (the papers') or 64x64"
@@ -72,7 +72,9 @@ class DownBlock(nn.Module):
 class Generator(nn.Module):
     """z (B, z_dim) -> images (B, C, S, S) in [-1, 1]."""
 
-    def __init__(self, out_shape: tuple[int, ...], z_dim: int = 128, g_channels: int = 128) -> None:
+    def __init__(
+        self, out_shape: tuple[int, ...], z_dim: WIDTH = 128, g_channels: WIDTH = 128
+    ) -> None:
         super().__init__()
         self.z_dim, self.channels = z_dim, g_channels
         n_up = int(math.log2(image_side(out_shape, SIDES) // 4))
@@ -95,7 +97,7 @@ class Discriminator(nn.Module):
     papers' critics; `norm` is what the loss allows."""
 
     def __init__(
-        self, in_shape: tuple[int, ...], d_channels: int = 128, norm: str = "none"
+        self, in_shape: tuple[int, ...], d_channels: WIDTH = 128, norm: NORM = "none"
     ) -> None:
         super().__init__()
         n_down = int(math.log2(image_side(in_shape, SIDES) // 8))  # down to 8x8

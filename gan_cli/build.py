@@ -1,0 +1,99 @@
+"""The one builder: a checked config -> the data source and the GAN (networks, objective,
+constraint, optimizers, EMA, how the networks are called). gan-train, gan-sample, the
+benchmarks and the tests all build through here.
+
+It builds what the config says: what the loss changes in the networks is already
+written into the config by gan_cli.config.check, so the config a run records (run
+folder, checkpoint, W&B) is the one it trained with.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+from hydra.utils import get_class
+from omegaconf import DictConfig
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from gan_cli import distributed
+from gan_cli.config import arguments, build, optimizer
+from gan_cli.data.base import IMAGES, DataSource
+from gan_cli.distributed import World
+from gan_cli.params import signature_params
+from gan_cli.schema import RUNTIME
+from gan_cli.step import GAN, Forwards
+
+
+def data_source(cfg: DictConfig, device: torch.device) -> DataSource:
+    return build(cfg.data, seed=cfg.trainer.seed, device=device)
+
+
+def generator(cfg: DictConfig) -> nn.Module:
+    """The generator the config describes, on the CPU; needs no data files."""
+    data_cls = get_class(cfg.data._target_)
+    shape = data_cls.sample_shape(**arguments(cfg.data))
+    offered = {"out_shape": shape, "bounded": data_cls.kind == IMAGES}
+    return build(cfg.model.generator, **_taken(cfg.model.generator, offered))
+
+
+def loss_part(cfg: DictConfig, part: str) -> Any:
+    """The objective or the constraint of `loss`, with its parameters from loss.<name>."""
+    node = cfg.loss[part]
+    params = signature_params(get_class(node._target_), skip=RUNTIME)
+    return build(node, **{p.name: cfg.loss[p.name] for p in params})
+
+
+def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) -> tuple[GAN, Any]:
+    """(GAN, data) for a checked config (gan_cli.config.check), on `device`; under DDP,
+    this rank's data shard and noise, and the networks wrapped."""
+    t, world = cfg.trainer, world or World()
+    torch.manual_seed(t.seed)
+    data = data_source(cfg, device)
+    G = generator(cfg).to(device)
+    constraint = loss_part(cfg, "constraint")
+    offered = {"in_shape": data.shape}
+    D = build(cfg.model.discriminator, **_taken(cfg.model.discriminator, offered))
+    D = constraint.prepare(D).to(device)
+    if world.active:  # same weights everywhere (DDP checks), each rank its own noise and data
+        torch.manual_seed(t.seed + world.rank)
+        data.shard(world.rank, world.size)
+    gan = GAN(
+        generator=G,
+        critic=D,
+        objective=loss_part(cfg, "objective"),
+        constraint=constraint,
+        opt_g=optimizer(cfg.optim.g, G.parameters()),
+        opt_d=optimizer(cfg.optim.d, D.parameters()),
+        n_critic=cfg.loss.n_critic,
+        critic_warmup=cfg.loss.critic_warmup,
+        ema=ema_of(G, t.ema_decay) if t.ema_decay > 0 else None,
+        forwards=forwards(G, D, constraint.double_backward, world, t.compile),
+    )
+    return gan, data
+
+
+def _taken(node: DictConfig, offered: dict[str, Any]) -> dict[str, Any]:
+    """Of the values the code offers (shapes, output range), those the target takes."""
+    taken = inspect.signature(get_class(node._target_)).parameters
+    return {k: v for k, v in offered.items() if k in taken}
+
+
+def ema_of(G: nn.Module, decay: float) -> AveragedModel:
+    """An exponential moving average of G's weights (and batch-norm statistics)."""
+    return AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def forwards(G, D, double_backward: bool, world: World, compile: bool) -> Forwards:
+    """How the loop calls the networks: compiled with `trainer.compile` (not a critic
+    whose penalty needs a double backward, which compiled graphs do not support), and
+    wrapped in DistributedDataParallel on several ranks."""
+    if compile:
+        G = torch.compile(G)
+        if not double_backward:
+            D = torch.compile(D)
+    return Forwards(
+        g=distributed.wrap(G, world), d=distributed.wrap(D, world), g_fixed=G, d_fixed=D
+    )

@@ -1,0 +1,56 @@
+"""What every data source is and shares.
+
+A data source says what kind of data it holds (`kind`: points or images), and the rest
+of gan-cli reads that, never a tensor's shape: the metrics that fit it
+(gan_cli.metrics), the sample figure (gan_cli.plots), the generator's output range
+(gan_cli.build). Its training batches come from one seeded torch generator, whose state
+a checkpoint saves, and each rank of a distributed run draws from its own shard.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+POINTS = "points"  # vectors in R^d (toy2d): unbounded, compared by optimal transport
+IMAGES = "images"  # (C, H, W) in [-1, 1]: bounded, shown as grids
+KINDS = (POINTS, IMAGES)
+
+
+class DataSource:
+    """The protocol every data source implements.
+
+    - `kind` (class attribute): POINTS or IMAGES;
+    - `sample_shape(**config)` (class method): one sample's shape, from the config alone;
+    - `shape`: one sample's shape; `sample()`: a training batch (batch_size, *shape) on
+      the training device; `heldout`: a fixed held-out set (N, *shape), never trained on;
+    - `modes`: (centres (K, d), std) of a Gaussian mixture, for mode coverage, or None;
+    - `state_dict()` / `load_state_dict()`: the sampler's state, for an exact resume;
+    - `shard(rank, size)`: draw as one rank of a distributed run.
+    """
+
+    kind: ClassVar[str]
+    modes: tuple[Tensor, float] | None = None
+    shape: tuple[int, ...]
+    heldout: Tensor
+    _gen: torch.Generator  # every training batch is drawn with it
+
+    @classmethod
+    def sample_shape(cls, **config: Any) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def sample(self) -> Tensor:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self._gen.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._gen.set_state(state["generator"])
+
+    def shard(self, rank: int, size: int) -> None:
+        """Draw as rank `rank` of `size`: its own random stream (and, where the data is
+        a finite set, its own disjoint part of it)."""
+        self._gen.manual_seed(self._gen.initial_seed() + rank)

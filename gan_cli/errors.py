@@ -1,0 +1,17 @@
+"""The one kind of error users see: `UserError`, whose message is the one line printed.
+
+Every module may raise it (a leaf never imports `config` for it), and the commands turn
+it into `gan-train: error: ...` with exit status 2.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A mistake in the user's input; its message is the one line the user sees."""
+
+
+def one_line(e: BaseException) -> str:
+    """The first non-empty line of an exception's message, or its type's name."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    return lines[0] if lines else type(e).__name__

@@ -1,0 +1,86 @@
+"""A parameter's type, default and allowed values, declared once, where it is used.
+
+Constructors of data sources, models, objectives and constraints annotate their keyword
+arguments, e.g. `gp_lambda: Annotated[float, AT_LEAST_0] = 10.0`; the config schema
+(`gan_cli.schema`) is read from these signatures, so OmegaConf types each key and the
+range checks below say what is allowed. Values outside a fixed set are `OneOf`, which
+the schema turns into an enum.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from omegaconf import MISSING
+
+__all__ = ["Annotated", "Check", "OneOf", "Param", "signature_params"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rule a value must follow, and how to say what is allowed."""
+
+    ok: Callable[[Any], bool]
+    allowed: str
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """A value from a fixed set (an enum in the schema)."""
+
+    choices: tuple[str, ...]
+
+    def __init__(self, choices: Iterable[str]) -> None:
+        object.__setattr__(self, "choices", tuple(choices))
+
+    @property
+    def allowed(self) -> str:
+        return "one of " + "|".join(self.choices)
+
+
+def at_least(low: float, kind: str = "a number") -> Check:
+    return Check(lambda v: v >= low, f"{kind} >= {low:g}")
+
+
+POSITIVE_INT = Check(lambda v: v > 0, "a positive integer")
+POSITIVE = Check(lambda v: v > 0, "a positive number")
+AT_LEAST_0 = at_least(0)
+COUNT = at_least(0, "an integer")  # 0 allowed: "none", "only at the end", "keep all"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One keyword argument: name, type (Annotated stripped), default, rule."""
+
+    name: str
+    type: Any
+    default: Any
+    rule: Check | OneOf | None = None
+
+
+def split_annotation(hint: Any) -> tuple[Any, Check | OneOf | None]:
+    """`Annotated[T, rule]` -> (T, rule); T -> (T, None)."""
+    if typing.get_origin(hint) is Annotated:
+        base, *extras = typing.get_args(hint)
+        rule = next((e for e in extras if isinstance(e, Check | OneOf)), None)
+        return base, rule
+    return hint, None
+
+
+def signature_params(fn: Callable, skip: Iterable[str] = ()) -> list[Param]:
+    """The keyword arguments of `fn` (a class: its constructor), less `skip`: those the
+    code passes itself (shapes, seed, device)."""
+    target = fn.__init__ if inspect.isclass(fn) else fn
+    hints = typing.get_type_hints(target, include_extras=True)
+    params = []
+    for p in inspect.signature(target).parameters.values():
+        if p.name in ("self", *skip) or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        base, rule = split_annotation(hints.get(p.name, Any))
+        default = p.default if p.default is not inspect.Parameter.empty else MISSING
+        params.append(Param(p.name, base, default, rule))
+    return params

@@ -1,0 +1,242 @@
+"""Typed schemas of gan-train's config.
+
+A composed config is merged into its schema, so OmegaConf itself refuses unknown keys,
+wrong types and values outside a set, naming the key in full; `typed()` then checks the
+ranges a type cannot say, and turns any of these errors into the one line users see.
+
+The trainer, logger and metrics nodes are declared here (train.yaml holds their
+defaults and says why). The data, model and loss nodes are read from the signatures of
+the classes the config names (see gan_cli.params): a parameter's type, range and
+default are declared once, where the parameter is used.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import re
+import typing
+from dataclasses import field, make_dataclass, replace
+from typing import Any, Optional
+
+from hydra.utils import get_class
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import (
+    ConfigKeyError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+    ValidationError,
+)
+
+from gan_cli.constraints import CONSTRAINTS
+from gan_cli.errors import UserError, one_line
+from gan_cli.losses import OBJECTIVES
+from gan_cli.params import (
+    COUNT,
+    POSITIVE_INT,
+    Annotated,
+    Check,
+    OneOf,
+    Param,
+    at_least,
+    signature_params,
+    split_annotation,
+)
+
+# constructor arguments the code passes itself, never the config
+RUNTIME = ("seed", "device", "out_shape", "in_shape", "bounded")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+CADENCE = Annotated[int, at_least(0, "an integer")]  # 0: only at the final step
+
+
+class Trainer:
+    steps: Annotated[int, POSITIVE_INT]
+    seed: int
+    device: Annotated[str, OneOf(DEVICES)]
+    log_every: CADENCE
+    sample_every: CADENCE
+    eval_every: CADENCE
+    ckpt_every: CADENCE
+    keep_checkpoints: Annotated[int, COUNT]
+    resume: Optional[str]  # noqa: UP045 - OmegaConf reads typing.Optional
+    nan_policy: Annotated[str, OneOf(("stop", "skip"))]
+    precision: Annotated[str, Check(lambda v: v in ("32", "bf16"), "one of 32|bf16")]
+    compile: bool
+    ema_decay: Annotated[float, Check(lambda v: 0 <= v < 1, "a number in [0, 1)")]
+
+
+class Logger:  # logger=none sets only the mode
+    mode: Annotated[Optional[str], OneOf(("online", "offline", "disabled"))] = None  # noqa: UP045
+    project: Optional[str] = None  # noqa: UP045
+    entity: Optional[str] = None  # noqa: UP045
+    group: Optional[str] = None  # noqa: UP045
+    tags: Any = ()  # a list of tags, or one tag as a plain string (logger.tags=toy)
+
+
+class Metrics:
+    eval: Optional[list[str]]  # noqa: UP045 - the registry checks the names
+    fid: bool
+    n_samples: Annotated[int, at_least(2, "an integer")]
+    reference: Annotated[str, OneOf(("test", "train"))]
+    inception_weights: Optional[str]  # noqa: UP045
+
+
+class Loss:
+    n_critic: Annotated[int, POSITIVE_INT]
+    critic_warmup: bool = False
+
+
+def typed(cfg: DictConfig) -> DictConfig:
+    """The composed config, typed, resolved and range-checked, as plain values (no
+    interpolations, no enums); UserError names the first bad key and what is allowed."""
+    specs: dict[str, Param] = {}
+    schema = _root_schema(OmegaConf.to_container(cfg, resolve=False), specs)
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
+        values = OmegaConf.to_container(
+            merged, resolve=True, enum_to_str=True, throw_on_missing=True
+        )
+    except OmegaConfBaseException as e:
+        raise UserError(explain(e, specs)) from e
+    for key in sorted(specs, key=lambda k: k.count(".")):  # a knob before what it feeds
+        rule, value = specs[key].rule, OmegaConf.select(OmegaConf.create(values), key)
+        if isinstance(rule, Check) and value is not None and not rule.ok(value):
+            raise UserError(f"{key} must be {rule.allowed}, got {value!r}")
+    return OmegaConf.create(values)
+
+
+def explain(e: OmegaConfBaseException, specs: dict[str, Param]) -> str:
+    """An OmegaConf error as the one line users see."""
+    key = e.full_key or ""
+    if isinstance(e, MissingMandatoryValue):
+        return f"{key} is required: add {key}=..."
+    if isinstance(e, ConfigKeyError):
+        return f"{key} is not a config key{did_you_mean(key, list(specs))}"
+    if isinstance(e, ValidationError) and key in specs:
+        return f"{key} must be {describe(specs[key])}, got {e.value!r}"
+    return f"{key}: {one_line(e)}" if key else one_line(e)
+
+
+def describe(param: Param) -> str:
+    """What a key allows, in words."""
+    optional = type(None) in getattr(param.type, "__args__", ())
+    base = next((t for t in getattr(param.type, "__args__", ()) if t is not type(None)), None)
+    base = base if optional else param.type
+    if param.rule is not None:
+        words = param.rule.allowed
+    else:
+        words = {bool: "true or false", int: "an integer", float: "a number"}.get(
+            base, "a string" if base is str else "a value"
+        )
+    return f"null or {words}" if optional else words
+
+
+def did_you_mean(key: str, known: list[str]) -> str:
+    """'; did you mean trainer.steps?' for the nearest known key, or ''."""
+    near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f"; did you mean {near[0]}?" if near else ""
+
+
+# --- building a schema ---------------------------------------------------------------------
+
+
+def _root_schema(raw: dict, specs: dict[str, Param]) -> type:
+    nodes = {
+        "trainer": _dataclass("Trainer", _declared(Trainer), "trainer", specs),
+        "logger": _dataclass("Logger", _declared(Logger), "logger", specs),
+        "metrics": _dataclass("Metrics", _declared(Metrics), "metrics", specs),
+        "data": _target_schema(raw["data"], "data", specs),
+        "model": _knob_schema(raw["model"], "model", specs),
+        "loss": _loss_schema(raw["loss"], specs),
+    }
+    fields = [(name, node, field(default_factory=node)) for name, node in nodes.items()]
+    fields.append(("optim", dict[str, Any], field(default_factory=dict)))  # any optimizer
+    fields.append(("optimize", Optional[str], field(default=None)))  # noqa: UP045
+    return make_dataclass("GanTrain", fields)
+
+
+def _declared(cls: type) -> list[Param]:
+    """The keys a class above declares (their defaults are in the YAML unless given)."""
+    params = []
+    for name, hint in typing.get_type_hints(cls, include_extras=True).items():
+        kind, rule = split_annotation(hint)
+        params.append(Param(name, kind, getattr(cls, name, MISSING), rule))
+    return params
+
+
+def _target_schema(raw: dict, prefix: str, specs: dict[str, Param]) -> type:
+    """A `_target_` node: the target's keyword arguments (less what the code passes)."""
+    params = signature_params(get_class(raw["_target_"]), skip=RUNTIME)
+    target = Param("_target_", str, MISSING)
+    return _dataclass(_name(prefix), [target, *params], prefix, specs)
+
+
+def _knob_schema(raw: dict, prefix: str, specs: dict[str, Param]) -> type:
+    """A node of public knobs (model.z_dim) and the `_target_` nodes that read them
+    (generator.z_dim: ${model.z_dim}); a knob has the type of what reads it."""
+    targets = {k: v for k, v in raw.items() if isinstance(v, dict) and "_target_" in v}
+    knobs: dict[str, Param] = {}
+    for node in targets.values():
+        for p in signature_params(get_class(node["_target_"]), skip=RUNTIME):
+            ref = re.fullmatch(rf"\$\{{{prefix}\.(\w+)\}}", str(node.get(p.name)))
+            if ref:
+                knobs.setdefault(ref.group(1), replace(p, name=ref.group(1), default=MISSING))
+    params = [knobs.get(k, Param(k, Any, MISSING)) for k in raw if k not in targets]
+    nested = {k: _target_schema(v, f"{prefix}.{k}", specs) for k, v in targets.items()}
+    return _dataclass(_name(prefix), params, prefix, specs, nested)
+
+
+def _loss_schema(raw: dict, specs: dict[str, Param]) -> type:
+    """loss: n_critic and the like, the objective's and the constraint's `_target_`, and
+    their parameters, at loss level (loss.gp_lambda)."""
+    params, nested = _declared(Loss), {}
+    for part, registry in (("objective", OBJECTIVES), ("constraint", CONSTRAINTS)):
+        target = get_class(raw[part]["_target_"])
+        params += signature_params(target, skip=RUNTIME)
+        name = next((n for n, cls in registry.items() if cls is target), part)
+        target_only = [Param("_target_", str, MISSING)]  # its parameters sit in loss
+        nested[part] = _dataclass(f"{part}_{name}", target_only, f"loss.{part}", specs)
+    return _dataclass("Loss", params, "loss", specs, nested)
+
+
+def _dataclass(
+    name: str,
+    params: list[Param],
+    prefix: str,
+    specs: dict[str, Param],
+    nested: dict[str, type] | None = None,
+) -> type:
+    fields = []
+    for p in params:
+        specs[f"{prefix}.{p.name}"] = p
+        kind = _omegaconf_type(p)
+        default = p.default
+        if isinstance(p.rule, OneOf) and default in p.rule.choices:
+            default = _enum(p.rule)[default]
+        if isinstance(default, list | dict):
+            fields.append((p.name, kind, field(default_factory=lambda d=default: d)))
+        else:
+            fields.append((p.name, kind, field(default=default)))
+    for key, node in (nested or {}).items():
+        fields.append((key, node, field(default_factory=node)))
+    return make_dataclass(name, fields)
+
+
+def _omegaconf_type(p: Param) -> Any:
+    if not isinstance(p.rule, OneOf):
+        return p.type
+    members = _enum(p.rule)
+    return Optional[members] if type(None) in getattr(p.type, "__args__", ()) else members  # noqa: UP045
+
+
+_ENUMS: dict[tuple[str, ...], type[enum.Enum]] = {}
+
+
+def _enum(rule: OneOf) -> type[enum.Enum]:
+    if rule.choices not in _ENUMS:
+        _ENUMS[rule.choices] = enum.Enum("Choice", {c: c for c in rule.choices})
+    return _ENUMS[rule.choices]
+
+
+def _name(prefix: str) -> str:
+    return prefix.replace(".", "_").title()

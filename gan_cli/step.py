@@ -1,0 +1,184 @@
+"""One training step: n_critic critic updates, then one generator update.
+
+What is trained (`GAN`: the networks, the objective's math, the constraint's hooks, the
+optimizers) and how one step runs it; the loop around it owns the cadence of
+everything else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel
+
+from gan_cli.constraints import Constraint
+from gan_cli.distributed import World
+from gan_cli.losses import Objective
+
+
+@dataclass
+class Forwards:
+    """The callables each part of a step runs the networks through.
+
+    `g` and `d` compute the losses whose gradients train the generator and the critic:
+    under DistributedDataParallel they are the wrapped modules, which average those
+    gradients across ranks. `g_fixed` (the critic step's fakes) and `d_fixed` (the
+    critic inside the generator step) need no parameter gradients, so they bypass the
+    wrapper. Any of them may be `torch.compile`d. With none of that, all four are the
+    plain modules.
+    """
+
+    g: Callable[[Tensor], Tensor]
+    d: Callable[[Tensor], Tensor]
+    g_fixed: Callable[[Tensor], Tensor]
+    d_fixed: Callable[[Tensor], Tensor]
+
+
+@dataclass
+class GAN:
+    """Everything that is trained, and how."""
+
+    generator: nn.Module
+    critic: nn.Module
+    objective: Objective
+    constraint: Constraint
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    n_critic: int
+    critic_warmup: bool = False
+    ema: AveragedModel | None = None  # an exponential moving average of the generator
+    forwards: Forwards | None = None  # None: the plain modules
+
+    def __post_init__(self) -> None:
+        if self.forwards is None:
+            G, D = self.generator, self.critic
+            self.forwards = Forwards(g=G, d=D, g_fixed=G, d_fixed=D)
+
+    @property
+    def z_dim(self) -> int:
+        """The latent size: the generator's own, the one source gan-sample reads too."""
+        return self.generator.z_dim
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator behind samples and evaluation: the averaged one when kept."""
+        return self.ema.module if self.ema is not None else self.generator
+
+    def critic_steps(self, step: int) -> int:
+        """Critic updates before generator step `step` (1-based).
+
+        With critic_warmup, the WGAN reference code's schedule: 100 for the first 25
+        generator steps and for every 500th, so the critic is near its optimum when the
+        generator reads its gradient.
+        """
+        if self.critic_warmup and (step <= 25 or (step - 1) % 500 == 0):
+            return 100
+        return self.n_critic
+
+
+class Diverged(Exception):  # noqa: N818 - the message is the one line the user sees
+    pass
+
+
+class Guard:
+    """`trainer.nan_policy`: what a non-finite loss does.
+
+    stop: the run stops with one line naming the step and the loss; the losses of a
+    step are checked together at its end (one synchronization per generator step), and
+    since nothing is saved after a bad step, the last checkpoint stays a good one.
+    skip: each update whose loss is non-finite is not applied (a synchronization per
+    update); `skipped` counts the generator steps that lost an update. If the weights
+    themselves are no longer finite, skipping cannot help and the run stops.
+    """
+
+    def __init__(self, policy: str, world: World) -> None:
+        self.policy, self.world = policy, world
+        self.skipped = 0
+        self._losses: list[tuple[str, Tensor]] = []
+        self._bad: tuple[str, float] | None = None
+
+    def allows(self, name: str, loss: Tensor) -> bool:
+        """Whether the update from `loss` may be applied."""
+        if self.policy == "stop":
+            self._losses.append((name, loss.detach()))
+            return True
+        bad = self.world.any(not bool(torch.isfinite(loss)))
+        if bad and self._bad is None:
+            self._bad = (name, loss.item())
+        return not bad
+
+    def end_step(self, step: int, modules: tuple[nn.Module, ...]) -> None:
+        """Raise Diverged if this step's losses (stop) or the weights (skip) are non-finite."""
+        losses, self._losses = self._losses, []
+        if self.policy == "stop":
+            finite = torch.stack([torch.isfinite(loss).all() for _, loss in losses]).all()
+            if self.world.any(not bool(finite)):
+                name, value = next(
+                    ((n, loss.item()) for n, loss in losses if not torch.isfinite(loss)),
+                    ("a loss on another rank", float("nan")),
+                )
+                raise Diverged(f"step {step}: {name} is {value} (trainer.nan_policy=stop)")
+        elif self._bad is not None:
+            name, value = self._bad
+            self._bad = None
+            self.skipped += 1
+            if not all_finite(modules):
+                raise Diverged(
+                    f"step {step}: {name} is {value} and the weights are no longer finite, "
+                    "so skipping steps cannot recover (trainer.nan_policy=skip)"
+                )
+
+
+def all_finite(modules: tuple[nn.Module, ...]) -> bool:
+    return all(bool(torch.isfinite(p).all()) for m in modules for p in m.parameters())
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The training forward passes' precision: 32 (float32) or bf16 (bfloat16 autocast;
+    losses are computed in float32 from the networks' outputs)."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[str, Tensor]:
+    """Generator step `step`: its critic steps, then one generator update.
+
+    Returns the losses of the generator update and of the last critic update, and the
+    critic's outputs on that update's batches (for the logged estimate).
+    """
+    F = gan.forwards
+    for _ in range(gan.critic_steps(step)):
+        real = data.sample()
+        with precision:
+            with torch.no_grad():
+                fake = F.g_fixed(torch.randn(real.shape[0], gan.z_dim, device=real.device))
+            real_out, fake_out = F.d(real).float(), F.d(fake).float()
+            d_loss = gan.objective.d_loss(real_out, fake_out)
+            penalty = gan.constraint.penalty(F.d, real, fake)
+            if penalty is not None:
+                d_loss = d_loss + penalty
+        gan.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        if guard.allows("loss/d", d_loss):
+            gan.opt_d.step()
+            gan.constraint.after_d_step(gan.critic)
+
+    gan.critic.requires_grad_(False)  # the generator step needs gradients through D, not for it
+    with precision:
+        z = torch.randn(real.shape[0], gan.z_dim, device=real.device)
+        g_loss = gan.objective.g_loss(F.d_fixed(F.g(z)).float())
+    gan.opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    gan.critic.requires_grad_(True)
+    if guard.allows("loss/g", g_loss):
+        gan.opt_g.step()
+        if gan.ema is not None:
+            gan.ema.update_parameters(gan.generator)
+    out = {"loss/d": d_loss, "loss/g": g_loss, "real_out": real_out, "fake_out": fake_out.detach()}
+    return out if penalty is None else {**out, "loss/penalty": penalty}
