@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from omegaconf import MISSING
 
-__all__ = ["Annotated", "Check", "OneOf", "Param", "signature_params"]
+__all__ = ["Annotated", "Check", "OneOf", "Param", "registrar", "signature_params"]
 
 
 @dataclass(frozen=True)
@@ -84,3 +84,19 @@ def signature_params(fn: Callable, skip: Iterable[str] = ()) -> list[Param]:
         default = p.default if p.default is not inspect.Parameter.empty else MISSING
         params.append(Param(p.name, base, default, rule))
     return params
+
+
+def registrar(registry: dict[str, Any], what: str) -> Callable[[str], Callable]:
+    """`register(name)`, the decorator that makes a class the option `name` of
+    loss.<what>. Its constructor's keyword arguments become keys of `loss`
+    (loss.gp_lambda, ...), typed and ranged by their annotations."""
+
+    def register(name: str) -> Callable:
+        def add(cls: Any) -> Any:
+            registry[name] = cls
+            return cls
+
+        return add
+
+    register.__doc__ = f"Make a class the option loss.{what}=name (see params.registrar)."
+    return register

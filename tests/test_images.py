@@ -1,5 +1,6 @@
 """Image data, the convolutional models, and the image metrics."""
 
+import json
 import math
 import os
 
@@ -9,6 +10,7 @@ import pytest
 import scipy.linalg
 import scipy.stats
 import torch
+import yaml
 from PIL import Image
 from torch import nn
 
@@ -106,11 +108,15 @@ def test_every_sensible_combination_runs_two_steps(data, model, loss, image_root
         assert "running_mean" not in names
 
 
-def test_critic_norm_is_decided_by_the_loss(image_root, tmp_path):
+def test_critic_norm_is_decided_by_the_loss_and_recorded(image_root, tmp_path, monkeypatch):
+    from tests.conftest import wandb_records
+
+    for key in [k for k in os.environ if k.startswith("WANDB_")]:
+        monkeypatch.delenv(key)
     cfg = compose(
         *image_data("cifar10", image_root),
         "loss=wgan_gp",
-        "logger=none",
+        "logger.mode=offline",
         *tiny("dcgan"),
         *FAST,
     )
@@ -119,6 +125,12 @@ def test_critic_norm_is_decided_by_the_loss(image_root, tmp_path):
     # dcgan asks for batch norm; the gradient penalty gets layer norm (GroupNorm(1, C)) instead
     assert not any("running_mean" in k for k in state["discriminator"])
     assert sum(v.dim() == 1 and "net.3" in k for k, v in state["discriminator"].items()) == 2
+    # and every record of the run says so: the checkpoint, config.yaml and W&B
+    (run,) = [r.run for r in wandb_records(tmp_path) if r.WhichOneof("record_type") == "run"]
+    wandb_config = {item.key: json.loads(item.value_json) for item in run.config.update}
+    recorded = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    for config in (state["config"], recorded, wandb_config):
+        assert config["model"]["d_norm"] == config["model"]["discriminator"]["norm"] == "layer"
 
 
 @pytest.mark.parametrize(

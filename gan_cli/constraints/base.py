@@ -3,25 +3,14 @@ itself is "no constraint"."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import Tensor, nn
 
+from gan_cli.params import registrar
+
 # name (the option of loss.constraint) -> class; filled by @register
 CONSTRAINTS: dict[str, type[Constraint]] = {}
-
-
-def register(name: str) -> Callable[[type[Constraint]], type[Constraint]]:
-    """Make a constraint the option `loss.constraint=name`. Its constructor's keyword
-    arguments become keys of `loss` (`loss.gp_lambda`, ...), typed and ranged by their
-    annotations (see gan_cli.params)."""
-
-    def add(cls: type[Constraint]) -> type[Constraint]:
-        CONSTRAINTS[name] = cls
-        return cls
-
-    return add
+register = registrar(CONSTRAINTS, "constraint")
 
 
 class Constraint:
@@ -40,9 +29,13 @@ class Constraint:
     # whether `penalty` differentiates a gradient (torch.compile'd critics cannot)
     double_backward = False
 
-    @staticmethod
-    def critic_norm(norm: str) -> str:
-        return norm
+    # what replaces batch norm in the critic's hidden layers, if the constraint cannot
+    # live with it; None keeps the model's choice
+    replaces_batch_norm: str | None = None
+
+    @classmethod
+    def critic_norm(cls, norm: str) -> str:
+        return cls.replaces_batch_norm if norm == "batch" and cls.replaces_batch_norm else norm
 
     def prepare(self, critic: nn.Module) -> nn.Module:
         return critic

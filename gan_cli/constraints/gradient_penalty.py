@@ -21,14 +21,10 @@ class GradientPenalty(Constraint):
     """
 
     double_backward = True
+    replaces_batch_norm = "layer"  # as in the paper's critics (Sec. 4)
 
     def __init__(self, gp_lambda: Annotated[float, AT_LEAST_0] = 10.0) -> None:
         self.gp_lambda = gp_lambda
-
-    @staticmethod
-    def critic_norm(norm: str) -> str:
-        # layer norm in place of batch norm, as in the paper's critics (Sec. 4)
-        return "layer" if norm == "batch" else norm
 
     def prepare(self, critic: nn.Module) -> nn.Module:
         # The penalty is per sample; batch norm mixes samples, so the gradient it

@@ -21,13 +21,10 @@ class SpectralNorm(Constraint):
     (out, in * k * k), as in the paper.
     """
 
+    replaces_batch_norm = "none"  # SN-GAN's critics: spectral norm is their normalization
+
     def __init__(self, n_power_iterations: Annotated[int, POSITIVE_INT] = 1) -> None:
         self.n_power_iterations = n_power_iterations
-
-    @staticmethod
-    def critic_norm(norm: str) -> str:
-        # SN-GAN's critics have no batch norm: spectral norm is their normalization
-        return "none" if norm == "batch" else norm
 
     def prepare(self, critic: nn.Module) -> nn.Module:
         for layer in [m for m in critic.modules() if isinstance(m, _LAYERS)]:

@@ -92,11 +92,13 @@ class _MNISTFiles(torchvision.datasets.MNIST):
         return str(Path(self.root) / "MNIST" / "raw")
 
     def _check_exists(self) -> bool:
-        return _mnist_ready(Path(self.raw_folder))
+        return _mnist_ready(Path(self.raw_folder).parent)
 
 
-def _mnist_ready(raw: Path) -> bool:
-    """Whether the four MNIST files are in `raw`, unpacking the .gz ones where needed."""
+def _mnist_ready(folder: Path) -> bool:
+    """Whether the four MNIST files are in `folder`/raw, unpacking the .gz ones where
+    needed."""
+    raw = folder / "raw"
     for url, _ in torchvision.datasets.MNIST.resources:
         packed = raw / Path(url).name
         unpacked = packed.with_suffix("")
@@ -110,12 +112,14 @@ def _mnist_ready(raw: Path) -> bool:
 
 class _Official(ImageData):
     """A torchvision data set read from its official files under `root`; subclasses name
-    the files (`ready`, `how`), the sample shape and how to read both splits (`load`)."""
+    the files (`ready`, `needed`), the sample shape and how to read both splits (`load`)."""
 
     name: str
+    files: type  # torchvision's data set class that reads (and downloads) the files
     folder: str  # under root
     shape_: tuple[int, ...]
-    how: str  # where the files go, for the message when they are missing
+    needed: str  # the files, for the message when they are missing
+    inside: str  # the subfolder of `folder` that holds them
 
     def __init__(
         self,
@@ -144,15 +148,19 @@ class _Official(ImageData):
                 cls.fetch(root)
             return cls.ready(where)
 
-        _fetch(ready, root, cls.folder, download, cls.how.format(where=where), cls.name)
+        how = (
+            f"put {cls.needed} in {where}/{cls.inside}, or set data.root to the folder "
+            f"that holds {cls.folder}/{cls.inside}"
+        )
+        _fetch(ready, root, cls.folder, download, how, cls.name)
 
     @staticmethod
     def ready(where: Path) -> bool:
         raise NotImplementedError
 
-    @staticmethod
-    def fetch(root: str) -> None:
-        raise NotImplementedError
+    @classmethod
+    def fetch(cls, root: str) -> None:
+        cls.files(root, download=True)  # torchvision's download
 
     @staticmethod
     def load(root: str) -> tuple[Tensor, Tensor]:
@@ -167,19 +175,14 @@ class MNIST(_Official):
     """
 
     name, folder, shape_ = "MNIST", "MNIST", (1, 32, 32)
-    how = (
-        "put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz "
-        "and t10k-labels-idx1-ubyte.gz (as distributed) in {where}/raw/, or set data.root to "
-        "the folder that holds MNIST/raw/"
+    files, ready = _MNISTFiles, staticmethod(_mnist_ready)
+    inside, needed = (
+        "raw/",
+        (
+            "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz "
+            "and t10k-labels-idx1-ubyte.gz (as distributed)"
+        ),
     )
-
-    @staticmethod
-    def ready(where: Path) -> bool:
-        return _mnist_ready(where / "raw")
-
-    @staticmethod
-    def fetch(root: str) -> None:
-        _MNISTFiles(root, download=True)
 
     @staticmethod
     def load(root: str) -> tuple[Tensor, Tensor]:
@@ -213,19 +216,9 @@ class CIFAR10(_Official):
     """
 
     name, folder, shape_ = "CIFAR-10", "cifar-10-batches-py", (3, 32, 32)
-    how = (
-        "put data_batch_1 .. data_batch_5, test_batch and batches.meta (the python version, "
-        "cifar-10-python.tar.gz, unpacked) in {where}/, or set data.root to the folder that "
-        "holds cifar-10-batches-py/"
-    )
-
-    @staticmethod
-    def ready(where: Path) -> bool:
-        return _cifar_ready(where)
-
-    @staticmethod
-    def fetch(root: str) -> None:
-        _CIFAR10Files(root, download=True)
+    files, ready = _CIFAR10Files, staticmethod(_cifar_ready)
+    inside = ""
+    needed = "data_batch_1 .. data_batch_5, test_batch and batches.meta (unpacked python version)"
 
     @staticmethod
     def load(root: str) -> tuple[Tensor, Tensor]:

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from torch import Tensor
+
+from gan_cli.params import registrar
 
 # name (the option of loss.objective) -> class; filled by @register
 OBJECTIVES: dict[str, type[Objective]] = {}
-
-
-def register(name: str) -> Callable[[type[Objective]], type[Objective]]:
-    """Make an objective the option `loss.objective=name`. Its constructor's keyword
-    arguments become keys of `loss` (`loss.saturating`, ...), typed and ranged by their
-    annotations (see gan_cli.params)."""
-
-    def add(cls: type[Objective]) -> type[Objective]:
-        OBJECTIVES[name] = cls
-        return cls
-
-    return add
+register = registrar(OBJECTIVES, "objective")
 
 
 class Objective:
