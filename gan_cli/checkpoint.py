@@ -1,4 +1,5 @@
-"""Checkpoints: state_dicts, the step and the resolved config as plain data.
+"""Checkpoints: what a run's state is (state_dicts, every random stream, the step and the
+config as trained, all plain data), how it is restored, and the files.
 
 Written to a temporary file in the same folder, flushed to disk and renamed over the
 target, so a crash or a kill at any moment leaves either the old or the new file,
@@ -8,15 +9,23 @@ checkpoint cannot run code on load.
 
 from __future__ import annotations
 
+import logging
 import pickle
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from gan_cli import atomic
+from gan_cli import atomic, rng
+from gan_cli.distributed import World
 from gan_cli.errors import UserError
+
+if TYPE_CHECKING:
+    from gan_cli.loop import Run
+    from gan_cli.step import GAN, Guard
+
+log = logging.getLogger(__name__)
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
@@ -99,3 +108,68 @@ def latest_checkpoint(run_dir: Path) -> tuple[Path, dict[str, Any]] | None:
             except UserError:  # cannot happen to a file save_checkpoint wrote; try older
                 continue
     return None
+
+
+def checkpoint_state(
+    gan: GAN,
+    data: Any,
+    step: int,
+    eval_rng: torch.Generator,
+    guard: Guard,
+    run: Run,
+) -> dict[str, Any] | None:
+    """Everything a resumed run needs to go on exactly: the weights, both optimizers,
+    the EMA, every random stream, the config as trained, the W&B run id; None on ranks
+    other than 0 (which only give their random streams: each rank draws its own)."""
+    streams = {**rng.capture(), "data": data.state_dict(), "eval": eval_rng.get_state()}
+    streams = run.world.gather(streams)
+    if not run.world.is_main:
+        return None
+    state = {
+        "step": step,
+        "config": run.config,
+        "generator": gan.generator.state_dict(),
+        "discriminator": gan.critic.state_dict(),
+        "opt_g": gan.opt_g.state_dict(),
+        "opt_d": gan.opt_d.state_dict(),
+        "rng": streams,
+        "skipped_steps": guard.skipped,
+        "wandb_id": run.tracker.wandb_id,
+    }
+    if gan.ema is not None:
+        state["generator_ema"] = gan.ema.module.state_dict()
+        state["ema_averaged"] = gan.ema.n_averaged
+    return state
+
+
+def restore(
+    state: dict[str, Any],
+    gan: GAN,
+    data: Any,
+    eval_rng: torch.Generator,
+    guard: Guard,
+    world: World,
+) -> int:
+    """Load a checkpoint's state into the run; return its step."""
+    gan.generator.load_state_dict(state["generator"])
+    gan.critic.load_state_dict(state["discriminator"])
+    gan.opt_g.load_state_dict(state["opt_g"])
+    gan.opt_d.load_state_dict(state["opt_d"])
+    if gan.ema is not None and "generator_ema" in state:
+        gan.ema.module.load_state_dict(state["generator_ema"])
+        gan.ema.n_averaged.copy_(state["ema_averaged"])
+    guard.skipped = state.get("skipped_steps", 0)
+    streams = state["rng"]
+    if len(streams) == world.size:
+        mine = streams[world.rank]
+        rng.restore(mine)
+        data.load_state_dict(mine["data"])
+        eval_rng.set_state(mine["eval"])
+    else:  # the weights are exact; the random streams cannot be
+        log.warning(
+            "the checkpoint was written by %d processes, this run has %d: "
+            "random number streams start afresh",
+            len(streams),
+            world.size,
+        )
+    return state["step"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 from hydra import compose, initialize_config_dir
-from hydra._internal.utils import _locate, get_args_parser
+from hydra._internal.utils import _locate
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -29,7 +29,7 @@ from gan_cli.constraints import CONSTRAINTS
 from gan_cli.errors import UserError, one_line
 from gan_cli.losses import OBJECTIVES
 from gan_cli.params import signature_params
-from gan_cli.schema import RUNTIME, did_you_mean, typed
+from gan_cli.schema import RUNTIME, typed
 
 CONFIG_NAME = "train"
 # groups whose options write into `loss` itself: their parameters are loss.<name>
@@ -210,7 +210,7 @@ def spell_group_choices(overrides: list[str]) -> list[str]:
     `loss/objective@loss=hinge`; users may write `loss.objective=hinge` as well.
     """
     spelled = []
-    for line, o in zip(overrides, _parse(overrides), strict=True):
+    for line, o in zip(overrides, parse_overrides(overrides), strict=True):
         group = o.key_or_group.replace(".", "/")
         if group in LOSS_PARTS and not (o.is_delete() or o.is_add()):
             line = f"{group}@loss={line.split('=', 1)[1]}"
@@ -218,85 +218,11 @@ def spell_group_choices(overrides: list[str]) -> list[str]:
     return spelled
 
 
-def _parse(overrides: list[str]) -> list[Override]:
+def parse_overrides(overrides: list[str]) -> list[Override]:
     try:
         return OverridesParser.create().parse_overrides(overrides)
     except OverrideParseException as e:
         raise UserError(f"cannot parse {e.override!r}: {one_line(e)}") from e
-
-
-def check_command_line(args: list[str]) -> list[str]:
-    """Check gan-train's arguments before Hydra starts a run; raise UserError if one is wrong.
-
-    Checks group options (`loss=foo`), key names (`trainer.stpes=1`, with the nearest
-    key as a hint), added keys nothing reads (`+trainer.step=1`) and, for a single run,
-    every value of the composed config. Sweeps (-m) get the group and key checks; their
-    values are checked by each job. Returns the arguments to hand to Hydra, with the
-    choices of objectives and constraints spelled as Hydra wants them.
-    """
-    parsed = get_args_parser().parse_args(args)
-    if any(
-        getattr(parsed, flag)
-        for flag in ("help", "hydra_help", "info", "shell_completion", "experimental_rerun")
-    ) or (parsed.config_name or parsed.config_dir or parsed.config_path):
-        return args  # not a training run, or a config tree we do not know
-    spelled = dict(zip(parsed.overrides, spell_group_choices(parsed.overrides), strict=True))
-    typed_as = {line: original.split("=", 1)[0] for original, line in spelled.items()}
-    overrides = [o for o in _parse(list(spelled.values())) if not o.is_hydra_override()]
-    groups = config_groups()
-    choices = [o for o in overrides if o.key_or_group.split("@")[0] in groups]
-    for o in choices:
-        if not o.is_delete():
-            group = o.key_or_group.split("@")[0]
-            for value in o.sweep_string_iterator() if o.is_sweep_override() else [o.value()]:
-                if value not in groups[group]:
-                    key = typed_as[o.input_line]
-                    options = "|".join(groups[group])
-                    raise UserError(f"{key}={value} is not an option; choose one of {options}")
-    base = compose_config([o.input_line for o in choices])
-    known = _keys(OmegaConf.to_container(base))
-    for o in overrides:
-        if o not in choices:
-            _check_key(o, known)
-    if not parsed.multirun:
-        run_dir = next(
-            (o.value() for o in _parse(parsed.overrides) if o.key_or_group == "hydra.run.dir"),
-            None,
-        )
-        validate(compose_config([o.input_line for o in overrides]), run_dir)
-    return [spelled.get(a, a) for a in args]
-
-
-def _check_key(o: Override, known: list[str]) -> None:
-    """A key the config has; or, added with +, one inside a free-form node (optim.g)."""
-    key = o.key_or_group
-    if o.is_add() or o.is_force_add():
-        if _parent(key) in ("optim.g", "optim.d"):  # any argument of the optimizer's class
-            return
-        if key not in known:
-            raise UserError(
-                f"+{key}: gan-train reads no such key{did_you_mean(key, known)} "
-                "(+ adds keys only to optim.g and optim.d)"
-            )
-    elif key not in known:
-        parent = _parent(key)
-        siblings = [k.rsplit(".", 1)[-1] for k in known if _parent(k) == parent]
-        where = f"{parent or 'the config'} has {'|'.join(siblings)}" if siblings else "no such node"
-        raise UserError(f"{key} is not a config key{did_you_mean(key, known)} ({where})")
-
-
-def _parent(key: str) -> str:
-    return key.rsplit(".", 1)[0] if "." in key else ""
-
-
-def _keys(values: dict, prefix: str = "") -> list[str]:
-    """Every key of a nested dict, in full (nodes and leaves)."""
-    out = []
-    for k, v in values.items():
-        out.append(f"{prefix}{k}")
-        if isinstance(v, dict):
-            out += _keys(v, f"{prefix}{k}.")
-    return out
 
 
 store_loss_options()

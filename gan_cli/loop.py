@@ -18,8 +18,14 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
-from gan_cli import metrics, rng
-from gan_cli.checkpoint import prune, remove_partial_writes, save_checkpoint
+from gan_cli import metrics
+from gan_cli.checkpoint import (
+    checkpoint_state,
+    prune,
+    remove_partial_writes,
+    restore,
+    save_checkpoint,
+)
 from gan_cli.console import live_stats, progress_bar
 from gan_cli.distributed import World
 from gan_cli.plots import FIGURES
@@ -94,20 +100,12 @@ def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -
     checkpoint.saved = None if resume is None else first - 1
     with PreemptionHandler() as signals, progress_bar(world.is_main) as bar:
         progress = bar.add_task("train", total=last, completed=first - 1, stats="")
-        live = ["loss/d", "loss/g", *(gan.objective.estimate_keys or ())[:1]]
-        live += [k for m in run.metrics for k in m.live]
-
-        def publish(state: State) -> None:
-            run.tracker.log(state.record, state.step)
-            latest.update(state.record)
-            bar.update(progress, stats=live_stats(latest, live))
-
         tasks: list[Periodic] = [checkpoint]
         if world.is_main:
             tasks = [
                 LogLosses(t.log_every, last, gan, guard),
                 Evaluate(t.eval_every, last, gan, data, eval_rng, run),
-                Publish(publish),
+                Publish(run, latest, lambda stats: bar.update(progress, stats=stats), gan),
                 Sample(t.sample_every, last, gan, plot_z, data, run),
                 checkpoint,
             ]
@@ -173,17 +171,23 @@ class Evaluate(Periodic):
 
 
 class Publish(Periodic):
-    """The step's scalars to metrics.jsonl, W&B and the progress bar, when it has any."""
+    """The step's scalars to metrics.jsonl and W&B, when it has any; the latest value of
+    each into `latest`, and the live ones (losses, the training estimate, the `live`
+    scalars of the run's metrics) onto the progress bar."""
 
-    def __init__(self, publish: Callable[[State], None]) -> None:
+    def __init__(self, run: Run, latest: dict, show: Callable[[str], None], gan: GAN) -> None:
         super().__init__(every=0, last=0)
-        self.publish = publish
+        self.run, self.latest, self.show = run, latest, show
+        self.live = ["loss/d", "loss/g", *(gan.objective.estimate_keys or ())[:1]]
+        self.live += [k for m in run.metrics for k in m.live]
 
     def due(self, state: State) -> bool:
         return bool(state.record)
 
     def __call__(self, state: State) -> None:
-        self.publish(state)
+        self.run.tracker.log(state.record, state.step)
+        self.latest.update(state.record)
+        self.show(live_stats(self.latest, self.live))
 
 
 class Sample(Periodic):
@@ -265,67 +269,3 @@ def eval_mode(*modules: nn.Module):
     finally:
         for m, mode in zip(modules, was_training, strict=True):
             m.train(mode)
-
-
-# --- checkpoints -----------------------------------------------------------------------------
-
-
-def checkpoint_state(
-    gan: GAN, data: Any, step: int, eval_rng: torch.Generator, guard: Guard, run: Run
-) -> dict[str, Any] | None:
-    """Everything a resumed run needs to go on exactly; None on ranks other than 0.
-
-    Each rank draws its own random numbers, so each rank's generator states are kept.
-    """
-    streams = {**rng.capture(), "data": data.state_dict(), "eval": eval_rng.get_state()}
-    streams = run.world.gather(streams)
-    if not run.world.is_main:
-        return None
-    state = {
-        "step": step,
-        "config": run.config,
-        "generator": gan.generator.state_dict(),
-        "discriminator": gan.critic.state_dict(),
-        "opt_g": gan.opt_g.state_dict(),
-        "opt_d": gan.opt_d.state_dict(),
-        "rng": streams,
-        "skipped_steps": guard.skipped,
-        "wandb_id": run.tracker.wandb_id,
-    }
-    if gan.ema is not None:
-        state["generator_ema"] = gan.ema.module.state_dict()
-        state["ema_averaged"] = gan.ema.n_averaged
-    return state
-
-
-def restore(
-    state: dict[str, Any],
-    gan: GAN,
-    data: Any,
-    eval_rng: torch.Generator,
-    guard: Guard,
-    world: World,
-) -> int:
-    """Load a checkpoint's state into the run; return its step."""
-    gan.generator.load_state_dict(state["generator"])
-    gan.critic.load_state_dict(state["discriminator"])
-    gan.opt_g.load_state_dict(state["opt_g"])
-    gan.opt_d.load_state_dict(state["opt_d"])
-    if gan.ema is not None and "generator_ema" in state:
-        gan.ema.module.load_state_dict(state["generator_ema"])
-        gan.ema.n_averaged.copy_(state["ema_averaged"])
-    guard.skipped = state.get("skipped_steps", 0)
-    streams = state["rng"]
-    if len(streams) == world.size:
-        mine = streams[world.rank]
-        rng.restore(mine)
-        data.load_state_dict(mine["data"])
-        eval_rng.set_state(mine["eval"])
-    else:  # the weights are exact; the random streams cannot be
-        log.warning(
-            "the checkpoint was written by %d processes, this run has %d: "
-            "random number streams start afresh",
-            len(streams),
-            world.size,
-        )
-    return state["step"]

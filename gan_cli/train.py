@@ -21,7 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 from gan_cli import distributed, loop, metrics, sweep
 from gan_cli.atomic import atomic_write
 from gan_cli.build import assemble
-from gan_cli.config import CONFIG_NAME, check, check_command_line, config_dir, resolve_device
+from gan_cli.command_line import check_command_line
+from gan_cli.config import CONFIG_NAME, check, config_dir, resolve_device
 from gan_cli.console import err_console, print_summary
 from gan_cli.errors import UserError, one_line
 from gan_cli.preemption import Preempted

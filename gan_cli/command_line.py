@@ -1,0 +1,98 @@
+"""gan-train's command line, checked before Hydra starts a run, so a mistake leaves no
+run folder behind: group options, key names (with the nearest key as a hint), keys
+added with + that nothing reads, and, for a single run, every value (gan_cli.config).
+"""
+
+from __future__ import annotations
+
+from hydra._internal.utils import get_args_parser
+from hydra.core.override_parser.types import Override
+from omegaconf import OmegaConf
+
+from gan_cli.config import (
+    compose_config,
+    config_groups,
+    parse_overrides,
+    spell_group_choices,
+    validate,
+)
+from gan_cli.errors import UserError
+from gan_cli.schema import did_you_mean
+
+
+def check_command_line(args: list[str]) -> list[str]:
+    """Check gan-train's arguments before Hydra starts a run; raise UserError if one is wrong.
+
+    Checks group options (`loss=foo`), key names (`trainer.stpes=1`, with the nearest
+    key as a hint), added keys nothing reads (`+trainer.step=1`) and, for a single run,
+    every value of the composed config. Sweeps (-m) get the group and key checks; their
+    values are checked by each job. Returns the arguments to hand to Hydra, with the
+    choices of objectives and constraints spelled as Hydra wants them.
+    """
+    parsed = get_args_parser().parse_args(args)
+    if any(
+        getattr(parsed, flag)
+        for flag in ("help", "hydra_help", "info", "shell_completion", "experimental_rerun")
+    ) or (parsed.config_name or parsed.config_dir or parsed.config_path):
+        return args  # not a training run, or a config tree we do not know
+    spelled = dict(zip(parsed.overrides, spell_group_choices(parsed.overrides), strict=True))
+    typed_as = {line: original.split("=", 1)[0] for original, line in spelled.items()}
+    overrides = [o for o in parse_overrides(list(spelled.values())) if not o.is_hydra_override()]
+    groups = config_groups()
+    choices = [o for o in overrides if o.key_or_group.split("@")[0] in groups]
+    for o in choices:
+        if not o.is_delete():
+            group = o.key_or_group.split("@")[0]
+            for value in o.sweep_string_iterator() if o.is_sweep_override() else [o.value()]:
+                if value not in groups[group]:
+                    key = typed_as[o.input_line]
+                    options = "|".join(groups[group])
+                    raise UserError(f"{key}={value} is not an option; choose one of {options}")
+    base = compose_config([o.input_line for o in choices])
+    known = _keys(OmegaConf.to_container(base))
+    for o in overrides:
+        if o not in choices:
+            _check_key(o, known)
+    if not parsed.multirun:
+        run_dir = next(
+            (
+                o.value()
+                for o in parse_overrides(parsed.overrides)
+                if o.key_or_group == "hydra.run.dir"
+            ),
+            None,
+        )
+        validate(compose_config([o.input_line for o in overrides]), run_dir)
+    return [spelled.get(a, a) for a in args]
+
+
+def _check_key(o: Override, known: list[str]) -> None:
+    """A key the config has; or, added with +, one inside a free-form node (optim.g)."""
+    key = o.key_or_group
+    if o.is_add() or o.is_force_add():
+        if _parent(key) in ("optim.g", "optim.d"):  # any argument of the optimizer's class
+            return
+        if key not in known:
+            raise UserError(
+                f"+{key}: gan-train reads no such key{did_you_mean(key, known)} "
+                "(+ adds keys only to optim.g and optim.d)"
+            )
+    elif key not in known:
+        parent = _parent(key)
+        siblings = [k.rsplit(".", 1)[-1] for k in known if _parent(k) == parent]
+        where = f"{parent or 'the config'} has {'|'.join(siblings)}" if siblings else "no such node"
+        raise UserError(f"{key} is not a config key{did_you_mean(key, known)} ({where})")
+
+
+def _parent(key: str) -> str:
+    return key.rsplit(".", 1)[0] if "." in key else ""
+
+
+def _keys(values: dict, prefix: str = "") -> list[str]:
+    """Every key of a nested dict, in full (nodes and leaves)."""
+    out = []
+    for k, v in values.items():
+        out.append(f"{prefix}{k}")
+        if isinstance(v, dict):
+            out += _keys(v, f"{prefix}{k}.")
+    return out
