@@ -217,12 +217,11 @@ class Scorer:
     def __init__(self, cfg: DictConfig, args: Args, device: torch.device) -> None:
         from gan_cli.metrics.fid import InceptionUnavailable, inception
 
-        kind = get_class(cfg.data._target_).kind
-        if kind not in REGISTRY["fid"].kinds:
-            raise UserError(
-                f"metrics=true: FID/KID need image data; this checkpoint's holds {kind}"
-            )
         data_cls = get_class(cfg.data._target_)
+        if data_cls.kind not in REGISTRY["fid"].kinds:
+            raise UserError(
+                f"metrics=true: FID/KID need image data; this checkpoint's holds {data_cls.kind}"
+            )
         if hasattr(data_cls, "prepare"):
             data_cls.prepare(**arguments(cfg.data))
         weights = args.inception_weights or cfg.get("metrics", {}).get("inception_weights")

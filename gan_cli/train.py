@@ -43,7 +43,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     random.seed(cfg.trainer.seed)
     np.random.seed(cfg.trainer.seed)
     device = distributed.device_for(resolve_device(cfg.trainer.device), world)
-    gan, data = assemble(cfg, device, world)  # records in cfg what the loss changed
+    resume = find_resume(cfg.trainer.resume, run_dir)
+    if resume is not None:  # before anything is written: a checkpoint of another run stops
+        check_resume(resume[1], cfg, resume[0])
+    gan, data = assemble(cfg, device, world)
     if world.is_main:
         if world.active:
             log.info("DistributedDataParallel over %d processes on %s", world.size, device)
@@ -51,21 +54,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
             log.warning(warning)  # Hydra's job logging shows it and keeps it in train.log
         with atomic_write(run_dir / "config.yaml", "w") as f:  # the config as trained
             f.write(OmegaConf.to_yaml(cfg))
-    resume = find_resume(cfg.trainer.resume, run_dir)
-    continued = None
-    if resume is not None:
-        path, state = resume
-        check_resume(state, cfg, path)
-        if world.is_main:
-            log.info("resuming from %s (step %d)", path, state["step"])
-        metrics_file = path.parent.parent / "metrics.jsonl"
-        continued = Continued(state["step"], state.get("wandb_id"), metrics_file)
-    config = OmegaConf.to_container(cfg)
-    if world.is_main:
-        logger = sweep.job_labels(config["logger"])
-        tracker = Tracker(run_dir, logger, config, continued)
-    else:
-        tracker = NoTracker()
+    tracker = _tracker(cfg, run_dir, world, resume)
     run = loop.Run(cfg, run_dir, tracker, metrics.for_run(cfg.metrics, data, gan.objective), world)
     exit_code = 1
     try:
@@ -86,6 +75,20 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     if world.is_main:
         print_summary(final, run_dir)
     return final
+
+
+def _tracker(cfg: DictConfig, run_dir: Path, world, resume) -> Tracker | NoTracker:
+    """Rank 0's tracker (a sweep job's W&B labels; a resumed run's metrics and W&B id)."""
+    if not world.is_main:
+        return NoTracker()
+    continued = None
+    if resume is not None:
+        path, state = resume
+        log.info("resuming from %s (step %d)", path, state["step"])
+        metrics_file = path.parent.parent / "metrics.jsonl"
+        continued = Continued(state["step"], state.get("wandb_id"), metrics_file)
+    config = OmegaConf.to_container(cfg)
+    return Tracker(run_dir, sweep.job_labels(config["logger"]), config, continued)
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name=CONFIG_NAME)
