@@ -16,7 +16,9 @@ from torch import nn
 from gan_cli.constraints.base import Constraint
 from gan_cli.constraints.gradient_penalty import GradientPenalty
 from gan_cli.constraints.spectral_norm import SpectralNorm
+from gan_cli.constraints.weight_clipping import WeightClipping
 from gan_cli.losses.fgan import DIVERGENCES, FDivergence
+from gan_cli.losses.hinge import Hinge
 from gan_cli.losses.minimax import Minimax
 from gan_cli.losses.wasserstein import Wasserstein
 from gan_cli.metrics import REGISTRY, Evaluation
@@ -37,6 +39,7 @@ def train_critic(objective, constraint, real, fake, steps, lr=1e-3, batch=512, d
         opt.zero_grad()
         loss.backward()
         opt.step()
+        constraint.after_d_step(critic)
     return critic.eval()
 
 
@@ -232,3 +235,59 @@ def test_saturating_generator_gradient_vanishes_where_non_saturating_does_not():
     # per-sample gradients (times the batch size of the mean): -sigmoid(l) and -(1 - sigmoid(l))
     assert (sat.abs() * 16 < 1e-4).all()
     assert (nonsat.abs() * 16 > 0.99).all()
+
+
+# --- the normalized estimate: one scale for every critic -----------------------------------
+
+NORMALIZED = ("heldout", "normalized")
+
+
+@pytest.mark.parametrize("gp_lambda", [0.1, 1.0, 10.0, 100.0])
+def test_normalized_estimate_of_a_wgan_gp_critic_is_w1_whatever_lambda(gp_lambda):
+    """The raw estimate is |theta| + theta^2 / (2 lambda) (above): 6 at lambda 0.1 for
+    theta = 1. Divided by the critic's largest gradient norm it is |theta| for each."""
+    theta = 1.0
+    objective = Wasserstein()
+    critic = train_critic(
+        objective, GradientPenalty(gp_lambda), lines(0.0), lines(theta), steps=1500, lr=2e-3
+    )
+    m = evaluate(Segment(theta), critic, objective, lines(0.0)(4000), names=NORMALIZED)
+    assert m["wasserstein/heldout"] == pytest.approx(theta + theta**2 / (2 * gp_lambda), rel=0.05)
+    assert m["wasserstein/normalized"] == pytest.approx(theta, rel=0.05)
+    assert m["critic/lipschitz"] == pytest.approx(1 + theta / (2 * gp_lambda), rel=0.1)
+
+
+@pytest.mark.parametrize("theta", [0.5, 1.0, 2.0])
+def test_normalized_estimate_of_a_weight_clipped_critic(theta):
+    """Clipping at c = 0.01 leaves a critic of slope K ~ 1e-3: its raw estimate is K W1,
+    its normalized one W1. At theta = 2 the clipped MLP saturates across the strip, and
+    the normalized estimate stays what it must be, a lower bound (1.78 here)."""
+    objective = Wasserstein()
+    critic = train_critic(objective, WeightClipping(0.01), lines(0.0), lines(theta), 1500, 1e-3)
+    m = evaluate(Segment(theta), critic, objective, lines(0.0)(4000), names=NORMALIZED)
+    assert m["wasserstein/heldout"] < 0.01 * theta
+    if theta <= 1:
+        assert m["wasserstein/normalized"] == pytest.approx(theta, rel=0.05)
+    else:
+        assert 0.85 * theta < m["wasserstein/normalized"] <= theta * 1.01
+
+
+@pytest.mark.parametrize("objective", [Wasserstein(), Hinge()], ids=["wasserstein", "hinge"])
+@pytest.mark.parametrize("theta", [0.5, 2.0])
+def test_normalized_estimate_of_a_spectral_norm_critic(objective, theta):
+    critic = train_critic(objective, SpectralNorm(), lines(0.0), lines(theta), 1500, 2e-3)
+    m = evaluate(Segment(theta), critic, objective, lines(0.0)(4000), names=NORMALIZED)
+    assert m["critic/lipschitz"] <= 1.01  # spectral norm: every layer at most 1-Lipschitz
+    assert m["wasserstein/normalized"] == pytest.approx(theta, rel=0.05)
+
+
+@pytest.mark.parametrize("scale", [1e-3, 0.5, 7.0])
+def test_a_critic_scaled_by_a_constant_gives_the_same_normalized_estimate(scale):
+    objective = Wasserstein()
+    critic = train_critic(objective, GradientPenalty(1.0), lines(0.0), lines(1.0), 300, 2e-3)
+    heldout = lines(0.0)(2000)
+    base = evaluate(Segment(1.0), critic, objective, heldout, names=NORMALIZED)
+    scaled = evaluate(Segment(1.0), lambda x: scale * critic(x), objective, heldout, NORMALIZED)
+    assert scaled["wasserstein/heldout"] == pytest.approx(scale * base["wasserstein/heldout"])
+    assert scaled["critic/lipschitz"] == pytest.approx(scale * base["critic/lipschitz"])
+    assert scaled["wasserstein/normalized"] == pytest.approx(base["wasserstein/normalized"])
