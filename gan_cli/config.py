@@ -65,6 +65,8 @@ def build(node: DictConfig, **kwargs: Any) -> Any:
     try:
         return instantiate(node, **kwargs)
     except InstantiationException as e:
+        if isinstance(e.__cause__, UserError):  # already the line users see
+            raise e.__cause__ from None
         raise UserError(f"{key}: {one_line(e.__cause__ or e)}") from e
 
 

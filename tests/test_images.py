@@ -3,6 +3,8 @@
 import json
 import math
 import os
+import pickle
+from pathlib import Path
 
 import numpy as np
 import ot
@@ -281,3 +283,72 @@ def test_image_grids_and_sliced_w1_reach_wandb(image_root, tmp_path, monkeypatch
     assert [r["_step"] for r in images] == [1, 2]
     assert (images[0]["samples/width"], images[0]["samples/height"]) == (8 * 34 + 2, 8 * 34 + 2)
     assert [r["_step"] for r in history if "wasserstein/sliced" in r] == [1, 2]
+
+
+# --- data files that are there but wrong -----------------------------------------------------
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):  # on load: open(marker, "w"), which creates the file
+        return (open, (self.marker, "w"))
+
+
+def _spoil(root: Path, name: str, tmp_path: Path) -> Path:
+    """A copy of the official-format files with one file made wrong; returns that file."""
+    from gan_cli.data.formats import write_cifar10, write_mnist
+
+    if name.startswith("mnist"):
+        write_mnist(root)
+        target = root / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
+        good = target.read_bytes()
+        spoiled = {
+            "mnist truncated": good[: len(good) // 2],
+            "mnist labels for images": (target.parent / "train-labels-idx1-ubyte.gz").read_bytes(),
+            "mnist text": b"not an idx file\n",
+        }[name]
+    else:
+        write_cifar10(root)
+        target = root / "cifar-10-batches-py" / "data_batch_2"
+        spoiled = {
+            "cifar wrong keys": pickle.dumps({"images": "x", "labels": []}, protocol=2),
+            "cifar truncated": target.read_bytes()[:100],
+            "cifar payload": pickle.dumps({"data": _Payload(str(tmp_path / "PAYLOAD_RAN"))}),
+        }[name]
+    target.write_bytes(spoiled)
+    return target
+
+
+SPOILED = {
+    "mnist truncated": "unreadable",
+    "mnist labels for images": "its header is 00000801; expected an IDX file of unsigned bytes",
+    "mnist text": "unreadable (Not a gzipped file",
+    "cifar wrong keys": "no 'data' array of bytes; expected a pickled dict with 'data'",
+    "cifar truncated": "not a readable pickle",
+    "cifar payload": "refused: it names io.open, which CIFAR-10 never does; nothing in it ran",
+}
+
+
+@pytest.mark.parametrize("name", SPOILED)
+def test_a_data_file_that_is_wrong_is_one_line_naming_it(name, tmp_path, capsys, monkeypatch):
+    from gan_cli.train import main
+    from tests.conftest import run_in_process
+
+    root = tmp_path / "data"
+    target = _spoil(root, name, tmp_path)
+    data = "mnist" if name.startswith("mnist") else "cifar10"
+    args = [f"data={data}", f"data.root={root}", "data.download=false", "logger=none"]
+    code, output = run_in_process(main, [*args, "hydra.run.dir=run"], tmp_path, capsys, monkeypatch)
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"gan-train: error: {target}:") and SPOILED[name] in lines[0]
+    assert not (tmp_path / "PAYLOAD_RAN").exists()
+
+
+def test_the_cifar_payload_is_real(tmp_path):
+    """The booby-trapped batch above runs its payload under a plain pickle.load."""
+    target = _spoil(tmp_path / "data", "cifar payload", tmp_path)
+    pickle.loads(target.read_bytes())
+    assert (tmp_path / "PAYLOAD_RAN").exists()

@@ -12,17 +12,18 @@ the official format loads too.
 
 from __future__ import annotations
 
-import gzip
 import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
 from PIL import Image
 from torch import Tensor
 
+from gan_cli.data import formats
 from gan_cli.data.base import IMAGES, DataSource
 from gan_cli.errors import UserError
 from gan_cli.params import POSITIVE_INT, Annotated, Check, at_least
@@ -85,7 +86,7 @@ def to_unit_range(images: Tensor) -> Tensor:
 
 
 class _MNISTFiles(torchvision.datasets.MNIST):
-    """torchvision's MNIST, reading the gzip files as distributed when they are not unpacked."""
+    """torchvision's MNIST, for its download; the files are read by formats.read_idx."""
 
     @property
     def raw_folder(self) -> str:  # torchvision names the folder after the class
@@ -96,18 +97,14 @@ class _MNISTFiles(torchvision.datasets.MNIST):
 
 
 def _mnist_ready(folder: Path) -> bool:
-    """Whether the four MNIST files are in `folder`/raw, unpacking the .gz ones where
-    needed."""
+    """Whether the four MNIST files are in `folder`/raw, gzipped or unpacked."""
+    return all(_mnist_file(folder, Path(url).stem) for url, _ in _MNISTFiles.resources)
+
+
+def _mnist_file(folder: Path, name: str) -> Path | None:
+    """`folder`/raw/name, unpacked or as distributed (name.gz), or None."""
     raw = folder / "raw"
-    for url, _ in torchvision.datasets.MNIST.resources:
-        packed = raw / Path(url).name
-        unpacked = packed.with_suffix("")
-        if packed.is_file() and not unpacked.is_file():
-            with gzip.open(packed, "rb") as src, open(unpacked, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-        if not unpacked.is_file():
-            return False
-    return True
+    return next((p for p in (raw / name, raw / f"{name}.gz") if p.is_file()), None)
 
 
 class _Official(ImageData):
@@ -186,8 +183,19 @@ class MNIST(_Official):
 
     @staticmethod
     def load(root: str) -> tuple[Tensor, Tensor]:
-        pad = (2, 2, 2, 2)  # 28 -> 32: the digits keep their size and their border
-        return tuple(F.pad(_MNISTFiles(root, train=t).data, pad)[:, None] for t in (True, False))
+        folder, splits = Path(root) / "MNIST", []
+        for split in ("train", "t10k"):
+            images_file = _mnist_file(folder, f"{split}-images-idx3-ubyte")
+            images = formats.read_idx(images_file, ndim=3)
+            labels = formats.read_idx(_mnist_file(folder, f"{split}-labels-idx1-ubyte"), ndim=1)
+            if images.shape[1:] != (28, 28) or len(labels) != len(images):
+                raise UserError(
+                    f"{images_file}: {images.shape} images with {len(labels)} labels; "
+                    "expected N 28x28 images and as many labels"
+                )
+            pad = (2, 2, 2, 2)  # 28 -> 32: the digits keep their size and their border
+            splits.append(F.pad(torch.from_numpy(images.copy()), pad)[:, None])
+        return splits[0], splits[1]
 
 
 # --- CIFAR-10 ------------------------------------------------------------------------------
@@ -222,10 +230,13 @@ class CIFAR10(_Official):
 
     @staticmethod
     def load(root: str) -> tuple[Tensor, Tensor]:
-        return tuple(
-            torch.from_numpy(_CIFAR10Files(root, train=t).data).permute(0, 3, 1, 2).contiguous()
-            for t in (True, False)
-        )
+        folder = Path(root) / "cifar-10-batches-py"
+        formats.read_cifar_meta(folder / _CIFAR10Files.meta["filename"])  # well-formed too
+        splits = []
+        for files in (_CIFAR10Files.train_list, _CIFAR10Files.test_list):
+            batches = [formats.read_cifar_batch(folder / name)[0] for name, _ in files]
+            splits.append(torch.from_numpy(np.concatenate(batches)))
+        return splits[0], splits[1]
 
 
 def _fetch(ready, root: str, folder: str, download: bool, how: str, name: str) -> None:
