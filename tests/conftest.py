@@ -137,9 +137,11 @@ def write_image_folder(folder: Path, n: int = 24) -> None:
 
 @pytest.fixture(scope="session")
 def image_root(tmp_path_factory) -> Path:
-    """One folder with MNIST, CIFAR-10 and a PNG/JPEG tree, as a user would have them."""
+    """One folder with MNIST, Fashion-MNIST, CIFAR-10 and a PNG/JPEG tree, as a user would
+    have them."""
     root = tmp_path_factory.mktemp("data")
     write_mnist(root)
+    write_mnist(root, folder="FashionMNIST")
     write_cifar10(root)
     write_image_folder(root / "folder")
     return root

@@ -17,7 +17,7 @@ from PIL import Image
 from torch import nn
 
 from gan_cli.config import validate
-from gan_cli.data.images import CIFAR10, MNIST, ImageFolder
+from gan_cli.data.images import CIFAR10, MNIST, FashionMNIST, ImageFolder
 from gan_cli.errors import UserError
 from gan_cli.metrics.fid import fid_kid
 from gan_cli.metrics.sliced import sliced_w1
@@ -54,6 +54,19 @@ def test_mnist_pixels_survive_the_round_trip(image_root, tmp_path):
     expected = write_mnist(tmp_path)
     data = MNIST(str(tmp_path), download=False, heldout_size=5)
     assert np.array_equal(data.images[:, 0, 2:30, 2:30].numpy(), expected)
+
+
+def test_fashion_mnist_reads_torchvisions_layout(tmp_path):
+    from gan_cli.data.formats import write_mnist
+
+    expected = write_mnist(tmp_path, folder="FashionMNIST")  # <root>/FashionMNIST/raw/
+    data = FashionMNIST(str(tmp_path), download=False, heldout_size=5)
+    assert data.kind == "images" and data.shape == (1, 32, 32)
+    assert np.array_equal(data.images[:, 0, 2:30, 2:30].numpy(), expected)
+    with pytest.raises(UserError, match="MNIST not found .*MNIST/raw"):
+        MNIST.prepare(str(tmp_path), download=False)  # MNIST's own folder is empty here
+    with pytest.raises(UserError, match="Fashion-MNIST not found .*FashionMNIST/raw"):
+        FashionMNIST.prepare(str(tmp_path / "nowhere"), download=False)
 
 
 def test_cifar10_loads_a_subset_in_the_official_format(image_root, tmp_path):
@@ -151,14 +164,18 @@ def test_models_that_cannot_fit_the_data_stop_with_one_line(overrides, model, im
         validate(compose(*data, *overrides))
 
 
-@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10"])
 @pytest.mark.parametrize("download", ["true", "false"])
 def test_no_files_and_no_network_is_one_clear_line(name, download, workdir):
     result = gan_train(f"data={name}", f"data.download={download}", cwd=workdir)
     assert result.returncode != 0
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("gan-train: error:"), lines
-    folder = {"mnist": "MNIST/raw", "cifar10": "cifar-10-batches-py"}[name]
+    folder = {
+        "mnist": "MNIST/raw",
+        "fashion_mnist": "FashionMNIST/raw",
+        "cifar10": "cifar-10-batches-py",
+    }[name]
     assert "not found" in lines[0] and folder in lines[0] and "data.root" in lines[0]
     assert list(workdir.iterdir()) == []  # nothing written: no data/, no outputs/
 

@@ -24,9 +24,12 @@ def write_idx(path: Path, array: np.ndarray) -> None:
         f.write(header + array.astype(np.uint8).tobytes())
 
 
-def write_mnist(root: Path, n_train: int = 30, n_test: int = 20) -> np.ndarray:
-    """MNIST/raw/{train,t10k}-{images,labels}-*.gz under root; returns the train images."""
-    raw = root / "MNIST" / "raw"
+def write_mnist(
+    root: Path, n_train: int = 30, n_test: int = 20, folder: str = "MNIST"
+) -> np.ndarray:
+    """<folder>/raw/{train,t10k}-{images,labels}-*.gz under root (MNIST's layout, and
+    Fashion-MNIST's with folder="FashionMNIST"); returns the train images."""
+    raw = root / folder / "raw"
     raw.mkdir(parents=True)
     rng = np.random.default_rng(0)
     images = {}

@@ -85,15 +85,22 @@ def to_unit_range(images: Tensor) -> Tensor:
 # --- MNIST ---------------------------------------------------------------------------------
 
 
-class _MNISTFiles(torchvision.datasets.MNIST):
-    """torchvision's MNIST, for its download; the files are read by formats.read_idx."""
+def _idx_files(base: type, folder: str) -> type:
+    """torchvision's MNIST-like data set `base`, for its download, with its files in
+    <root>/<folder>/raw (torchvision names the folder after the class); gan-cli reads
+    the files itself (formats.read_idx)."""
 
-    @property
-    def raw_folder(self) -> str:  # torchvision names the folder after the class
-        return str(Path(self.root) / "MNIST" / "raw")
+    class Files(base):
+        raw_folder = property(lambda self: str(Path(self.root) / folder / "raw"))
 
-    def _check_exists(self) -> bool:
-        return _mnist_ready(Path(self.raw_folder).parent)
+        def _check_exists(self) -> bool:
+            return _mnist_ready(Path(self.root) / folder)
+
+    return Files
+
+
+_MNISTFiles = _idx_files(torchvision.datasets.MNIST, "MNIST")
+_FashionMNISTFiles = _idx_files(torchvision.datasets.FashionMNIST, "FashionMNIST")
 
 
 def _mnist_ready(folder: Path) -> bool:
@@ -181,9 +188,9 @@ class MNIST(_Official):
         ),
     )
 
-    @staticmethod
-    def load(root: str) -> tuple[Tensor, Tensor]:
-        folder, splits = Path(root) / "MNIST", []
+    @classmethod
+    def load(cls, root: str) -> tuple[Tensor, Tensor]:
+        folder, splits = Path(root) / cls.folder, []
         for split in ("train", "t10k"):
             images_file = _mnist_file(folder, f"{split}-images-idx3-ubyte")
             images = formats.read_idx(images_file, ndim=3)
@@ -196,6 +203,16 @@ class MNIST(_Official):
             pad = (2, 2, 2, 2)  # 28 -> 32: the digits keep their size and their border
             splits.append(F.pad(torch.from_numpy(images.copy()), pad)[:, None])
         return splits[0], splits[1]
+
+
+class FashionMNIST(MNIST):
+    """Fashion-MNIST (Xiao et al. 2017): 28x28 grayscale pictures of 10 kinds of clothing,
+    in MNIST's files and sizes; zero-padded to 32x32 like MNIST.
+
+    Files: <root>/FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz].
+    """
+
+    name, folder, files = "Fashion-MNIST", "FashionMNIST", _FashionMNISTFiles
 
 
 # --- CIFAR-10 ------------------------------------------------------------------------------
