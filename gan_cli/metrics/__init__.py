@@ -15,6 +15,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -36,6 +37,18 @@ class Evaluation:
     rng: torch.Generator  # the evaluation's own noise
     settings: DictConfig  # the `metrics` config node
     seed: int
+
+    @cached_property
+    def critic_out(self) -> tuple[Tensor, Tensor]:
+        """The critic's outputs on the held-out real samples and on the fakes, computed
+        once for every metric that reads them."""
+        return chunked(self.critic, self.data.heldout), chunked(self.critic, self.fake)
+
+
+def chunked(net: Any, x: Tensor, size: int = 500) -> Tensor:
+    """net(x) in chunks of `size`, so evaluation memory stays that of a batch."""
+    with torch.no_grad():
+        return torch.cat([net(part) for part in x.split(size)])
 
 
 @dataclass(frozen=True)
