@@ -98,11 +98,12 @@ def typed(cfg: DictConfig) -> DictConfig:
         )
     except OmegaConfBaseException as e:
         raise UserError(explain(e, specs)) from e
+    plain = OmegaConf.create(values)
     for key in sorted(specs, key=lambda k: k.count(".")):  # a knob before what it feeds
-        rule, value = specs[key].rule, OmegaConf.select(OmegaConf.create(values), key)
+        rule, value = specs[key].rule, OmegaConf.select(plain, key)
         if isinstance(rule, Check) and value is not None and not rule.ok(value):
             raise UserError(f"{key} must be {rule.allowed}, got {value!r}")
-    return OmegaConf.create(values)
+    return plain
 
 
 def explain(e: OmegaConfBaseException, specs: dict[str, Param]) -> str:
