@@ -249,7 +249,7 @@ def evaluate(gan: GAN, data: Any, eval_rng, run: Run, chosen: list) -> dict[str,
     G, D, heldout = gan.sampler, gan.critic, data.heldout
     with eval_mode(G, D):
         z = torch.randn(len(heldout), gan.z_dim, generator=eval_rng, device=heldout.device)
-        fake = torch.cat([G(part) for part in z.split(500)])
+        fake = metrics.chunked(G, z)
         seed = run.trainer.seed
         ev = metrics.Evaluation(G, D, gan.objective, data, fake, eval_rng, run.cfg.metrics, seed)
         out: dict[str, float] = {}
