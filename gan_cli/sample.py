@@ -5,7 +5,7 @@
     gan-sample checkpoint=RUN n=50000 batch_size=500 images=false     # a large npz only
     gan-sample checkpoint=RUN interpolate=8                           # 8 rows of slerp paths
     gan-sample checkpoint=RUN seed=1 device=cpu ema=false
-    gan-sample checkpoint=RUN n=10000 metrics=true                    # FID/KID (needs the data)
+    gan-sample checkpoint=RUN n=10000 metrics=true                    # image metrics (needs data)
 
 The generator is rebuilt from the config stored in the checkpoint. `out` (default:
 generated/ in the run folder) receives samples.npz (x: samples in data space, float32;
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -32,15 +33,17 @@ from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor, nn
 
-from gan_cli import build
+from gan_cli import build, classifier, metrics
 from gan_cli.atomic import atomic_write
 from gan_cli.checkpoint import find_checkpoint, read_checkpoint
-from gan_cli.config import arguments, resolve_device
+from gan_cli.config import config_dir, resolve_device
 from gan_cli.console import console, err_console
 from gan_cli.data.base import IMAGES
 from gan_cli.errors import UserError, one_line
 from gan_cli.metrics import REGISTRY
 from gan_cli.plots import FIGURES
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,7 +59,7 @@ class Args:
     interpolate: int = 0  # K > 0: interpolation.png, K rows of spherical interpolations
     ema: bool = True  # use the averaged generator when the checkpoint holds one
     images: bool = True  # one PNG per image sample (images/000000.png ...)
-    metrics: bool = False  # FID/KID of the samples against the run's data (needs its files)
+    metrics: bool = False  # image metrics of the samples against the run's data (needs its files)
     inception_weights: str | None = None  # for metrics: default, the run's metrics setting
 
 
@@ -210,35 +213,57 @@ def run(args: Args) -> list[str]:
 
 
 class Scorer:
-    """FID and KID of args.n samples against the run's real images. Built before any
-    sampling, so a checkpoint of points, missing data files or missing Inception weights
-    stop gan-sample before it writes anything."""
+    """The image metrics of args.n samples against the run's real images: in the domain
+    classifier's features on labelled data (`fid/classifier`, `prdc/*`, `classes/*`; on
+    Stacked MNIST `modes/*`), with the data's own scores beside them (`floor`), and FID
+    and KID where the Inception weights load. Built before any sampling, so a checkpoint
+    of points, missing data files, or unlabelled images without Inception weights stop
+    gan-sample before it writes anything."""
+
+    DOMAIN = ("classifier", "stacked_modes")  # the registered metrics it reports
 
     def __init__(self, cfg: DictConfig, args: Args, device: torch.device) -> None:
         from gan_cli.metrics.fid import InceptionUnavailable, inception
 
-        data_cls = get_class(cfg.data._target_)
-        if data_cls.kind not in REGISTRY["fid"].kinds:
-            raise UserError(
-                f"metrics=true: FID/KID need image data; this checkpoint's holds {data_cls.kind}"
-            )
-        if hasattr(data_cls, "prepare"):
-            data_cls.prepare(**arguments(cfg.data))
-        weights = args.inception_weights or cfg.get("metrics", {}).get("inception_weights")
+        kind = get_class(cfg.data._target_).kind
+        if kind != IMAGES:
+            raise UserError(f"metrics=true: metrics need image data; this checkpoint holds {kind}")
+        defaults = OmegaConf.load(Path(config_dir()) / "train.yaml").metrics
+        self.settings = OmegaConf.merge(defaults, cfg.get("metrics", {}))
+        self.data = build.data_source(cfg, device)
+        self.domain = [REGISTRY[n] for n in self.DOMAIN if REGISTRY[n].fits(self.data, None)]
+        weights = args.inception_weights or self.settings.inception_weights
         try:
             self.extractor = inception(weights).to(device)
         except InceptionUnavailable as e:
-            raise UserError(f"metrics=true: {e} (inception_weights=PATH)") from e
-        self.cfg, self.args, self.device = cfg, args, device
-        self.reference = cfg.get("metrics", {}).get("reference", "test")
+            if not self.domain:
+                raise UserError(f"metrics=true: {e} (inception_weights=PATH)") from e
+            log.warning("metrics=true: no FID/KID, %s (inception_weights=PATH)", e)
+            self.extractor = None
+        self.args, self.device = args, device
 
     def __call__(self, G: nn.Module) -> dict[str, Any]:
+        from gan_cli.metrics.classifier import floor
         from gan_cli.metrics.fid import score
 
-        data = build.data_source(self.cfg, self.device)
-        real = data.reference(self.reference)
-        scores = score(G, real, self.args.n, self.extractor, self.args.seed)
-        return {**scores, "fid/reference": self.reference}
+        args, scores = self.args, {}
+        if self.domain:
+            rng = torch.Generator(device=self.device).manual_seed(args.seed)
+            z = torch.randn(args.n, G.z_dim, generator=rng, device=self.device)
+            fake = metrics.chunked(G, z)
+            ev = metrics.Evaluation(G, None, None, self.data, fake, rng, self.settings, args.seed)
+            for metric in self.domain:
+                scores.update(metric.compute(ev))
+        if self.data.digits is None and self.data.labels is not None:
+            net = classifier.for_data(self.data, self.settings.classifier_steps)
+            scores["floor"] = floor(self.data, net, self.settings.prdc_k, args.seed)
+            scores["classifier/accuracy"] = net.accuracy
+        if self.extractor is not None:
+            reference = self.settings.reference
+            real = self.data.reference(reference)
+            scores |= score(G, real, args.n, self.extractor, args.seed)
+            scores["fid/reference"] = reference
+        return scores
 
 
 def main() -> None:

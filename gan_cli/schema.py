@@ -79,6 +79,9 @@ class Metrics:
     n_samples: Annotated[int, at_least(2, "an integer")]
     reference: Annotated[str, OneOf(("test", "train"))]
     inception_weights: Optional[str]  # noqa: UP045
+    classifier_steps: Annotated[int, POSITIVE_INT]
+    prdc_k: Annotated[int, POSITIVE_INT]
+    stacked_samples: Annotated[int, POSITIVE_INT]
 
 
 class Loss:

@@ -41,6 +41,12 @@ def runs(tmp_path_factory, image_root):
         "model.d_channels=8",
     ]
     train(compose(*image, "logger=none", *FAST), root / "image")
+    flat = root / "flat_images"  # no class subfolders: unlabelled
+    flat.mkdir()
+    for i in range(12):
+        Image.fromarray(np.full((16, 16, 3), 20 * i, dtype=np.uint8)).save(flat / f"{i}.png")
+    unlabelled = ["data=image_folder", f"data.path={flat}", "data.image_size=16", "model=mlp"]
+    train(compose(*unlabelled, "model.hidden_dim=16", "logger=none", *FAST), root / "unlabelled")
     return root
 
 
@@ -177,8 +183,8 @@ BAD = {
     "no checkpoint": (["n=3"], "checkpoint=PATH is required"),
     "no arguments at all": ([], "checkpoint=PATH is required"),
     "metrics of a toy checkpoint": (["checkpoint={r}", "metrics=true"], "need image data"),
-    "metrics without Inception weights": (
-        ["checkpoint={i}", "metrics=true", "inception_weights={t}/nope.pth"],
+    "metrics of unlabelled images without Inception weights": (
+        ["checkpoint={u}", "metrics=true", "inception_weights={t}/nope.pth"],
         "metrics=true: the Inception weights did not load",
     ),
 }
@@ -189,7 +195,7 @@ def test_bad_input_is_one_line_and_writes_nothing(case, runs, tmp_path, capsys, 
     _bad_files(tmp_path, runs)
     args, message = BAD[case]
     out = tmp_path / "out"
-    args = [a.format(t=tmp_path, r=runs / "toy", i=runs / "image") for a in args]
+    args = [a.format(t=tmp_path, r=runs / "toy", u=runs / "unlabelled") for a in args]
     args += [f"out={out}"] if args else []
     before = sorted(p.name for p in tmp_path.iterdir())
     code, output = run_in_process(main, args, tmp_path, capsys, monkeypatch)
@@ -235,6 +241,24 @@ def test_fid_and_kid_of_the_samples(runs, tmp_path, inception_weights):
     assert result.returncode == 0, result.stderr
     scores = json.loads((tmp_path / "metrics.json").read_text())
     assert scores["fid"] > 0 and scores["fid/n_samples"] == 12 and scores["fid/reference"] == "test"
+
+
+def test_metrics_of_labelled_images_need_no_download(runs, tmp_path):
+    result = gan_sample(
+        f"checkpoint={runs / 'image'}",
+        "n=40",
+        "metrics=true",
+        f"inception_weights={tmp_path / 'none.pth'}",
+        f"out={tmp_path}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no FID/KID" in result.stderr  # a warning, and the metrics that need no weights
+    scores = json.loads((tmp_path / "metrics.json").read_text())
+    assert "fid" not in scores and scores["fid/classifier"] > 0
+    keys = ["prdc/precision", "prdc/recall", "prdc/density", "prdc/coverage", "classes/covered"]
+    assert all(k in scores and k in scores["floor"] for k in keys)
+    assert 0 <= scores["classifier/accuracy"] <= 1 and "fid/classifier" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ a checkpoint saves, and each rank of a distributed run draws from its own shard.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -19,6 +20,22 @@ IMAGES = "images"  # (C, H, W) in [-1, 1]: bounded, shown as grids
 KINDS = (POINTS, IMAGES)
 
 
+@dataclass(frozen=True)
+class Labels:
+    """The class labels of a labelled data set: `train` (N,) and `test` (M,) int64 in
+    0..K-1, aligned with the training images and the test images (whose first ones are
+    the held-out set); `names` the K class names."""
+
+    train: Tensor
+    test: Tensor
+    names: tuple[str, ...]
+
+    def frequencies(self) -> Tensor:
+        """(K,) the share of each class in the training split."""
+        counts = torch.bincount(self.train, minlength=len(self.names)).double()
+        return counts / counts.sum()
+
+
 class DataSource:
     """The protocol every data source implements.
 
@@ -27,12 +44,14 @@ class DataSource:
     - `shape`: one sample's shape; `sample()`: a training batch (batch_size, *shape) on
       the training device; `heldout`: a fixed held-out set (N, *shape), never trained on;
     - `modes`: (centres (K, d), std) of a Gaussian mixture, for mode coverage, or None;
+    - `labels`: the class labels (Labels) of labelled data, or None;
     - `state_dict()` / `load_state_dict()`: the sampler's state, for an exact resume;
     - `shard(rank, size)`: draw as one rank of a distributed run.
     """
 
     kind: ClassVar[str]
     modes: tuple[Tensor, float] | None = None
+    labels: Labels | None = None
     shape: tuple[int, ...]
     heldout: Tensor
     _gen: torch.Generator  # every training batch is drawn with it

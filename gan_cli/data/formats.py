@@ -25,19 +25,37 @@ def write_idx(path: Path, array: np.ndarray) -> None:
 
 
 def write_mnist(
-    root: Path, n_train: int = 30, n_test: int = 20, folder: str = "MNIST"
+    root: Path, n_train: int = 30, n_test: int = 20, folder: str = "MNIST", patterns: bool = False
 ) -> np.ndarray:
     """<folder>/raw/{train,t10k}-{images,labels}-*.gz under root (MNIST's layout, and
-    Fashion-MNIST's with folder="FashionMNIST"); returns the train images."""
+    Fashion-MNIST's with folder="FashionMNIST"); returns the train images. Pixels are
+    random; with `patterns`, each image is its class's pattern (class_pattern) under
+    faint noise, so a classifier can learn the labels."""
     raw = root / folder / "raw"
     raw.mkdir(parents=True)
     rng = np.random.default_rng(0)
     images = {}
     for split, n in (("train", n_train), ("t10k", n_test)):
         images[split] = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, n, dtype=np.uint8)
+        if patterns:
+            noise = images[split] // 4
+            images[split] = np.maximum(noise, np.stack([class_pattern(c) for c in labels]))
         write_idx(raw / f"{split}-images-idx3-ubyte.gz", images[split])
-        write_idx(raw / f"{split}-labels-idx1-ubyte.gz", rng.integers(0, 10, n, dtype=np.uint8))
+        write_idx(raw / f"{split}-labels-idx1-ubyte.gz", labels)
     return images["train"]
+
+
+def class_pattern(label: int) -> np.ndarray:
+    """A 28x28 uint8 picture of class `label` (0..9): a bright bar, horizontal for even
+    classes and vertical for odd ones, at a place of its own."""
+    image = np.zeros((28, 28), dtype=np.uint8)
+    start = 3 + 4 * (label // 2)
+    if label % 2 == 0:
+        image[start : start + 3, 2:26] = 255
+    else:
+        image[2:26, start : start + 3] = 255
+    return image
 
 
 def write_cifar10(root: Path, n_per_batch: int = 6, n_test: int = 20) -> np.ndarray:

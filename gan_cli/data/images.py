@@ -24,9 +24,9 @@ from PIL import Image
 from torch import Tensor
 
 from gan_cli.data import formats
-from gan_cli.data.base import IMAGES, DataSource
+from gan_cli.data.base import IMAGES, DataSource, Labels
 from gan_cli.errors import UserError
-from gan_cli.params import POSITIVE_INT, Annotated, Check, at_least
+from gan_cli.params import POSITIVE_INT, Annotated, Check, OneOf, at_least
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 BATCH = Annotated[int, POSITIVE_INT]
@@ -36,11 +36,16 @@ HELDOUT = Annotated[int, at_least(2, "an integer")]
 class ImageData(DataSource):
     """Batches (batch_size, C, H, W) in [-1, 1] drawn from uint8 images in memory.
 
-    `test` (uint8) are real images never trained on; the first `heldout_size` of them,
-    in [-1, 1], are `heldout`, for the held-out estimates.
+    `train` (uint8, host memory) are all training images and `images` this rank's part
+    of them, on the training device; `test` (uint8) are real images never trained on, and
+    the first `heldout_size` of them, in [-1, 1], are `heldout`, for the held-out
+    estimates. Labelled data has `labels` (aligned with `train` and `test`), and a folder
+    `cache_dir` where what is learnt from the data once (gan_cli.classifier) is kept.
     """
 
     kind = IMAGES
+    cache_dir: Path
+    digits: ImageData | None = None  # stacked data: the digits each channel holds
 
     def __init__(
         self,
@@ -50,10 +55,12 @@ class ImageData(DataSource):
         batch_size: int,
         seed: int,
         device: str | torch.device,
+        labels: Labels | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.shape = tuple(train.shape[1:])
+        self.train, self.labels = train, labels
         try:
             self.images = train.to(self.device)
         except torch.OutOfMemoryError:  # keep it in host memory; batches move on the fly
@@ -135,8 +142,9 @@ class _Official(ImageData):
         device: str | torch.device = "cpu",
     ) -> None:
         self.prepare(root, download)
-        train, test = self.load(root)
-        super().__init__(train, test, heldout_size, batch_size, seed, device)
+        train, test, labels = self.load(root)
+        super().__init__(train, test, heldout_size, batch_size, seed, device, labels)
+        self.cache_dir = Path(root) / self.folder
 
     @classmethod
     def sample_shape(cls, **_: Any) -> tuple[int, ...]:
@@ -167,8 +175,8 @@ class _Official(ImageData):
         cls.files(root, download=True)  # torchvision's download
 
     @staticmethod
-    def load(root: str) -> tuple[Tensor, Tensor]:
-        """(train, test) uint8 (N, C, H, W)."""
+    def load(root: str) -> tuple[Tensor, Tensor, Labels]:
+        """(train, test) uint8 (N, C, H, W), and their labels."""
         raise NotImplementedError
 
 
@@ -179,6 +187,7 @@ class MNIST(_Official):
     """
 
     name, folder, shape_ = "MNIST", "MNIST", (1, 32, 32)
+    classes = tuple("0123456789")
     files, ready = _MNISTFiles, staticmethod(_mnist_ready)
     inside, needed = (
         "raw/",
@@ -189,8 +198,8 @@ class MNIST(_Official):
     )
 
     @classmethod
-    def load(cls, root: str) -> tuple[Tensor, Tensor]:
-        folder, splits = Path(root) / cls.folder, []
+    def load(cls, root: str) -> tuple[Tensor, Tensor, Labels]:
+        folder, splits, targets = Path(root) / cls.folder, [], []
         for split in ("train", "t10k"):
             images_file = _mnist_file(folder, f"{split}-images-idx3-ubyte")
             images = formats.read_idx(images_file, ndim=3)
@@ -202,7 +211,8 @@ class MNIST(_Official):
                 )
             pad = (2, 2, 2, 2)  # 28 -> 32: the digits keep their size and their border
             splits.append(F.pad(torch.from_numpy(images.copy()), pad)[:, None])
-        return splits[0], splits[1]
+            targets.append(_labels(labels, len(cls.classes), images_file))
+        return splits[0], splits[1], Labels(*targets, names=cls.classes)
 
 
 class FashionMNIST(MNIST):
@@ -213,6 +223,7 @@ class FashionMNIST(MNIST):
     """
 
     name, folder, files = "Fashion-MNIST", "FashionMNIST", _FashionMNISTFiles
+    classes = tuple(torchvision.datasets.FashionMNIST.classes)
 
 
 # --- CIFAR-10 ------------------------------------------------------------------------------
@@ -246,14 +257,28 @@ class CIFAR10(_Official):
     needed = "data_batch_1 .. data_batch_5, test_batch and batches.meta (unpacked python version)"
 
     @staticmethod
-    def load(root: str) -> tuple[Tensor, Tensor]:
+    def load(root: str) -> tuple[Tensor, Tensor, Labels]:
         folder = Path(root) / "cifar-10-batches-py"
-        formats.read_cifar_meta(folder / _CIFAR10Files.meta["filename"])  # well-formed too
-        splits = []
+        meta = folder / _CIFAR10Files.meta["filename"]
+        names = tuple(formats.read_cifar_meta(meta))
+        splits, targets = [], []
         for files in (_CIFAR10Files.train_list, _CIFAR10Files.test_list):
-            batches = [formats.read_cifar_batch(folder / name)[0] for name, _ in files]
-            splits.append(torch.from_numpy(np.concatenate(batches)))
-        return splits[0], splits[1]
+            batches = [formats.read_cifar_batch(folder / name) for name, _ in files]
+            splits.append(torch.from_numpy(np.concatenate([images for images, _ in batches])))
+            labels = np.concatenate([np.asarray(labels) for _, labels in batches])
+            targets.append(_labels(labels, len(names), folder / files[0][0]))
+        return splits[0], splits[1], Labels(*targets, names=names)
+
+
+def _labels(labels: np.ndarray, n_classes: int, path: Path) -> Tensor:
+    """Class indices (N,) int64, or one line naming the file when one is out of range."""
+    labels = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    if len(labels) and not (0 <= int(labels.min()) and int(labels.max()) < n_classes):
+        raise UserError(
+            f"{path}: labels from {int(labels.min())} to {int(labels.max())}; "
+            f"expected 0..{n_classes - 1}"
+        )
+    return labels
 
 
 def _fetch(ready, root: str, folder: str, download: bool, how: str, name: str) -> None:
@@ -292,6 +317,8 @@ class ImageFolder(ImageData):
     centre-cropped to image_size x image_size, RGB (channels=3) or grayscale (1).
 
     Held out: a fixed random tenth of the images (at most heldout_size), never trained on.
+    Labelled when every image sits in one of two or more class subfolders of `path`
+    (path/<class name>/**/image.png, as torchvision's ImageFolder reads them).
     """
 
     def __init__(
@@ -310,7 +337,13 @@ class ImageFolder(ImageData):
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
         n_heldout = max(1, min(heldout_size, len(images) // 10))
         heldout, train = images[order[:n_heldout]], images[order[n_heldout:]]
-        super().__init__(train, heldout, n_heldout, batch_size, seed, device)
+        classes = class_folders(Path(path), files)
+        labels = None
+        if classes is not None:
+            names, targets = classes
+            labels = Labels(targets[order[n_heldout:]], targets[order[:n_heldout]], names)
+        super().__init__(train, heldout, n_heldout, batch_size, seed, device, labels)
+        self.cache_dir = Path(path)
 
     @classmethod
     def sample_shape(cls, image_size: int = 64, channels: int = 3, **_: Any) -> tuple[int, ...]:
@@ -330,6 +363,19 @@ class ImageFolder(ImageData):
         return files
 
 
+def class_folders(root: Path, files: list[Path]) -> tuple[tuple[str, ...], Tensor] | None:
+    """(class names, one label a file) when every file lies in one of two or more
+    subfolders of root, named after the class; else None (unlabelled)."""
+    parts = [f.relative_to(root).parts for f in files]
+    if any(len(p) < 2 for p in parts):
+        return None
+    names = tuple(sorted({p[0] for p in parts}))
+    if len(names) < 2:
+        return None
+    index = {name: i for i, name in enumerate(names)}
+    return names, torch.tensor([index[p[0]] for p in parts], dtype=torch.int64)
+
+
 def _read(path: Path, mode: str) -> Tensor:
     """An image file as uint8 (C, H, W), converted to RGB or grayscale ("L")."""
     with Image.open(path) as image:
@@ -343,3 +389,67 @@ def _square(image: Tensor, size: int) -> Tensor:
     new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
     image = torchvision.transforms.functional.resize(image, [new_h, new_w], antialias=True)
     return torchvision.transforms.functional.center_crop(image, [size, size])
+
+
+# --- Stacked MNIST -------------------------------------------------------------------------
+
+
+class StackedMNIST(ImageData):
+    """Stacked MNIST (Metz et al. 2017; VEEGAN; PacGAN): three digits drawn independently
+    as the red, green and blue channels of a 3x32x32 image, so 1,000 modes (class
+    100 a + 10 b + c). `n_train` training stacks from MNIST's training digits (128,000 in
+    the PacGAN code) and one test stack per test digit, drawn once with a fixed seed:
+    every run trains on the same data set.
+
+    `base` is the data set the digits come from: mnist, or fashion_mnist, whose ten kinds
+    of clothing stand in for digits where only it is at hand. Its domain classifier
+    reads each channel (gan_cli.metrics.stacked).
+    """
+
+    STACKS_SEED = 2017
+
+    def __init__(
+        self,
+        root: str = "data",
+        download: bool = True,
+        base: Annotated[str, OneOf(("mnist", "fashion_mnist"))] = "mnist",
+        n_train: Annotated[int, POSITIVE_INT] = 128_000,
+        batch_size: BATCH = 64,
+        heldout_size: HELDOUT = 2000,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        digits = STACKED_BASES[base](root, download, batch_size, heldout_size, seed, "cpu")
+        gen = torch.Generator().manual_seed(self.STACKS_SEED)
+        train_idx = torch.randint(len(digits.train), (n_train, 3), generator=gen)
+        test_idx = torch.randint(len(digits.test), (len(digits.test), 3), generator=gen)
+        d = digits.labels
+        labels = Labels(
+            _stack_label(d.train[train_idx]),
+            _stack_label(d.test[test_idx]),
+            tuple(f"{i:03d}" for i in range(1000)),
+        )
+        train, test = _stack(digits.train, train_idx), _stack(digits.test, test_idx)
+        super().__init__(train, test, heldout_size, batch_size, seed, device, labels)
+        self.digits, self.cache_dir = digits, digits.cache_dir
+
+    @classmethod
+    def sample_shape(cls, **_: Any) -> tuple[int, ...]:
+        return (3, 32, 32)
+
+    @staticmethod
+    def prepare(root: str, download: bool, base: str = "mnist", **_: Any) -> None:
+        STACKED_BASES[base].prepare(root, download)
+
+
+STACKED_BASES = {"mnist": MNIST, "fashion_mnist": FashionMNIST}
+
+
+def _stack(digits: Tensor, idx: Tensor) -> Tensor:
+    """uint8 digits (N, 1, H, W) and indices (M, 3) -> (M, 3, H, W), one digit a channel."""
+    return digits[:, 0][idx]
+
+
+def _stack_label(labels: Tensor) -> Tensor:
+    """Digit labels (M, 3) -> the stack's class 100 a + 10 b + c (M,)."""
+    return labels @ torch.tensor([100, 10, 1])
