@@ -1,4 +1,5 @@
-"""python -m bench [--quick] [--only overhead hardware pipeline memory quality gpu]"""
+"""python -m bench [--quick] [--only overhead hardware pipeline memory quality tracking
+stacked gpu]"""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from bench.gpu import gpu
 from bench.overhead import hardware, overhead
 from bench.pipeline import memory, pipeline
 from bench.quality import quality
+from bench.stacked import stacked
+from bench.tracking import ESTIMATES, tracking
 
-PARTS = ("overhead", "hardware", "pipeline", "memory", "quality", "gpu")
+PARTS = ("overhead", "hardware", "pipeline", "memory", "quality", "tracking", "stacked", "gpu")
 console = Console()
 
 
@@ -49,6 +52,10 @@ def main() -> None:
             result = memory(args.quick, work)
         elif part == "quality":
             result = quality(args.quick, work, results / "grid25.png")
+        elif part == "tracking":
+            result = tracking(args.quick, work)
+        elif part == "stacked":
+            result = stacked(args.quick, work)
         else:
             result = gpu(args.quick, work)
         seconds = time.perf_counter() - start
@@ -138,6 +145,43 @@ def show(part: str, result: dict) -> None:
                 _ms(r["estimate"], "{:.3g}") if "estimate" in r else "-",
                 f"{r['seconds']['mean']:.0f}" if "seconds" in r else "-",
             )
+    elif part == "tracking":
+        table = _table(
+            f"estimate against exact W1 over {result['steps']} steps (every "
+            f"{result['eval_every']}), seeds {result['seeds']}: Spearman / end ratio",
+            "loss",
+            "data",
+            "exact W1 at end",
+            *ESTIMATES,
+        )
+        for key, r in result["summary"].items():
+            name, dist = key.rsplit(" ", 1)
+            cells = [
+                f"{_f_or_dash(r[k]['spearman'], '{:.2f}')} / {r[k]['end_ratio']:.2f}"
+                for k in ESTIMATES
+            ]
+            table.add_row(name, dist, f"{r['exact_end']:.3f}", *cells)
+    elif part == "stacked":
+        table = _table(
+            f"Stacked MNIST ({result['base']} digits, classifier accuracy "
+            f"{result['classifier_accuracy']:.1%}), {result['steps']} steps, "
+            f"{result['samples']} samples",
+            "model",
+            "seed",
+            "modes (of 1000)",
+            "KL",
+            "s",
+        )
+        for r in result["runs"]:
+            table.add_row(
+                r["config"],
+                str(r["seed"]),
+                f"{r['modes/captured']:.0f}",
+                f"{r['modes/kl']:.2f}",
+                f"{r['seconds']:.0f}",
+            )
+        for name, r in result["published"].items():
+            table.add_row(name, "-", f"{r['modes/captured']:.0f}", f"{r['modes/kl']:.2f}", "-")
     else:
         table = _table("GPU throughput", "model", "loss", "precision", "compile", "images/s")
         for r in result["throughput"]:
@@ -157,6 +201,10 @@ def _table(title: str, *columns: str) -> Table:
 
 def _f(x: float) -> str:
     return f"{x:,.1f}" if x < 1000 else f"{x:,.0f}"
+
+
+def _f_or_dash(x: float | None, fmt: str) -> str:
+    return "-" if x is None else fmt.format(x)
 
 
 def _ms(stat: dict, fmt: str, scale: float = 1) -> str:
