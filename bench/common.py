@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,7 +71,10 @@ def quiet():
 def timed_train(cfg: DictConfig, run_dir: Path) -> tuple[float, dict[str, float]]:
     """Run gan-train on `cfg`; return the seconds its loop took (step 1 to the end, with
     the logging, sampling, evaluation and checkpoints it does; not the start-up) and the
-    final metrics."""
+    final metrics. A run folder left by an earlier benchmark in the same --work folder
+    is removed first, so its metrics.jsonl never mixes into this run's."""
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        shutil.rmtree(run_dir)
     seconds = {}
     original = loop.train
 

@@ -47,19 +47,12 @@ METRICS = ("modes/captured", "modes/hq_fraction", "wasserstein/exact", "estimate
 def _run(job: tuple[str, str, int, int, str]) -> dict[str, Any]:
     import torch
 
-    from bench.common import config, timed_train
+    from bench.common import timed_train
     from gan_cli.step import Diverged
 
     name, dist, seed, steps, run_dir = job
     torch.set_num_threads(1)  # one process per core
-    cfg = config(
-        *CONFIGS[name],
-        f"data.distribution={dist}",
-        f"trainer.seed={seed}",
-        f"trainer.steps={steps}",
-        "logger=none",
-        "trainer.device=cpu",
-    )
+    cfg = toy_config(name, dist, seed, steps)
     out = {
         "config": name,
         "distribution": dist,
@@ -82,17 +75,38 @@ def _run(job: tuple[str, str, int, int, str]) -> dict[str, Any]:
     }
 
 
-def quality(quick: bool, work: Path, figure: Path) -> dict[str, Any]:
-    steps, seeds = (300, (0,)) if quick else (1500, (0, 1, 2))
-    names = PRESETS if quick else tuple(CONFIGS)
+def toy_config(name: str, dist: str, seed: int, steps: int, *extra: str):
+    """The config of CONFIGS[name] on one distribution, one seed, CPU, no W&B."""
+    from bench.common import config
+
+    return config(
+        *CONFIGS[name],
+        f"data.distribution={dist}",
+        f"trainer.seed={seed}",
+        f"trainer.steps={steps}",
+        "logger=none",
+        "trainer.device=cpu",
+        *extra,
+    )
+
+
+def run_grid(run, names, steps: int, seeds, work: Path) -> list[dict[str, Any]]:
+    """run((name, distribution, seed, steps, run folder)) for every config name on ring8
+    and grid25 and every seed, one process per core."""
     jobs = [
-        (n, d, s, steps, str(work / "quality" / f"{n.replace(' ', '_')}-{d}-{s}"))
+        (n, d, s, steps, str(work / f"{n.replace(' ', '_')}-{d}-{s}"))
         for n in names
         for d in DISTRIBUTIONS
         for s in seeds
     ]
     with multiprocessing.get_context("spawn").Pool(os.cpu_count() or 1) as pool:
-        runs = list(pool.imap_unordered(_run, jobs))
+        return list(pool.imap_unordered(run, jobs))
+
+
+def quality(quick: bool, work: Path, figure: Path) -> dict[str, Any]:
+    steps, seeds = (300, (0,)) if quick else (1500, (0, 1, 2))
+    names = PRESETS if quick else tuple(CONFIGS)
+    runs = run_grid(_run, names, steps, seeds, work / "quality")
     summary = {}
     for name in names:
         for dist in DISTRIBUTIONS:

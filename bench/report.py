@@ -94,9 +94,45 @@ def main() -> None:
     print("|---|---|")
     for name, r in _load("memory")["result"].items():
         print(f"| {name} | {r['peak_rss_mib']:,.0f} MiB |")
+    for part, show in (("tracking", _tracking), ("stacked", _stacked)):
+        if (RESULTS / f"{part}.json").is_file():
+            show(_load(part)["result"])
     gpu = _load("gpu")["result"] if (RESULTS / "gpu.json").is_file() else {"skipped": "not run"}
     if "skipped" in gpu:
         print(f"\nGPU part: skipped ({gpu['skipped']}).")
+
+
+def _tracking(t: dict) -> None:
+    seeds = ", ".join(map(str, t["seeds"]))
+    print(
+        f"\nThe estimates against exact W1, {t['steps']} steps, evaluated every "
+        f"{t['eval_every']}, mean over seeds {seeds}: Spearman over the run / ratio at the end.\n"
+    )
+    print("| loss | data | exact W1 at end | `wasserstein/normalized` | `wasserstein/heldout` |")
+    print("|---|---|---|---|---|")
+    for key, r in t["summary"].items():
+        name, dist = key.rsplit(" ", 1)
+        cells = []
+        for estimate in ("wasserstein/normalized", "wasserstein/heldout"):
+            rho = r[estimate]["spearman"]
+            shown = "-" if rho is None else f"{rho:.2f}"
+            cells.append(f"{shown} / {r[estimate]['end_ratio']:.2f}")
+        print(f"| {name} | {dist} | {r['exact_end']:.3f} | {' | '.join(cells)} |")
+
+
+def _stacked(s: dict) -> None:
+    print(
+        f"\nStacked MNIST ({s['base']} digits; classifier test accuracy "
+        f"{s['classifier_accuracy']:.1%}), {s['steps']} generator steps, "
+        f"{s['samples']:,} samples.\n"
+    )
+    print("| model | seed | modes (of 1,000) | KL to uniform | s |")
+    print("|---|---|---|---|---|")
+    for r in sorted(s["runs"], key=lambda r: (r["config"], r["seed"])):
+        cells = [f"{r['modes/captured']:.0f}", f"{r['modes/kl']:.2f}", f"{r['seconds']:.0f}"]
+        print(f"| {r['config']} | {r['seed']} | {' | '.join(cells)} |")
+    for name, r in s["published"].items():
+        print(f"| *{name}* | | {r['modes/captured']:.0f} | {r['modes/kl']:.2f} | |")
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ def stacked(quick: bool, work: Path) -> dict[str, Any]:
     if found is None:
         return {"skipped": f"no MNIST (GAN_BENCH_MNIST) and no {FASHION}"}
     root, base = found
-    steps, seeds, samples = (200, (0,), 2600) if quick else (3000, (0, 1), 26_000)
+    steps, seeds, samples = (200, (0,), 2600) if quick else (1500, (0, 1), 26_000)
     _classifier(root, base)  # trained once, before the runs share it
     jobs = [
         (n, s, steps, samples, str(root), base, str(work / "stacked" / f"{n}-{s}"))

@@ -8,15 +8,13 @@ between 0.5 and 1.1 for the normalized estimate."""
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import statistics
 from pathlib import Path
 from typing import Any
 
 from scipy.stats import spearmanr
 
-from bench.quality import CONFIGS, DISTRIBUTIONS
+from bench.quality import DISTRIBUTIONS, run_grid, toy_config
 
 CRITIC_LOSSES = ("wgan", "wgan_gp", "wgan_gp lambda 10", "sn", "sn n_critic 5")
 ESTIMATES = ("wasserstein/normalized", "wasserstein/heldout")
@@ -26,20 +24,12 @@ EVAL_EVERY = 100
 def _run(job: tuple[str, str, int, int, str]) -> dict[str, Any]:
     import torch
 
-    from bench.common import config, timed_train
+    from bench.common import timed_train
 
     name, dist, seed, steps, run_dir = job
     torch.set_num_threads(1)  # one process per core
-    cfg = config(
-        *CONFIGS[name],
-        f"data.distribution={dist}",
-        f"trainer.seed={seed}",
-        f"trainer.steps={steps}",
-        f"trainer.eval_every={EVAL_EVERY}",
-        "trainer.sample_every=0",
-        "logger=none",
-        "trainer.device=cpu",
-    )
+    extra = (f"trainer.eval_every={EVAL_EVERY}", "trainer.sample_every=0")
+    cfg = toy_config(name, dist, seed, steps, *extra)
     timed_train(cfg, Path(run_dir))
     rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").open()]
     history = [r for r in rows if "wasserstein/exact" in r]
@@ -61,14 +51,7 @@ def _run(job: tuple[str, str, int, int, str]) -> dict[str, Any]:
 def tracking(quick: bool, work: Path) -> dict[str, Any]:
     steps, seeds = (300, (0,)) if quick else (1500, (0, 1, 2))
     names = ("wgan_gp", "sn n_critic 5") if quick else CRITIC_LOSSES
-    jobs = [
-        (n, d, s, steps, str(work / "tracking" / f"{n.replace(' ', '_')}-{d}-{s}"))
-        for n in names
-        for d in DISTRIBUTIONS
-        for s in seeds
-    ]
-    with multiprocessing.get_context("spawn").Pool(os.cpu_count() or 1) as pool:
-        runs = list(pool.imap_unordered(_run, jobs))
+    runs = run_grid(_run, names, steps, seeds, work / "tracking")
     summary = {}
     for name in names:
         for dist in DISTRIBUTIONS:

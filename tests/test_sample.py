@@ -229,32 +229,29 @@ def test_help_lists_examples(tmp_path):
     assert result.returncode == 0 and "gan-sample checkpoint=" in result.stdout
 
 
-def test_fid_and_kid_of_the_samples(runs, tmp_path, inception_weights):
+def image_metrics(runs, tmp_path, n: int, weights: str):
+    """gan-sample metrics=true on the image run: the command's result and metrics.json."""
     result = gan_sample(
         f"checkpoint={runs / 'image'}",
-        "n=12",
+        f"n={n}",
         "metrics=true",
-        f"inception_weights={inception_weights}",
+        f"inception_weights={weights}",
         f"out={tmp_path}",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    scores = json.loads((tmp_path / "metrics.json").read_text())
+    return result, json.loads((tmp_path / "metrics.json").read_text())
+
+
+def test_fid_and_kid_of_the_samples(runs, tmp_path, inception_weights):
+    _, scores = image_metrics(runs, tmp_path, 12, inception_weights)
     assert scores["fid"] > 0 and scores["fid/n_samples"] == 12 and scores["fid/reference"] == "test"
+    assert "fid/classifier" in scores  # labelled data: the classifier's metrics beside them
 
 
 def test_metrics_of_labelled_images_need_no_download(runs, tmp_path):
-    result = gan_sample(
-        f"checkpoint={runs / 'image'}",
-        "n=40",
-        "metrics=true",
-        f"inception_weights={tmp_path / 'none.pth'}",
-        f"out={tmp_path}",
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
+    result, scores = image_metrics(runs, tmp_path, 40, str(tmp_path / "none.pth"))
     assert "no FID/KID" in result.stderr  # a warning, and the metrics that need no weights
-    scores = json.loads((tmp_path / "metrics.json").read_text())
     assert "fid" not in scores and scores["fid/classifier"] > 0
     keys = ["prdc/precision", "prdc/recall", "prdc/density", "prdc/coverage", "classes/covered"]
     assert all(k in scores and k in scores["floor"] for k in keys)
