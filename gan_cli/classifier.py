@@ -5,9 +5,9 @@ papers use for MNIST-like data, and it needs no download.
 
 It trains on the data's training split (seeded; about a minute for MNIST on 2 CPU
 cores), is scored on the test split, and is cached next to the data as
-`gan-cli-classifier-<key>.pt` with its test accuracy. The key is a fingerprint of the
-training images and labels it learnt from (their decoded bytes, so a changed, added or
-re-split file gives a new one) and of the recipe below, so a cached network is reused
+`gan-cli-classifier-<key>.pt` with its test accuracy. The key is a hash of the recipe
+below and of the data's fingerprint (ImageData.fingerprint: the decoded training images
+and labels, so a changed, added or re-split file gives a new one), so a cached network is reused
 exactly when it would be trained again the same way. Where the data's folder cannot be
 written, the cache is ~/.cache/gan-cli (or $XDG_CACHE_HOME/gan-cli).
 """
@@ -68,11 +68,10 @@ class Net(nn.Module):
 
 @dataclass
 class Classifier:
-    """A trained Net in eval mode, with its test accuracy and the class names."""
+    """A trained Net in eval mode, with its test accuracy and the file it is cached in."""
 
     net: Net
     accuracy: float
-    names: tuple[str, ...]
     path: Path
 
     @torch.no_grad()
@@ -96,8 +95,7 @@ def for_data(data: Any, steps: int) -> Classifier:
     `labels`), trained for `steps` batches on first use and then read from its cache."""
     if data.labels is None:
         raise UserError("the domain classifier needs labelled images (class labels)")
-    key = fingerprint(data.train, data.labels.train, steps)
-    name = f"gan-cli-classifier-{key}.pt"
+    name = cache_name(data, steps)
     places = [Path(data.cache_dir) / name, _user_cache() / name]
     device = data.heldout.device
     for path in places:
@@ -115,20 +113,17 @@ def for_data(data: Any, steps: int) -> Classifier:
         "channels": channels,
         "names": list(data.labels.names),
         "accuracy": accuracy,
-        "key": key,
     }
     path = _save(state, places)
     log.info("domain classifier: test accuracy %.2f%%, cached at %s", 100 * accuracy, path)
-    _LOADED[path] = Classifier(net.eval(), accuracy, data.labels.names, path)
+    _LOADED[path] = Classifier(net.eval(), accuracy, path)
     return _LOADED[path]
 
 
-def fingerprint(images: Tensor, labels: Tensor, steps: int) -> str:
-    """16 hex digits of sha256 over the recipe, the images' shape and bytes, the labels."""
-    h = hashlib.sha256(f"v{VERSION} seed{SEED} steps{steps} {tuple(images.shape)}".encode())
-    h.update(images.contiguous().cpu().numpy().tobytes())
-    h.update(labels.cpu().numpy().astype("int64").tobytes())
-    return h.hexdigest()[:16]
+def cache_name(data: Any, steps: int) -> str:
+    """The cache file's name: a hash of the recipe and of the data's fingerprint."""
+    recipe = f"v{VERSION} seed{SEED} steps{steps} data {data.fingerprint}"
+    return f"gan-cli-classifier-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}.pt"
 
 
 @torch.enable_grad()  # also when asked for inside an evaluation, which runs without
@@ -188,4 +183,4 @@ def _load(path: Path, device) -> Classifier:
         net.load_state_dict(state["net"])
     except Exception as e:  # a truncated or foreign file: say which, do not guess
         raise UserError(f"{path}: not a readable gan-cli classifier ({e}); delete it") from e
-    return Classifier(net.to(device).eval(), state["accuracy"], tuple(state["names"]), path)
+    return Classifier(net.to(device).eval(), state["accuracy"], path)

@@ -254,7 +254,7 @@ class Scorer:
             ev = metrics.Evaluation(G, None, None, self.data, fake, rng, self.settings, args.seed)
             for metric in self.domain:
                 scores.update(metric.compute(ev))
-        if self.data.digits is None and self.data.labels is not None:
+        if REGISTRY["classifier"] in self.domain:
             net = classifier.for_data(self.data, self.settings.classifier_steps)
             scores["floor"] = floor(self.data, net, self.settings.prdc_k, args.seed)
             scores["classifier/accuracy"] = net.accuracy

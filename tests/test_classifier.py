@@ -93,8 +93,11 @@ def test_the_classifier_learns_is_cached_next_to_the_data_and_reused(digits, mon
     assert again.accuracy == net.accuracy
     for a, b in zip(net.net.parameters(), again.net.parameters(), strict=True):
         assert torch.equal(a, b)
-    # another recipe (or other data) is another fingerprint, so never a stale network
-    assert classifier.fingerprint(digits.train, digits.labels.train, STEPS + 1) not in net.path.name
+    # another recipe, or other labels, is another file: never a stale network
+    assert classifier.cache_name(digits, STEPS + 1) != net.path.name
+    relabelled = MNIST(str(digits.cache_dir.parent), download=False)
+    object.__setattr__(relabelled.labels, "train", relabelled.labels.train.roll(1))
+    assert classifier.cache_name(relabelled, STEPS) != net.path.name
 
 
 def test_a_read_only_data_folder_caches_in_the_users_cache(digits, tmp_path, monkeypatch):

@@ -12,7 +12,9 @@ the official format loads too.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,16 @@ class ImageData(DataSource):
         self._gen = torch.Generator(device=self.images.device).manual_seed(seed)
         self.test = test
         self.heldout = to_unit_range(test[:heldout_size].to(self.device))
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 of the training images (shape and bytes) and their labels, computed once:
+        what anything learnt from this data (gan_cli.classifier) is keyed by."""
+        h = hashlib.sha256(str(tuple(self.train.shape)).encode())
+        h.update(self.train.contiguous().numpy().tobytes())
+        if self.labels is not None:
+            h.update(self.labels.train.numpy().tobytes())
+        return h.hexdigest()
 
     def sample(self) -> Tensor:
         idx = torch.randint(
