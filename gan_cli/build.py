@@ -16,15 +16,19 @@ import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig
 from torch import nn
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gan_cli import distributed
 from gan_cli.config import arguments, build, optimizer
 from gan_cli.data.base import IMAGES, DataSource
 from gan_cli.distributed import World
+from gan_cli.errors import UserError
+from gan_cli.packing import packed_shape
 from gan_cli.params import signature_params
 from gan_cli.schema import RUNTIME
 from gan_cli.step import GAN, Forwards
+from gan_cli.unroll import Unroller
 
 
 def data_source(cfg: DictConfig, device: torch.device) -> DataSource:
@@ -54,25 +58,44 @@ def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) 
     data = data_source(cfg, device)
     G = generator(cfg).to(device)
     constraint = loss_part(cfg, "constraint")
-    offered = {"in_shape": data.shape}
+    offered = {"in_shape": packed_shape(data.shape, cfg.loss.pack)}
     D = build(cfg.model.discriminator, **_taken(cfg.model.discriminator, offered))
     D = constraint.prepare(D).to(device)
+    if world.active and cfg.loss.unroll:
+        raise UserError(
+            "loss.unroll runs the generator several times before one backward pass, "
+            "which DistributedDataParallel does not allow: train it on one process"
+        )
     if world.active:  # same weights everywhere (DDP checks), each rank its own noise and data
         torch.manual_seed(t.seed + world.rank)
         data.shard(world.rank, world.size)
+    objective = loss_part(cfg, "objective")
+    opt_g, opt_d = optimizer(cfg.optim.g, G.parameters()), optimizer(cfg.optim.d, D.parameters())
     gan = GAN(
         generator=G,
         critic=D,
-        objective=loss_part(cfg, "objective"),
+        objective=objective,
         constraint=constraint,
-        opt_g=optimizer(cfg.optim.g, G.parameters()),
-        opt_d=optimizer(cfg.optim.d, D.parameters()),
+        opt_g=opt_g,
+        opt_d=opt_d,
         n_critic=cfg.loss.n_critic,
         critic_warmup=cfg.loss.critic_warmup,
         ema=ema_of(G, t.ema_decay) if t.ema_decay > 0 else None,
         forwards=forwards(G, D, constraint.double_backward, world, t.compile),
+        pack=cfg.loss.pack,
+        unroller=Unroller(D, opt_d, objective, constraint) if cfg.loss.unroll else None,
+        unroll=cfg.loss.unroll,
+        schedules=schedules(cfg.optim.schedule, t.steps, opt_g, opt_d),
     )
     return gan, data
+
+
+def schedules(kind: str, steps: int, *optimizers: torch.optim.Optimizer) -> list[LRScheduler]:
+    """optim.schedule: constant (none), or linear: every learning rate falls linearly
+    from its value to 0 at trainer.steps (generator step s trains with lr * (1 - (s-1)/steps))."""
+    if kind == "constant":
+        return []
+    return [LambdaLR(opt, lambda done: max(0.0, 1 - done / steps)) for opt in optimizers]
 
 
 def _taken(node: DictConfig, offered: dict[str, Any]) -> dict[str, Any]:

@@ -118,9 +118,10 @@ def checkpoint_state(
     guard: Guard,
     run: Run,
 ) -> dict[str, Any] | None:
-    """Everything a resumed run needs to go on exactly: the weights, both optimizers,
-    the EMA, every random stream, the config as trained, the W&B run id; None on ranks
-    other than 0 (which only give their random streams: each rank draws its own)."""
+    """Everything a resumed run needs to go on exactly: the weights, both optimizers
+    and their learning-rate schedules, the EMA, every random stream, the config as
+    trained, the W&B run id; None on ranks other than 0 (which only give their random
+    streams: each rank draws its own)."""
     streams = {**rng.capture(), "data": data.state_dict(), "eval": eval_rng.get_state()}
     streams = run.world.gather(streams)
     if not run.world.is_main:
@@ -134,6 +135,8 @@ def checkpoint_state(
         "opt_d": gan.opt_d.state_dict(),
         "rng": streams,
         "skipped_steps": guard.skipped,
+        "critic_updates": gan.critic_updates,
+        "schedules": [schedule.state_dict() for schedule in gan.schedules],
         "wandb_id": run.tracker.wandb_id,
     }
     if gan.ema is not None:
@@ -159,6 +162,9 @@ def restore(
         gan.ema.module.load_state_dict(state["generator_ema"])
         gan.ema.n_averaged.copy_(state["ema_averaged"])
     guard.skipped = state.get("skipped_steps", 0)
+    gan.critic_updates = state.get("critic_updates", 0)
+    for schedule, saved in zip(gan.schedules, state.get("schedules", []), strict=False):
+        schedule.load_state_dict(saved)
     streams = state["rng"]
     if len(streams) == world.size:
         mine = streams[world.rank]

@@ -108,6 +108,7 @@ def check(cfg: DictConfig) -> DictConfig:
     data_cls = get_class(cfg.data._target_)
     shape = data_cls.sample_shape(**arguments(cfg.data))
     _check_model_fits(cfg, shape)
+    _check_constraint_fits(cfg)
     metrics.selected(cfg.metrics, data_cls.kind)  # names known, and fitting this data
     weights = cfg.metrics.inception_weights
     if weights is not None and not Path(weights).is_file():
@@ -144,6 +145,16 @@ def _record_critic_norm(cfg: DictConfig) -> None:
         cfg.model.discriminator.norm = norm
         if "d_norm" in cfg.model:
             cfg.model.d_norm = norm
+
+
+def _check_constraint_fits(cfg: DictConfig) -> None:
+    """Stop a constraint that makes no sense with the objective (R1 with Wasserstein)."""
+    constraint = get_class(cfg.loss.constraint._target_)
+    objective = get_class(cfg.loss.objective._target_)
+    name = next(n for n, cls in OBJECTIVES.items() if cls is objective)
+    if why := constraint.refuses_objectives.get(name):
+        chosen = next(n for n, cls in CONSTRAINTS.items() if cls is constraint)
+        raise UserError(f"loss.constraint={chosen} does not fit loss.objective={name}: {why}")
 
 
 def _check_model_fits(cfg: DictConfig, shape: tuple[int, ...]) -> None:

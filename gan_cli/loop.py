@@ -202,7 +202,7 @@ class Sample(Periodic):
         path.parent.mkdir(parents=True, exist_ok=True)
         G, D, real = self.gan.sampler, self.gan.critic, self.data.heldout
         with eval_mode(G, D), torch.no_grad():
-            critic = lambda points: D(points.to(real.device))  # noqa: E731 - the plot's grid
+            critic = lambda points: self.gan.critic_on_points(points.to(real.device))  # noqa: E731
             figure = FIGURES[self.data.kind]
             figure.draw(path, G(self.z), real[: len(self.z)], critic, f"step {state.step}")
         self.run.tracker.log_image("samples", path, state.step)
@@ -251,7 +251,9 @@ def evaluate(gan: GAN, data: Any, eval_rng, run: Run, chosen: list) -> dict[str,
         z = torch.randn(len(heldout), gan.z_dim, generator=eval_rng, device=heldout.device)
         fake = metrics.chunked(G, z)
         seed = run.trainer.seed
-        ev = metrics.Evaluation(G, D, gan.objective, data, fake, eval_rng, run.cfg.metrics, seed)
+        ev = metrics.Evaluation(
+            G, D, gan.objective, data, fake, eval_rng, run.cfg.metrics, seed, gan.pack
+        )
         out: dict[str, float] = {}
         for metric in chosen:
             out.update(metric.compute(ev))

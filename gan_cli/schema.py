@@ -87,6 +87,14 @@ class Metrics:
 class Loss:
     n_critic: Annotated[int, POSITIVE_INT]
     critic_warmup: bool = False
+    pack: Annotated[int, POSITIVE_INT] = 1  # PacGAN: samples the critic sees at once
+    unroll: Annotated[int, COUNT] = 0  # unrolled GAN: simulated critic steps in G's update
+
+
+class Optim:  # optim.g and optim.d are any optimizer's `_target_` node
+    g: dict[str, Any]
+    d: dict[str, Any]
+    schedule: Annotated[str, OneOf(("constant", "linear"))] = "constant"
 
 
 def typed(cfg: DictConfig) -> DictConfig:
@@ -152,9 +160,9 @@ def _root_schema(raw: dict, specs: dict[str, Param]) -> type:
         "data": _target_schema(raw["data"], "data", specs),
         "model": _knob_schema(raw["model"], "model", specs),
         "loss": _loss_schema(raw["loss"], specs),
+        "optim": _dataclass("Optim", _declared(Optim), "optim", specs),
     }
     fields = [(name, node, field(default_factory=node)) for name, node in nodes.items()]
-    fields.append(("optim", dict[str, Any], field(default_factory=dict)))  # any optimizer
     fields.append(("optimize", Optional[str], field(default=None)))  # noqa: UP045
     return make_dataclass("GanTrain", fields)
 

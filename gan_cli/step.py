@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.optim.lr_scheduler import LRScheduler
 from torch.optim.swa_utils import AveragedModel
 
 from gan_cli.constraints import Constraint
 from gan_cli.distributed import World
 from gan_cli.losses import Objective
+from gan_cli.packing import pack
+from gan_cli.unroll import Unroller
 
 
 @dataclass
@@ -53,6 +56,11 @@ class GAN:
     critic_warmup: bool = False
     ema: AveragedModel | None = None  # an exponential moving average of the generator
     forwards: Forwards | None = None  # None: the plain modules
+    pack: int = 1  # PacGAN: the critic judges packs of this many samples
+    unroller: Unroller | None = None  # unrolled GAN: simulated critic steps in G's update
+    unroll: int = 0  # how many
+    schedules: list[LRScheduler] = field(default_factory=list)  # stepped after each step
+    critic_updates: int = 0  # so far (a lazy penalty applies on every k-th)
 
     def __post_init__(self) -> None:
         if self.forwards is None:
@@ -68,6 +76,11 @@ class GAN:
     def sampler(self) -> nn.Module:
         """The generator behind samples and evaluation: the averaged one when kept."""
         return self.ema.module if self.ema is not None else self.generator
+
+    def critic_on_points(self, x: Tensor) -> Tensor:
+        """The critic's value at each sample of x, as plots show it: with packing, the
+        value of a pack of m copies of the sample."""
+        return self.critic(pack(x.repeat_interleave(self.pack, 0), self.pack))
 
     def critic_steps(self, step: int) -> int:
         """Critic updates before generator step `step` (1-based).
@@ -150,29 +163,38 @@ def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
     """Generator step `step`: its critic steps, then one generator update.
 
     Returns the losses of the generator update and of the last critic update, and the
-    critic's outputs on that update's batches (for the logged estimate).
+    critic's outputs on that update's batches (for the logged estimate). With packing,
+    every batch is m times the batch size of samples, packed in m's: pack i holds
+    samples i*m .. i*m + m - 1 of one kind, real or generated.
     """
-    F = gan.forwards
+    F, m = gan.forwards, gan.pack
+    penalty = None
     for _ in range(gan.critic_steps(step)):
-        real = data.sample()
+        real = real_packs(data, m)
         with precision:
             with torch.no_grad():
-                fake = F.g_fixed(torch.randn(real.shape[0], gan.z_dim, device=real.device))
+                fake = pack(F.g_fixed(noise(gan, real)), m)
             real_out, fake_out = F.d(real).float(), F.d(fake).float()
             d_loss = gan.objective.d_loss(real_out, fake_out)
-            penalty = gan.constraint.penalty(F.d, real, fake)
+            penalty = None
+            if gan.critic_updates % gan.constraint.penalty_every == 0:
+                penalty = gan.constraint.penalty(F.d, real, fake)
             if penalty is not None:
                 d_loss = d_loss + penalty
         gan.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
+        gan.critic_updates += 1
         if guard.allows("loss/d", d_loss):
             gan.opt_d.step()
             gan.constraint.after_d_step(gan.critic)
 
     gan.critic.requires_grad_(False)  # the generator step needs gradients through D, not for it
     with precision:
-        z = torch.randn(real.shape[0], gan.z_dim, device=real.device)
-        g_loss = gan.objective.g_loss(F.d_fixed(F.g(z)).float())
+        critic = F.d_fixed
+        if gan.unroller is not None:
+            ahead = [(real_packs(data, m), noise(gan, real)) for _ in range(gan.unroll)]
+            critic = gan.unroller.critic_after(F.g, ahead, m, gan.critic_updates)
+        g_loss = gan.objective.g_loss(critic(pack(F.g(noise(gan, real)), m)).float())
     gan.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     gan.critic.requires_grad_(True)
@@ -180,5 +202,17 @@ def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
         gan.opt_g.step()
         if gan.ema is not None:
             gan.ema.update_parameters(gan.generator)
+    for schedule in gan.schedules:
+        schedule.step()
     out = {"loss/d": d_loss, "loss/g": g_loss, "real_out": real_out, "fake_out": fake_out.detach()}
     return out if penalty is None else {**out, "loss/penalty": penalty}
+
+
+def real_packs(data: Any, m: int) -> Tensor:
+    """A batch of m * batch_size real samples, packed (one batch when m is 1)."""
+    return data.sample() if m == 1 else pack(torch.cat([data.sample() for _ in range(m)]), m)
+
+
+def noise(gan: GAN, packs: Tensor) -> Tensor:
+    """Latents for as many generated samples as `packs` holds."""
+    return torch.randn(len(packs) * gan.pack, gan.z_dim, device=packs.device)

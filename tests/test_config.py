@@ -65,6 +65,7 @@ def test_each_preset_carries_its_papers_defaults(loss):
         "wgan_gp": ("wasserstein", "gradient_penalty", 5, "Adam", 1e-4, [0.0, 0.9]),
         "sn": ("hinge", "spectral_norm", 1, "Adam", 2e-4, [0.5, 0.999]),
         "fgan": ("fgan", "none", 1, "Adam", 2e-4, [0.5, 0.999]),
+        "lsgan": ("least_squares", "none", 1, "RMSprop", 1e-4, None),
     }[loss]
     objective = _option(OBJECTIVES, cfg.loss.objective._target_)
     constraint = _option(CONSTRAINTS, cfg.loss.constraint._target_)
@@ -78,6 +79,7 @@ def test_each_preset_carries_its_papers_defaults(loss):
         "vanilla": ("saturating", False),
         "sn": ("n_power_iterations", 1),
         "fgan": ("divergence", "jensen_shannon"),
+        "lsgan": ("real_label", 1.0),
     }
     key, value = special[loss]
     assert cfg.loss[key] == value

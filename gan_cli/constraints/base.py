@@ -23,7 +23,12 @@ class Constraint:
       (gradient penalty); None when there is none;
     - `after_d_step(critic)` right after each critic optimizer step (weight clipping);
     - `check_optimizer(optimizer)` once: a warning when the critic's optimizer does not
-      suit the constraint, else None.
+      suit the constraint, else None;
+    - `project(params)`: `after_d_step` as a function of the critic's parameters (by
+      name), for the simulated critic steps of an unrolled generator update.
+
+    `penalty_every` = k > 1 asks for the penalty on every k-th critic update only (lazy
+    regularization; the penalty itself then weighs k times as much).
     """
 
     # whether `penalty` differentiates a gradient (torch.compile'd critics cannot)
@@ -32,6 +37,12 @@ class Constraint:
     # what replaces batch norm in the critic's hidden layers, if the constraint cannot
     # live with it; None keeps the model's choice
     replaces_batch_norm: str | None = None
+
+    # objectives (by registered name) it makes no sense with -> why
+    refuses_objectives: dict[str, str] = {}  # noqa: RUF012 - read only
+
+    # penalize every k-th critic update only (lazy regularization)
+    penalty_every = 1
 
     @classmethod
     def critic_norm(cls, norm: str) -> str:
@@ -48,6 +59,9 @@ class Constraint:
 
     def check_optimizer(self, optimizer: torch.optim.Optimizer) -> str | None:
         return None
+
+    def project(self, params: dict[str, Tensor]) -> dict[str, Tensor]:
+        return params
 
 
 register("none")(Constraint)

@@ -7,9 +7,21 @@ from torch import Tensor, nn
 
 from gan_cli.constraints.base import Constraint, register
 from gan_cli.errors import UserError
+from gan_cli.losses.base import full_precision
 from gan_cli.params import AT_LEAST_0, Annotated
 
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
+def refuse_batch_norm(critic: nn.Module, penalty: str) -> nn.Module:
+    """A penalty on each sample's input gradient is wrong when batch norm mixes the
+    samples: the gradient it penalizes is not the critic's (Gulrajani et al., Sec. 4)."""
+    if any(isinstance(m, _BATCH_NORMS) for m in critic.modules()):
+        raise UserError(
+            f"{penalty} is wrong with batch norm in the critic: "
+            "use a critic without batch norm (layer norm or none)"
+        )
+    return critic
 
 
 @register("gradient_penalty")
@@ -27,14 +39,7 @@ class GradientPenalty(Constraint):
         self.gp_lambda = gp_lambda
 
     def prepare(self, critic: nn.Module) -> nn.Module:
-        # The penalty is per sample; batch norm mixes samples, so the gradient it
-        # penalizes is not the critic's gradient at x_hat (Gulrajani et al., Sec. 4).
-        if any(isinstance(m, _BATCH_NORMS) for m in critic.modules()):
-            raise UserError(
-                "the gradient penalty is wrong with batch norm in the critic: "
-                "use a critic without batch norm (layer norm or none)"
-            )
-        return critic
+        return refuse_batch_norm(critic, "the gradient penalty")
 
     def penalty(self, critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
         """real, fake: (B, ...) batches of the same shape; fake carries no graph."""
@@ -42,6 +47,6 @@ class GradientPenalty(Constraint):
         x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
         # Under bf16 autocast the critic runs in bf16; the gradient with respect to the
         # float32 x_hat, its norm and the penalty are float32.
-        (grad,) = torch.autograd.grad(critic(x_hat).float().sum(), x_hat, create_graph=True)
+        (grad,) = torch.autograd.grad(full_precision(critic(x_hat)).sum(), x_hat, create_graph=True)
         norm = grad.flatten(1).norm(2, dim=1)  # (B,)
         return self.gp_lambda * ((norm - 1) ** 2).mean()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from gan_cli.constraints.base import Constraint, register
 from gan_cli.params import POSITIVE, Annotated
@@ -24,6 +24,9 @@ class WeightClipping(Constraint):
     def after_d_step(self, critic: nn.Module) -> None:
         for p in critic.parameters():
             p.clamp_(-self.clip, self.clip)
+
+    def project(self, params: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {name: p.clamp(-self.clip, self.clip) for name, p in params.items()}
 
     def check_optimizer(self, optimizer: torch.optim.Optimizer) -> str | None:
         group = optimizer.param_groups[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from gan_cli.params import registrar
@@ -32,3 +33,9 @@ class Objective:
 
     def estimate(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} gives no distance estimate")
+
+
+def full_precision(out: Tensor) -> Tensor:
+    """A network's output for a loss: float32 (from bf16 under autocast), or float64 as
+    it is (the precision of gradient checks)."""
+    return out if out.dtype == torch.float64 else out.float()

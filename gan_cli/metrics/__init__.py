@@ -23,11 +23,13 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from gan_cli.errors import UserError
+from gan_cli.packing import pack
 
 
 @dataclass
 class Evaluation:
-    """What a metric may read at one evaluation. Networks are in eval mode."""
+    """What a metric may read at one evaluation. Networks are in eval mode. The critic
+    scores packs of `pack` samples (gan_cli.packing; 1: single samples)."""
 
     generator: nn.Module
     critic: nn.Module
@@ -37,12 +39,16 @@ class Evaluation:
     rng: torch.Generator  # the evaluation's own noise
     settings: DictConfig  # the `metrics` config node
     seed: int
+    pack: int = 1
 
     @cached_property
     def critic_out(self) -> tuple[Tensor, Tensor]:
         """The critic's outputs on the held-out real samples and on the fakes, computed
-        once for every metric that reads them."""
-        return chunked(self.critic, self.data.heldout), chunked(self.critic, self.fake)
+        once for every metric that reads them (one output a pack)."""
+        m = self.pack
+        return chunked(self.critic, pack(self.data.heldout, m)), chunked(
+            self.critic, pack(self.fake, m)
+        )
 
 
 def chunked(net: Any, x: Tensor, size: int = 500) -> Tensor:
