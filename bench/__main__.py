@@ -1,5 +1,5 @@
 """python -m bench [--quick] [--only overhead hardware pipeline memory quality tracking
-stacked gpu]"""
+stacked remedies gpu]"""
 
 from __future__ import annotations
 
@@ -18,10 +18,21 @@ from bench.gpu import gpu
 from bench.overhead import hardware, overhead
 from bench.pipeline import memory, pipeline
 from bench.quality import quality
+from bench.remedies import remedies
 from bench.stacked import stacked
 from bench.tracking import ESTIMATES, tracking
 
-PARTS = ("overhead", "hardware", "pipeline", "memory", "quality", "tracking", "stacked", "gpu")
+PARTS = (
+    "overhead",
+    "hardware",
+    "pipeline",
+    "memory",
+    "quality",
+    "tracking",
+    "stacked",
+    "remedies",
+    "gpu",
+)
 console = Console()
 
 
@@ -56,6 +67,8 @@ def main() -> None:
             result = tracking(args.quick, work)
         elif part == "stacked":
             result = stacked(args.quick, work)
+        elif part == "remedies":
+            result = remedies(args.quick, work)
         else:
             result = gpu(args.quick, work)
         seconds = time.perf_counter() - start
@@ -161,6 +174,34 @@ def show(part: str, result: dict) -> None:
                 for k in ESTIMATES
             ]
             table.add_row(name, dist, f"{r['exact_end']:.3f}", *cells)
+    elif part == "remedies":
+        table = _table(
+            f"mode-collapse remedies: {result['steps']} steps (tuned: their own), "
+            f"seeds {result['seeds']}",
+            "setting",
+            "data",
+            "modes",
+            "HQ %",
+            "exact W1",
+            "normalized",
+            "s",
+        )
+        for key, r in result["summary"].items():
+            name, dist = key.rsplit(" ", 1)
+            note = f" ({r['diverged']}/{r['runs']} diverged)" if r["diverged"] else ""
+            hq = r.get("modes/hq_fraction")
+            table.add_row(
+                name,
+                dist,
+                _f_or_dash(r.get("modes/captured"), "{:.1f}") + note,
+                _f_or_dash(None if hq is None else 100 * hq, "{:.1f}"),
+                _f_or_dash(r.get("wasserstein/exact"), "{:.3f}"),
+                _f_or_dash(r.get("wasserstein/normalized"), "{:.3f}"),
+                _f_or_dash(r.get("seconds"), "{:.0f}"),
+            )
+        for dist, rows in result["published"].items():
+            for name, (modes, hq) in rows.items():
+                table.add_row(f"{name} (published)", dist, f"{modes:.1f}", f"{hq:.1f}", *"-" * 3)
     elif part == "stacked":
         table = _table(
             f"Stacked MNIST ({result['base']} digits, classifier accuracy "

@@ -387,3 +387,11 @@ def test_lsgan_packs_images_along_channels(image_root):
     outs = _steps(gan, data, 1)
     assert seen[0].shape == (cfg.data.batch_size, 6, 32, 32)
     assert torch.isfinite(outs[0]["loss/g"])
+
+
+@pytest.mark.parametrize("name", ["ring8_best", "grid25_best"])
+def test_the_tuned_experiments_compose_and_take_overrides(name):
+    cfg = check(compose(f"+experiment={name}", "trainer.seed=3"))
+    assert cfg.data.distribution == name.split("_")[0]
+    assert cfg.loss.pack > 1 and cfg.trainer.ema_decay > 0 and cfg.trainer.seed == 3
+    assert check(compose(f"+experiment={name}", "loss.pack=1")).loss.pack == 1
