@@ -94,7 +94,7 @@ def main() -> None:
     print("|---|---|")
     for name, r in _load("memory")["result"].items():
         print(f"| {name} | {r['peak_rss_mib']:,.0f} MiB |")
-    for part, show in (("tracking", _tracking), ("stacked", _stacked)):
+    for part, show in (("tracking", _tracking), ("stacked", _stacked), ("remedies", _remedies)):
         if (RESULTS / f"{part}.json").is_file():
             show(_load(part)["result"])
     gpu = _load("gpu")["result"] if (RESULTS / "gpu.json").is_file() else {"skipped": "not run"}
@@ -133,6 +133,41 @@ def _stacked(s: dict) -> None:
         print(f"| {r['config']} | {r['seed']} | {' | '.join(cells)} |")
     for name, r in s["published"].items():
         print(f"| *{name}* | | {r['modes/captured']:.0f} | {r['modes/kl']:.2f} | |")
+
+
+def _remedies(r: dict) -> None:
+    seeds = ", ".join(map(str, r["seeds"]))
+    print(
+        f"\nRemedies, {r['steps']} generator steps (the tuned settings: their own), mean over "
+        f"seeds {seeds}.\n"
+    )
+    print("| setting | data | modes | high quality % | exact W1 | normalized | s per run |")
+    print("|---|---|---|---|---|---|---|")
+    for key, row in r["summary"].items():
+        name, dist = key.rsplit(" ", 1)
+        cells = [
+            _or_dash(row.get("modes/captured"), "{:.1f}"),
+            _or_dash(row.get("modes/hq_fraction"), "{:.1f}", 100),
+            _or_dash(row.get("wasserstein/exact"), "{:.3f}"),
+            _or_dash(row.get("wasserstein/normalized"), "{:.3f}"),
+            _or_dash(row.get("seconds"), "{:.0f}"),
+        ]
+        note = f" ({row['diverged']} of {row['runs']} diverged)" if row["diverged"] else ""
+        print(f"| {name}{note} | {dist} | {' | '.join(cells)} |")
+    for dist, rows in r["published"].items():
+        for name, (modes, hq) in rows.items():
+            print(f"| *{name} (published)* | {dist} | {modes:.1f} | {hq:.1f} | | | |")
+    for run in sorted(r["runs"], key=lambda x: (x["distribution"], x["seed"])):
+        if "curve" in run:
+            points = ", ".join(
+                f"{p['seconds']:.0f} s: {p['modes/captured']:.0f} / {p['modes/hq_fraction']:.0%}"
+                for p in run["curve"]
+            )
+            print(f"\n{run['config']} seed {run['seed']} (modes / high quality): {points}")
+
+
+def _or_dash(x: float | None, fmt: str, scale: float = 1.0) -> str:
+    return "-" if x is None else fmt.format(x * scale)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ class State:
     out: dict[str, Tensor]  # train_step's losses and critic outputs
     preempted: bool  # a signal asked the run to stop (on any rank)
     record: dict[str, float] = field(default_factory=dict)  # scalars to log at this step
+    images: dict[str, Path] = field(default_factory=dict)  # image files to log with them
 
 
 class Periodic:
@@ -105,8 +106,8 @@ def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -
             tasks = [
                 LogLosses(t.log_every, last, gan, guard),
                 Evaluate(t.eval_every, last, gan, data, eval_rng, run),
-                Publish(run, latest, lambda stats: bar.update(progress, stats=stats), gan),
                 Sample(t.sample_every, last, gan, plot_z, data, run),
+                Publish(run, latest, lambda stats: bar.update(progress, stats=stats), gan),
                 checkpoint,
             ]
         for step in range(first, last + 1):
@@ -171,9 +172,9 @@ class Evaluate(Periodic):
 
 
 class Publish(Periodic):
-    """The step's scalars to metrics.jsonl and W&B, when it has any; the latest value of
-    each into `latest`, and the live ones (losses, the training estimate, the `live`
-    scalars of the run's metrics) onto the progress bar."""
+    """The step's scalars to metrics.jsonl and W&B, and its images to W&B, when it has
+    any; the latest value of each scalar into `latest`, and the live ones (losses, the
+    training estimate, the `live` scalars of the run's metrics) onto the progress bar."""
 
     def __init__(self, run: Run, latest: dict, show: Callable[[str], None], gan: GAN) -> None:
         super().__init__(every=0, last=0)
@@ -182,16 +183,18 @@ class Publish(Periodic):
         self.live += [k for m in run.metrics for k in m.live]
 
     def due(self, state: State) -> bool:
-        return bool(state.record)
+        return bool(state.record or state.images)
 
     def __call__(self, state: State) -> None:
-        self.run.tracker.log(state.record, state.step)
-        self.latest.update(state.record)
-        self.show(live_stats(self.latest, self.live))
+        self.run.tracker.log(state.record, state.step, state.images)
+        if state.record:
+            self.latest.update(state.record)
+            self.show(live_stats(self.latest, self.live))
 
 
 class Sample(Periodic):
-    """The sample figure (fixed latents) to samples/step_XXXXXXX.png and W&B."""
+    """The sample figure (fixed latents) to samples/step_XXXXXXX.png, and to W&B with
+    the step's scalars (`samples`)."""
 
     def __init__(self, every: int, last: int, gan: GAN, z: Tensor, data: Any, run: Run):
         super().__init__(every, last)
@@ -205,7 +208,7 @@ class Sample(Periodic):
             critic = lambda points: self.gan.critic_on_points(points.to(real.device))  # noqa: E731
             figure = FIGURES[self.data.kind]
             figure.draw(path, G(self.z), real[: len(self.z)], critic, f"step {state.step}")
-        self.run.tracker.log_image("samples", path, state.step)
+        state.images["samples"] = path
 
 
 class Checkpoint(Periodic):

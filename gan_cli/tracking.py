@@ -1,6 +1,8 @@
 """Where the numbers go: `metrics.jsonl` in the run folder, and W&B when enabled.
 
-One small interface (`log`, `log_image`, `finish`) so the loop never talks to W&B.
+One small interface (`log`, `finish`) so the loop never talks to W&B. A step's scalars
+and images go to W&B in one `run.log` call: one history row a step, which W&B never
+splits or drops.
 The W&B run lives in the run folder (`<run>/wandb/`), never in the current directory.
 
 W&B never stops training: if it cannot start, the run warns once and tries offline
@@ -131,14 +133,18 @@ class Tracker:
     def wandb_id(self) -> str | None:
         return self.wandb_run.id if self.wandb_run is not None else None
 
-    def log(self, metrics: dict[str, float], step: int) -> None:
-        self._jsonl.write(json.dumps({"step": step, **metrics}) + "\n")
-        self._jsonl.flush()
-        self.latest.update(metrics)
-        self._to_wandb(lambda run: run.log(metrics, step=step))
+    def log(self, metrics: dict[str, float], step: int, images: dict[str, Path] | None = None):
+        """A step's scalars (to metrics.jsonl and W&B) and image files (to W&B)."""
+        if metrics:
+            self._jsonl.write(json.dumps({"step": step, **metrics}) + "\n")
+            self._jsonl.flush()
+            self.latest.update(metrics)
 
-    def log_image(self, key: str, path: Path, step: int) -> None:
-        self._to_wandb(lambda run: run.log({key: self._wandb.Image(str(path))}, step=step))
+        def to_wandb(run) -> None:
+            pictures = {k: self._wandb.Image(str(p)) for k, p in (images or {}).items()}
+            run.log({**metrics, **pictures}, step=step)
+
+        self._to_wandb(to_wandb)
 
     def preempting(self) -> None:
         """Tell W&B the run is being preempted and will resume."""
@@ -167,10 +173,7 @@ class NoTracker:
     latest: dict[str, Any] = {}
     wandb_id = None
 
-    def log(self, metrics: dict[str, float], step: int) -> None:
-        pass
-
-    def log_image(self, key: str, path: Path, step: int) -> None:
+    def log(self, metrics: dict[str, float], step: int, images: dict[str, Path] | None = None):
         pass
 
     def preempting(self) -> None:
