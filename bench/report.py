@@ -161,7 +161,7 @@ def _remedies(r: dict) -> None:
         if "curve" in run:
             points = ", ".join(
                 f"{p['seconds']:.0f} s: {p['modes/captured']:.0f} / {p['modes/hq_fraction']:.0%}"
-                for p in run["curve"]
+                for p in {p["step"]: p for p in run["curve"]}.values()  # the last step once
             )
             print(f"\n{run['config']} seed {run['seed']} (modes / high quality): {points}")
 

@@ -132,7 +132,11 @@ def validate(cfg: DictConfig, run_dir: str | None = None) -> DictConfig:
     if hasattr(data_cls, "prepare"):
         data_cls.prepare(**arguments(cfg.data))
     for side in ("g", "d"):  # on a dummy parameter: bad arguments fail here
-        optimizer(cfg.optim[side], [torch.zeros(1, requires_grad=True)])
+        built = optimizer(cfg.optim[side], [torch.zeros(1, requires_grad=True)])
+    if cfg.loss.unroll:  # the critic's optimizer is one the unrolled steps can simulate
+        from gan_cli.unroll import simulated_update
+
+        simulated_update(built)
     return cfg
 
 

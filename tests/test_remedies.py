@@ -16,7 +16,7 @@ from torch.func import functional_call
 from gan_cli import step
 from gan_cli.build import assemble
 from gan_cli.checkpoint import load_checkpoint
-from gan_cli.config import check
+from gan_cli.config import check, validate
 from gan_cli.constraints import CONSTRAINTS
 from gan_cli.distributed import World
 from gan_cli.errors import UserError
@@ -125,10 +125,14 @@ def test_a_simulated_step_is_the_optimizers_own(kind):
         torch.testing.assert_close(simulated[n], p.detach(), rtol=1e-6, atol=1e-7)
 
 
-def test_an_optimizer_the_simulation_cannot_follow_is_refused():
+def test_an_optimizer_the_simulation_cannot_follow_is_refused_before_the_run():
     opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], weight_decay=0.1)
     with pytest.raises(UserError, match="loss.unroll simulates"):
         simulated_update(opt)
+    adagrad = ("optim.d._target_=torch.optim.Adagrad", "~optim.d.betas")
+    with pytest.raises(UserError, match="got Adagrad"):
+        validate(compose("loss=vanilla", "loss.unroll=2", *adagrad))
+    validate(compose("loss=vanilla", *adagrad))  # without unrolling, any optimizer
 
 
 def test_unrolling_zero_steps_makes_todays_updates_exactly():
