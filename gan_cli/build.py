@@ -83,8 +83,9 @@ def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) 
         ema=ema_of(G, t.ema_decay) if t.ema_decay > 0 else None,
         forwards=forwards(G, D, constraint.double_backward, world, t.compile),
         pack=cfg.loss.pack,
-        unroller=Unroller(D, opt_d, objective, constraint) if cfg.loss.unroll else None,
-        unroll=cfg.loss.unroll,
+        unroller=Unroller(D, opt_d, objective, constraint, cfg.loss.unroll)
+        if cfg.loss.unroll
+        else None,
         schedules=schedules(cfg.optim.schedule, t.steps, opt_g, opt_d),
     )
     return gan, data

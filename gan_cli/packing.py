@@ -9,7 +9,7 @@ packing amplifies the total variation distance of collapsed generators.
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
 
 def packed_shape(shape: tuple[int, ...], m: int) -> tuple[int, ...]:
@@ -24,15 +24,3 @@ def pack(x: Tensor, m: int) -> Tensor:
         return x
     n = len(x) - len(x) % m
     return x[:n].reshape(n // m, m * x.shape[1], *x.shape[2:])
-
-
-class Packed(nn.Module):
-    """The critic as a function of samples: it packs them, then scores each pack. For
-    evaluation and plots, which hold samples; training packs its batches itself."""
-
-    def __init__(self, critic: nn.Module, m: int) -> None:
-        super().__init__()
-        self.critic, self.m = critic, m
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.critic(pack(x, self.m))

@@ -58,7 +58,6 @@ class GAN:
     forwards: Forwards | None = None  # None: the plain modules
     pack: int = 1  # PacGAN: the critic judges packs of this many samples
     unroller: Unroller | None = None  # unrolled GAN: simulated critic steps in G's update
-    unroll: int = 0  # how many
     schedules: list[LRScheduler] = field(default_factory=list)  # stepped after each step
     critic_updates: int = 0  # so far (a lazy penalty applies on every k-th)
 
@@ -168,7 +167,6 @@ def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
     samples i*m .. i*m + m - 1 of one kind, real or generated.
     """
     F, m = gan.forwards, gan.pack
-    penalty = None
     for _ in range(gan.critic_steps(step)):
         real = real_packs(data, m)
         with precision:
@@ -192,7 +190,7 @@ def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
     with precision:
         critic = F.d_fixed
         if gan.unroller is not None:
-            ahead = [(real_packs(data, m), noise(gan, real)) for _ in range(gan.unroll)]
+            ahead = [(real_packs(data, m), noise(gan, real)) for _ in range(gan.unroller.steps)]
             critic = gan.unroller.critic_after(F.g, ahead, m, gan.critic_updates)
         g_loss = gan.objective.g_loss(critic(pack(F.g(noise(gan, real)), m)).float())
     gan.opt_g.zero_grad(set_to_none=True)

@@ -27,10 +27,12 @@ Batches = list[tuple[Tensor, Tensor]]  # (a real batch of packs, the latents of 
 
 
 class Unroller:
-    """Simulates critic steps as differentiable functions of the parameters."""
+    """Simulates `steps` critic steps as differentiable functions of the parameters."""
 
-    def __init__(self, critic: nn.Module, opt: torch.optim.Optimizer, objective, constraint):
-        self.critic, self.opt = critic, opt
+    def __init__(
+        self, critic: nn.Module, opt: torch.optim.Optimizer, objective, constraint, steps: int
+    ):
+        self.critic, self.opt, self.steps = critic, opt, steps
         self.objective, self.constraint = objective, constraint
         self.update = simulated_update(opt)
 
@@ -73,16 +75,17 @@ def simulated_update(opt: torch.optim.Optimizer) -> Callable[[Params, Params, di
     """The optimizer's step as a function (params, grads, state) -> new params, without
     in-place changes, so it can be differentiated. Adam, RMSprop and SGD in their plain
     forms (what the presets use); UserError for any other."""
-    group = opt.param_groups[0]
+    group = opt.param_groups[0]  # its lr is read at each step: a schedule may change it
     kind = type(opt).__name__
     plain = not group.get("weight_decay") and not group.get("maximize")
     if kind == "Adam" and plain and not group.get("amsgrad"):
-        return _adam(group["lr"], *group["betas"], group["eps"])
+        return _adam(group)
     if kind == "RMSprop" and plain and not group.get("momentum") and not group.get("centered"):
-        return _rmsprop(group["lr"], group["alpha"], group["eps"])
+        return _rmsprop(group)
     if kind == "SGD" and plain and not group.get("momentum"):
-        lr = group["lr"]
-        return lambda params, grads, state: {n: p - lr * grads[n] for n, p in params.items()}
+        return lambda params, grads, state: {
+            n: p - group["lr"] * grads[n] for n, p in params.items()
+        }
     raise UserError(
         f"loss.unroll simulates the critic's optimizer, which must be Adam, RMSprop or SGD "
         f"without weight decay, momentum, amsgrad or centering; got {kind}"
@@ -95,8 +98,9 @@ def _sqrt(x: Tensor) -> Tensor:
     return x.clamp_min(1e-30).sqrt()
 
 
-def _adam(lr: float, beta1: float, beta2: float, eps: float):
+def _adam(group: dict):
     def update(params: Params, grads: Params, state: dict) -> Params:
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         new = {}
         for n, p in params.items():
             s, g = state[n], grads[n]
@@ -111,8 +115,9 @@ def _adam(lr: float, beta1: float, beta2: float, eps: float):
     return update
 
 
-def _rmsprop(lr: float, alpha: float, eps: float):
+def _rmsprop(group: dict):
     def update(params: Params, grads: Params, state: dict) -> Params:
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         new = {}
         for n, p in params.items():
             s, g = state[n], grads[n]

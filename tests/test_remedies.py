@@ -119,7 +119,9 @@ def test_a_simulated_step_is_the_optimizers_own(kind):
     net(torch.randn(4, 3)).pow(2).sum().backward()
     grads = {n: p.grad.clone() for n, p in net.named_parameters()}
     state = {n: dict(opt.state.get(p, {})) for n, p in net.named_parameters()}
-    simulated = simulated_update(opt)(params, grads, state)
+    update = simulated_update(opt)
+    opt.param_groups[0]["lr"] *= 0.3  # as a schedule does: the simulation follows
+    simulated = update(params, grads, state)
     opt.step()
     for n, p in net.named_parameters():
         torch.testing.assert_close(simulated[n], p.detach(), rtol=1e-6, atol=1e-7)
@@ -140,7 +142,7 @@ def test_unrolling_zero_steps_makes_todays_updates_exactly():
     unrolled, data2 = _gan("loss=wgan_gp")
     # the unrolled path, with nothing to unroll: the critic read through functional_call
     unrolled.unroller = Unroller(
-        unrolled.critic, unrolled.opt_d, unrolled.objective, unrolled.constraint
+        unrolled.critic, unrolled.opt_d, unrolled.objective, unrolled.constraint, steps=0
     )
     for gan, d in ((plain, data), (unrolled, data2)):
         torch.manual_seed(1)
@@ -177,7 +179,7 @@ def test_the_unrolled_generator_gradient_matches_finite_differences(constraint):
     opt_d.step()
     objective = Minimax()
     penalty = CONSTRAINTS[constraint](**({"gp_lambda": 1.0} if constraint != "none" else {}))
-    unroller = Unroller(D, opt_d, objective, penalty)
+    unroller = Unroller(D, opt_d, objective, penalty, steps=3)
     batches = [(torch.randn(8, 2, dtype=torch.float64), torch.randn(8, 1, dtype=torch.float64))]
     batches *= 3
     z = torch.randn(8, 1, dtype=torch.float64)
