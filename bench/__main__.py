@@ -1,5 +1,5 @@
 """python -m bench [--quick] [--only overhead hardware pipeline memory quality tracking
-stacked remedies gpu]"""
+stacked remedies conditional gpu]"""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import RESULTS, machine
+from bench.conditional import conditional
 from bench.gpu import gpu
 from bench.overhead import hardware, overhead
 from bench.pipeline import memory, pipeline
@@ -31,6 +32,7 @@ PARTS = (
     "tracking",
     "stacked",
     "remedies",
+    "conditional",
     "gpu",
 )
 console = Console()
@@ -69,6 +71,8 @@ def main() -> None:
             result = stacked(args.quick, work)
         elif part == "remedies":
             result = remedies(args.quick, work)
+        elif part == "conditional":
+            result = conditional(args.quick, work)
         else:
             result = gpu(args.quick, work)
         seconds = time.perf_counter() - start
@@ -223,6 +227,32 @@ def show(part: str, result: dict) -> None:
             )
         for name, r in result["published"].items():
             table.add_row(name, "-", f"{r['modes/captured']:.0f}", f"{r['modes/kl']:.2f}", "-")
+    elif part == "conditional":
+        table = _table(
+            f"conditional against unconditional DCGAN, Fashion-MNIST, {result['steps']} "
+            f"steps (classifier accuracy {result['classifier_accuracy']:.1%})",
+            "model",
+            "seed",
+            "fid/classifier",
+            "coverage",
+            "classes/accuracy",
+            "per-class FID (worst)",
+            "s",
+        )
+        for r in result["runs"]:
+            worst = r.get("fid/classifier_worst_class")
+            per_class = "-"
+            if worst is not None:
+                per_class = f"{r['fid/classifier_per_class']:.1f} ({worst})"
+            table.add_row(
+                r["config"],
+                str(r["seed"]),
+                f"{r['fid/classifier']:.1f}",
+                f"{r['prdc/coverage']:.3f}",
+                _f_or_dash(r.get("classes/accuracy"), "{:.3f}"),
+                per_class,
+                f"{r['seconds']:.0f}",
+            )
     else:
         table = _table("GPU throughput", "model", "loss", "precision", "compile", "images/s")
         for r in result["throughput"]:

@@ -20,7 +20,8 @@ from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gan_cli import distributed
-from gan_cli.config import arguments, build, optimizer
+from gan_cli.conditioning import Classes, of_labels
+from gan_cli.config import LABELLED, arguments, build, optimizer
 from gan_cli.data.base import IMAGES, DataSource
 from gan_cli.distributed import World
 from gan_cli.errors import UserError
@@ -35,12 +36,28 @@ def data_source(cfg: DictConfig, device: torch.device) -> DataSource:
     return build(cfg.data, seed=cfg.trainer.seed, device=device)
 
 
-def generator(cfg: DictConfig) -> nn.Module:
-    """The generator the config describes, on the CPU; needs no data files."""
+def generator(cfg: DictConfig, n_classes: int = 0) -> nn.Module:
+    """The generator the config describes, on the CPU; needs no data files. A
+    conditional one (model.conditional) is given its number of classes: from the data,
+    or from the checkpoint (gan-sample)."""
     data_cls = get_class(cfg.data._target_)
     shape = data_cls.sample_shape(**arguments(cfg.data))
-    offered = {"out_shape": shape, "bounded": data_cls.kind == IMAGES}
+    offered = {"out_shape": shape, "bounded": data_cls.kind == IMAGES, "n_classes": n_classes}
     return build(cfg.model.generator, **_taken(cfg.model.generator, offered))
+
+
+def classes(cfg: DictConfig, data: DataSource) -> Classes | None:
+    """The classes of a conditional GAN (model.conditional), from the data's labels; one
+    line when the data has none."""
+    kind = cfg.model.get("conditional", "none")
+    if kind == "none":
+        return None
+    if data.labels is None:
+        raise UserError(
+            f"model.conditional={kind} needs labelled data ({LABELLED}); this data has no "
+            "labels (image_folder: put each class's images in a subfolder named after it)"
+        )
+    return of_labels(data.labels, kind, cfg.model.acgan_weight)
 
 
 def loss_part(cfg: DictConfig, part: str) -> Any:
@@ -56,9 +73,15 @@ def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) 
     t, world = cfg.trainer, world or World()
     torch.manual_seed(t.seed)
     data = data_source(cfg, device)
-    G = generator(cfg).to(device)
+    labelled = classes(cfg, data)
+    n_classes = 0 if labelled is None else len(labelled.names)
+    G = generator(cfg, n_classes).to(device)
     constraint = loss_part(cfg, "constraint")
-    offered = {"in_shape": packed_shape(data.shape, cfg.loss.pack)}
+    offered = {
+        "in_shape": packed_shape(data.shape, cfg.loss.pack),
+        "conditional": cfg.model.get("conditional", "none"),
+        "n_classes": n_classes,
+    }
     D = build(cfg.model.discriminator, **_taken(cfg.model.discriminator, offered))
     D = constraint.prepare(D).to(device)
     if world.active and cfg.loss.unroll:
@@ -87,6 +110,7 @@ def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) 
         if cfg.loss.unroll
         else None,
         schedules=schedules(cfg.optim.schedule, t.steps, opt_g, opt_d),
+        classes=labelled,
     )
     return gan, data
 

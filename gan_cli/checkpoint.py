@@ -120,8 +120,9 @@ def checkpoint_state(
 ) -> dict[str, Any] | None:
     """Everything a resumed run needs to go on exactly: the weights, both optimizers
     and their learning-rate schedules, the EMA, every random stream, the config as
-    trained, the W&B run id; None on ranks other than 0 (which only give their random
-    streams: each rank draws its own)."""
+    trained, the W&B run id, and a conditional GAN's class names and frequencies; None
+    on ranks other than 0 (which only give their random streams: each rank draws its
+    own)."""
     streams = {**rng.capture(), "data": data.state_dict(), "eval": eval_rng.get_state()}
     streams = run.world.gather(streams)
     if not run.world.is_main:
@@ -139,6 +140,8 @@ def checkpoint_state(
         "schedules": [schedule.state_dict() for schedule in gan.schedules],
         "wandb_id": run.tracker.wandb_id,
     }
+    if gan.classes is not None:  # so gan-sample knows the classes without the data set
+        state["classes"] = gan.classes.state()
     if gan.ema is not None:
         state["generator_ema"] = gan.ema.module.state_dict()
         state["ema_averaged"] = gan.ema.n_averaged

@@ -26,12 +26,14 @@ from omegaconf.errors import OmegaConfBaseException
 
 from gan_cli import metrics
 from gan_cli.constraints import CONSTRAINTS
+from gan_cli.data.base import IMAGES
 from gan_cli.errors import UserError, one_line
 from gan_cli.losses import OBJECTIVES
 from gan_cli.params import signature_params
 from gan_cli.schema import RUNTIME, typed
 
 CONFIG_NAME = "train"
+LABELLED = "data=mnist|fashion_mnist|cifar10|stacked_mnist, or image_folder with class subfolders"
 # groups whose options write into `loss` itself: their parameters are loss.<name>
 LOSS_PARTS = {"loss/objective": OBJECTIVES, "loss/constraint": CONSTRAINTS}
 
@@ -109,6 +111,7 @@ def check(cfg: DictConfig) -> DictConfig:
     shape = data_cls.sample_shape(**arguments(cfg.data))
     _check_model_fits(cfg, shape)
     _check_constraint_fits(cfg)
+    _check_conditional(cfg, data_cls.kind)
     metrics.selected(cfg.metrics, data_cls.kind)  # names known, and fitting this data
     weights = cfg.metrics.inception_weights
     if weights is not None and not Path(weights).is_file():
@@ -159,6 +162,25 @@ def _check_constraint_fits(cfg: DictConfig) -> None:
     if why := constraint.refuses_objectives.get(name):
         chosen = next(n for n, cls in CONSTRAINTS.items() if cls is constraint)
         raise UserError(f"loss.constraint={chosen} does not fit loss.objective={name}: {why}")
+
+
+def _check_conditional(cfg: DictConfig, kind: str) -> None:
+    """Class conditioning needs labelled images, and one label a sample: no packs (whose
+    samples would need a label each) and no unrolled steps (which do not carry labels)."""
+    chosen = cfg.model.conditional
+    if chosen == "none":
+        return
+    if kind != IMAGES:
+        raise UserError(
+            f"model.conditional={chosen} needs labelled images ({LABELLED}); this data "
+            f"holds {kind}, without labels"
+        )
+    for key, plain in (("pack", 1), ("unroll", 0)):
+        if cfg.loss[key] != plain:
+            raise UserError(
+                f"loss.{key}={cfg.loss[key]} does not combine with model.conditional={chosen}: "
+                f"set loss.{key}={plain}, or model.conditional=none"
+            )
 
 
 def _check_model_fits(cfg: DictConfig, shape: tuple[int, ...]) -> None:

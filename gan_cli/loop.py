@@ -26,9 +26,10 @@ from gan_cli.checkpoint import (
     restore,
     save_checkpoint,
 )
+from gan_cli.conditioning import generate
 from gan_cli.console import live_stats, progress_bar
 from gan_cli.distributed import World
-from gan_cli.plots import FIGURES
+from gan_cli.plots import COLUMNS, FIGURES, ROWS, class_rows
 from gan_cli.preemption import PreemptionHandler
 from gan_cli.step import GAN, Diverged, Guard, all_finite, autocast, train_step
 from gan_cli.tracking import Tracker
@@ -194,7 +195,8 @@ class Publish(Periodic):
 
 class Sample(Periodic):
     """The sample figure (fixed latents) to samples/step_XXXXXXX.png, and to W&B with
-    the step's scalars (`samples`)."""
+    the step's scalars (`samples`). A conditional generator's grid has one row a class
+    (the first ROWS), the same latent down each column."""
 
     def __init__(self, every: int, last: int, gan: GAN, z: Tensor, data: Any, run: Run):
         super().__init__(every, last)
@@ -206,8 +208,11 @@ class Sample(Periodic):
         G, D, real = self.gan.sampler, self.gan.critic, self.data.heldout
         with eval_mode(G, D), torch.no_grad():
             critic = lambda points: self.gan.critic_on_points(points.to(real.device))  # noqa: E731
-            figure = FIGURES[self.data.kind]
-            figure.draw(path, G(self.z), real[: len(self.z)], critic, f"step {state.step}")
+            figure, z, y = FIGURES[self.data.kind], self.z, None
+            if self.gan.classes is not None:
+                z, y = class_rows(self.z[:COLUMNS], range(min(ROWS, len(self.gan.classes.names))))
+            fake = generate(G, z, y)
+            figure.draw(path, fake, real[: len(z)], critic, f"step {state.step}", nrow=COLUMNS)
         state.images["samples"] = path
 
 
@@ -252,10 +257,21 @@ def evaluate(gan: GAN, data: Any, eval_rng, run: Run, chosen: list) -> dict[str,
     G, D, heldout = gan.sampler, gan.critic, data.heldout
     with eval_mode(G, D):
         z = torch.randn(len(heldout), gan.z_dim, generator=eval_rng, device=heldout.device)
-        fake = metrics.chunked(G, z)
+        y = gan.labels(len(z), heldout.device, eval_rng)  # None: unconditional
+        fake = metrics.chunked(G, z, y)
         seed = run.trainer.seed
         ev = metrics.Evaluation(
-            G, D, gan.objective, data, fake, eval_rng, run.cfg.metrics, seed, gan.pack
+            G,
+            D,
+            gan.objective,
+            data,
+            fake,
+            eval_rng,
+            run.cfg.metrics,
+            seed,
+            gan.pack,
+            fake_labels=y,
+            classes=gan.classes,
         )
         out: dict[str, float] = {}
         for metric in chosen:

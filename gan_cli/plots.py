@@ -71,6 +71,17 @@ def image_grid(path: Path, images: Tensor, nrow: int = 8) -> None:
     torchvision.utils.save_image(images.float().cpu() * 0.5 + 0.5, path, nrow=nrow, padding=2)
 
 
+COLUMNS = 8  # images a row of a sample grid
+ROWS = 16  # classes a conditional grid shows at most, one a row
+
+
+def class_rows(z: Tensor, classes) -> tuple[Tensor, Tensor]:
+    """The inputs of a grid with one row a class: the latents z (C, z_dim) across every
+    row, so a column holds one latent in every class -> ((R*C, z_dim), labels (R*C,))."""
+    y = torch.as_tensor(list(classes), dtype=torch.int64, device=z.device)
+    return z.repeat(len(y), 1), y.repeat_interleave(len(z))
+
+
 @dataclass(frozen=True)
 class Figure:
     """How samples of one kind of data are shown: how many, in which file (gan-sample),
@@ -86,7 +97,7 @@ def _scatter(path, fake, real=None, critic=None, title="", nrow=None) -> None:
     toy_scatter(path, fake, real, critic, title)
 
 
-def _grid(path, fake, real=None, critic=None, title="", nrow=8) -> None:
+def _grid(path, fake, real=None, critic=None, title="", nrow=COLUMNS) -> None:
     image_grid(path, fake, nrow=nrow)
 
 

@@ -6,11 +6,20 @@
     gan-sample checkpoint=RUN interpolate=8                           # 8 rows of slerp paths
     gan-sample checkpoint=RUN seed=1 device=cpu ema=false
     gan-sample checkpoint=RUN n=10000 metrics=true                    # image metrics (needs data)
+    gan-sample checkpoint=RUN class=3 n=16                            # conditional: 16 of class 3
+    gan-sample checkpoint=RUN class=[1,3,5] n=8                       # 8 of each, a grid row each
+    gan-sample checkpoint=RUN class=Sneaker interpolate=4             # by name; paths in the class
 
 The generator is rebuilt from the config stored in the checkpoint. `out` (default:
 generated/ in the run folder) receives samples.npz (x: samples in data space, float32;
-z: their latents), images/000000.png ... and grid.png for images, scatter.png for 2-D
-points, and interpolation.png with interpolate=K.
+z: their latents; y: their classes, for a class-conditional generator),
+images/000000.png ... and grid.png for images, scatter.png for 2-D points, and
+interpolation.png with interpolate=K.
+
+A class-conditional checkpoint (model.conditional) records its class names. With
+class=, n samples of each class asked for (by index or name), in that order, and
+grid.png one row a class; without it, n samples of classes drawn from the data's
+frequencies, and grid.png one row a class for the first 16 classes.
 """
 
 from __future__ import annotations
@@ -27,21 +36,23 @@ from typing import Any
 import numpy as np
 import torch
 from hydra.utils import get_class
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor, nn
 
-from gan_cli import build, classifier, metrics
+from gan_cli import build, classifier, conditioning, metrics
 from gan_cli.atomic import atomic_write
 from gan_cli.checkpoint import find_checkpoint, read_checkpoint
+from gan_cli.conditioning import Classes
+from gan_cli.conditioning import generate as generate_batch
 from gan_cli.config import config_dir, resolve_device
 from gan_cli.console import console, err_console
 from gan_cli.data.base import IMAGES
 from gan_cli.errors import UserError, one_line
-from gan_cli.metrics import REGISTRY
-from gan_cli.plots import FIGURES
+from gan_cli.metrics import REGISTRY, applies
+from gan_cli.plots import COLUMNS, FIGURES, ROWS, class_rows
 
 log = logging.getLogger(__name__)
 
@@ -61,18 +72,24 @@ class Args:
     images: bool = True  # one PNG per image sample (images/000000.png ...)
     metrics: bool = False  # image metrics of the samples against the run's data (needs its files)
     inception_weights: str | None = None  # for metrics: default, the run's metrics setting
+    class_: Any = None  # `class=`: an index, a name or a list of them (conditional checkpoints)
+
+
+ALIASES = {"class": "class_"}  # command-line keys that are Python keywords
 
 
 def parse(argv: list[str]) -> Args:
     """key=value arguments -> Args; one clear line for anything else."""
     schema = OmegaConf.structured(Args)
-    options = list(schema.keys())
-    for arg in argv:
+    fields = {v: k for k, v in ALIASES.items()}
+    options = [fields.get(k, k) for k in schema.keys()]
+    for i, arg in enumerate(argv):
         if "=" not in arg:
             raise UserError(f"{arg!r} is not an option: write key=value, see gan-sample --help")
-        key = arg.split("=", 1)[0]
+        key, value = arg.split("=", 1)
         if key not in options:
             raise UserError(f"unknown option {key!r}; options: {'|'.join(options)}")
+        argv = [*argv[:i], f"{ALIASES.get(key, key)}={value}", *argv[i + 1 :]]
     try:
         args = OmegaConf.to_object(OmegaConf.merge(schema, OmegaConf.from_dotlist(argv)))
     except OmegaConfBaseException as e:
@@ -87,8 +104,10 @@ def parse(argv: list[str]) -> Args:
 
 
 def rebuild_generator(state: dict[str, Any], ema: bool, device: torch.device) -> nn.Module:
-    """The generator from the checkpoint's config and weights (the EMA ones if present)."""
-    G = build.generator(OmegaConf.create(state["config"]))
+    """The generator from the checkpoint's config and weights (the EMA ones if present);
+    a conditional one with the classes the checkpoint records."""
+    n_classes = len(state["classes"]["names"]) if "classes" in state else 0
+    G = build.generator(OmegaConf.create(state["config"]), n_classes)
     weights = state["generator_ema"] if ema and "generator_ema" in state else state["generator"]
     try:
         G.load_state_dict(weights)
@@ -101,12 +120,12 @@ def rebuild_generator(state: dict[str, Any], ema: bool, device: torch.device) ->
 
 
 @torch.no_grad()
-def generate(G: nn.Module, args: Args, device: torch.device, pngs: Path | None):
-    """n samples and their latents, in batches, with a progress bar; with `pngs`, one
-    PNG per image there as they come."""
-    z_dim = G.z_dim
+def generate(G: nn.Module, args: Args, device: torch.device, pngs: Path | None, labels: Labels):
+    """The samples, their latents and their classes (None: unconditional), in batches,
+    with a progress bar; with `pngs`, one PNG per image there as they come."""
+    z_dim, total = G.z_dim, labels.total(args.n)
     rng = torch.Generator(device=device).manual_seed(args.seed)
-    xs = zs = None  # filled in place: memory is the arrays plus one batch
+    xs = zs = ys = None  # filled in place: memory is the arrays plus one batch
     columns = (
         TextColumn("[bold]gan-sample"),
         BarColumn(),
@@ -114,20 +133,68 @@ def generate(G: nn.Module, args: Args, device: torch.device, pngs: Path | None):
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console) as bar:
-        task = bar.add_task("sample", total=args.n)
-        for start in range(0, args.n, args.batch_size):
-            count = min(args.batch_size, args.n - start)
+        task = bar.add_task("sample", total=total)
+        for start in range(0, total, args.batch_size):
+            count = min(args.batch_size, total - start)
             z = torch.randn(count, z_dim, generator=rng, device=device)
-            x = G(z).float().cpu()
+            y = labels.of(start, count, args.n, rng, device)
+            x = generate_batch(G, z, y).float().cpu()
             if xs is None:
-                xs = np.empty((args.n, *x.shape[1:]), dtype=np.float32)
-                zs = np.empty((args.n, z_dim), dtype=np.float32)
+                xs = np.empty((total, *x.shape[1:]), dtype=np.float32)
+                zs = np.empty((total, z_dim), dtype=np.float32)
+                ys = None if y is None else np.empty(total, dtype=np.int64)
             xs[start : start + count] = x.numpy()
             zs[start : start + count] = z.cpu().numpy()
+            if ys is not None:
+                ys[start : start + count] = y.cpu().numpy()
             if pngs is not None:
                 write_pngs(x, pngs, start)
             bar.advance(task, count)
-    return xs, zs
+    return xs, zs, ys
+
+
+@dataclass
+class Labels:
+    """Which classes gan-sample draws: none (an unconditional checkpoint), the ones
+    asked for (`asked`, indices: n of each, in order), or classes drawn from the data's
+    frequencies (`classes` without `asked`)."""
+
+    classes: Classes | None = None
+    asked: list[int] | None = None
+
+    def total(self, n: int) -> int:
+        return n * len(self.asked) if self.asked else n
+
+    def of(self, start: int, count: int, n: int, rng, device) -> Tensor | None:
+        """The labels of samples start .. start + count - 1."""
+        if self.classes is None:
+            return None
+        if self.asked is None:
+            return self.classes.draw(count, device, rng)
+        index = torch.arange(start, start + count, device=device) // n
+        return torch.tensor(self.asked, device=device)[index]
+
+    def rows(self) -> list[int]:
+        """The classes of the grid's rows: those asked for, or the first ROWS."""
+        return self.asked or list(range(min(ROWS, len(self.classes.names))))
+
+
+def asked_classes(args: Args, classes: Classes | None) -> list[int] | None:
+    """class= as class indices (None when not given); one line for a class that is not
+    one of the checkpoint's, or for a checkpoint without classes."""
+    if args.class_ is None:
+        return None
+    asked = args.class_ if isinstance(args.class_, list | ListConfig) else [args.class_]
+    shown = args.class_ if len(asked) != 1 else asked[0]
+    if classes is None:
+        raise UserError(
+            f"class={shown}: this checkpoint's generator is unconditional "
+            "(model.conditional=none), it cannot draw a class; train one with "
+            "model.conditional=projection or acgan"
+        )
+    if not asked:
+        raise UserError("class=[]: name at least one class")
+    return [classes.index(c) for c in asked]
 
 
 def to_uint8(x: Tensor) -> Tensor:
@@ -167,13 +234,36 @@ def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def interpolation(G: nn.Module, rows: int, seed: int, device: torch.device) -> Tensor:
-    """`rows` spherical interpolations between two random latents, 10 steps each."""
+def interpolation(
+    G: nn.Module, rows: int, seed: int, device: torch.device, classes: list[int] | None = None
+) -> Tensor:
+    """`rows` spherical interpolations between two random latents, 10 steps each; for a
+    conditional generator, within one class a row (cycling through `classes`)."""
     rng = torch.Generator(device=device).manual_seed(seed + 1)  # not the samples' latents
     t = torch.linspace(0, 1, 10, device=device)
     ends = torch.randn(rows, 2, G.z_dim, generator=rng, device=device)
     z = torch.cat([slerp(a, b, t) for a, b in ends])
-    return G(z).float().cpu()
+    y = None
+    if classes:
+        y = torch.tensor([classes[r % len(classes)] for r in range(rows)], device=device)
+        y = y.repeat_interleave(len(t))
+    return generate_batch(G, z, y).float().cpu()
+
+
+@torch.no_grad()
+def class_grid(G: nn.Module, x: np.ndarray, labels: Labels, seed: int, device) -> Tensor:
+    """A conditional generator's grid, one row a class: with classes asked for, the
+    first COLUMNS samples of each; else the first ROWS classes from the same COLUMNS
+    latents (one a column)."""
+    if labels.asked:
+        n = len(x) // len(labels.asked)
+        cols = min(n, COLUMNS)
+        return torch.cat(
+            [torch.from_numpy(x[i * n : i * n + cols]) for i in range(len(labels.asked))]
+        )
+    rng = torch.Generator(device=device).manual_seed(seed + 2)  # not the samples' latents
+    z = torch.randn(COLUMNS, G.z_dim, generator=rng, device=device)
+    return generate_batch(G, *class_rows(z, labels.rows())).float().cpu()
 
 
 def run(args: Args) -> list[str]:
@@ -184,22 +274,30 @@ def run(args: Args) -> list[str]:
     state = read_checkpoint(ckpt)
     cfg = OmegaConf.create(state["config"])
     kind = get_class(cfg.data._target_).kind
-    scorer = Scorer(cfg, args, device) if args.metrics else None
+    classes = conditioning.from_state(state) if "classes" in state else None
+    labels = Labels(classes, asked_classes(args, classes))
+    scorer = Scorer(cfg, args, device, classes) if args.metrics else None
     G = rebuild_generator(state, args.ema, device)
     figure = FIGURES[kind]
     out = Path(args.out) if args.out else (run_dir or ckpt.parent) / "generated"
     out.mkdir(parents=True, exist_ok=True)
     pngs = out / "images" if args.images and kind == IMAGES else None
-    x, z = generate(G, args, device, pngs)
-    save_npz(out / "samples.npz", x=x, z=z)
-    wrote = [f"samples.npz (x {tuple(x.shape)}, z {tuple(z.shape)})"]
+    x, z, y = generate(G, args, device, pngs, labels)
+    save_npz(out / "samples.npz", x=x, z=z, **({} if y is None else {"y": y}))
+    wrote = [f"samples.npz (x {tuple(x.shape)}, z {tuple(z.shape)}{'' if y is None else ', y'})"]
     wrote += [f"images/ ({len(x)} PNG)"] if pngs else []
     real = build.data_source(cfg, torch.device("cpu")).heldout if figure.shows_real else None
-    shown = torch.from_numpy(x[: figure.n])
-    figure.draw(out / figure.file, shown, real, None, f"{len(shown)} samples")
+    nrow = COLUMNS
+    if classes is None:
+        shown = torch.from_numpy(x[: figure.n])
+    else:
+        shown = class_grid(G, x, labels, args.seed, device)
+        nrow = len(shown) // len(labels.rows())
+    figure.draw(out / figure.file, shown, real, None, f"{len(shown)} samples", nrow=nrow)
     wrote.append(figure.file)
     if args.interpolate:
-        rows = interpolation(G, args.interpolate, args.seed, device)
+        within = None if classes is None else labels.asked or list(range(len(classes.names)))
+        rows = interpolation(G, args.interpolate, args.seed, device, within)
         title = f"{args.interpolate} interpolations, 10 steps each"
         figure.draw(out / "interpolation.png", rows, None, None, title, nrow=10)
         wrote.append("interpolation.png")
@@ -220,9 +318,11 @@ class Scorer:
     of points, missing data files, or unlabelled images without Inception weights stop
     gan-sample before it writes anything."""
 
-    DOMAIN = ("classifier", "stacked_modes")  # the registered metrics it reports
+    DOMAIN = ("classifier", "stacked_modes", "conditional")  # the registered metrics it reports
 
-    def __init__(self, cfg: DictConfig, args: Args, device: torch.device) -> None:
+    def __init__(
+        self, cfg: DictConfig, args: Args, device: torch.device, classes: Classes | None
+    ) -> None:
         from gan_cli.metrics.fid import InceptionUnavailable, inception
 
         kind = get_class(cfg.data._target_).kind
@@ -231,7 +331,11 @@ class Scorer:
         defaults = OmegaConf.load(Path(config_dir()) / "train.yaml").metrics
         self.settings = OmegaConf.merge(defaults, cfg.get("metrics", {}))
         self.data = build.data_source(cfg, device)
-        self.domain = [REGISTRY[n] for n in self.DOMAIN if REGISTRY[n].fits(self.data, None)]
+        conditional = classes is not None
+        self.domain = [
+            REGISTRY[n] for n in self.DOMAIN if applies(REGISTRY[n], self.data, None, conditional)
+        ]
+        self.classes = classes
         weights = args.inception_weights or self.settings.inception_weights
         try:
             self.extractor = inception(weights).to(device)
@@ -250,8 +354,20 @@ class Scorer:
         if self.domain:
             rng = torch.Generator(device=self.device).manual_seed(args.seed)
             z = torch.randn(args.n, G.z_dim, generator=rng, device=self.device)
-            fake = metrics.chunked(G, z)
-            ev = metrics.Evaluation(G, None, None, self.data, fake, rng, self.settings, args.seed)
+            y = None if self.classes is None else self.classes.draw(args.n, self.device, rng)
+            fake = metrics.chunked(G, z, y)
+            ev = metrics.Evaluation(
+                G,
+                None,
+                None,
+                self.data,
+                fake,
+                rng,
+                self.settings,
+                args.seed,
+                fake_labels=y,
+                classes=self.classes,
+            )
             for metric in self.domain:
                 scores.update(metric.compute(ev))
         if REGISTRY["classifier"] in self.domain:
@@ -261,7 +377,7 @@ class Scorer:
         if self.extractor is not None:
             reference = self.settings.reference
             real = self.data.reference(reference)
-            scores |= score(G, real, args.n, self.extractor, args.seed)
+            scores |= score(G, real, args.n, self.extractor, args.seed, classes=self.classes)
             scores["fid/reference"] = reference
         return scores
 

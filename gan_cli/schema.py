@@ -31,7 +31,9 @@ from omegaconf.errors import (
 from gan_cli.constraints import CONSTRAINTS
 from gan_cli.errors import UserError, one_line
 from gan_cli.losses import OBJECTIVES
+from gan_cli.models.conditional import CONDITIONAL
 from gan_cli.params import (
+    AT_LEAST_0,
     COUNT,
     POSITIVE_INT,
     Annotated,
@@ -44,7 +46,7 @@ from gan_cli.params import (
 )
 
 # constructor arguments the code passes itself, never the config
-RUNTIME = ("seed", "device", "out_shape", "in_shape", "bounded")
+RUNTIME = ("seed", "device", "out_shape", "in_shape", "bounded", "conditional", "n_classes")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 CADENCE = Annotated[int, at_least(0, "an integer")]  # 0: only at the final step
 
@@ -82,6 +84,11 @@ class Metrics:
     classifier_steps: Annotated[int, POSITIVE_INT]
     prdc_k: Annotated[int, POSITIVE_INT]
     stacked_samples: Annotated[int, POSITIVE_INT]
+
+
+class Model:  # besides each model's own knobs (z_dim, ...): class conditioning
+    conditional: CONDITIONAL  # none|projection|acgan (gan_cli.models.conditional)
+    acgan_weight: Annotated[float, AT_LEAST_0]  # of the auxiliary classifier's loss
 
 
 class Loss:
@@ -158,7 +165,7 @@ def _root_schema(raw: dict, specs: dict[str, Param]) -> type:
         "logger": _dataclass("Logger", _declared(Logger), "logger", specs),
         "metrics": _dataclass("Metrics", _declared(Metrics), "metrics", specs),
         "data": _target_schema(raw["data"], "data", specs),
-        "model": _knob_schema(raw["model"], "model", specs),
+        "model": _knob_schema(raw["model"], "model", specs, _declared(Model)),
         "loss": _loss_schema(raw["loss"], specs),
         "optim": _dataclass("Optim", _declared(Optim), "optim", specs),
     }
@@ -183,11 +190,12 @@ def _target_schema(raw: dict, prefix: str, specs: dict[str, Param]) -> type:
     return _dataclass(_name(prefix), [target, *params], prefix, specs)
 
 
-def _knob_schema(raw: dict, prefix: str, specs: dict[str, Param]) -> type:
+def _knob_schema(raw: dict, prefix: str, specs: dict[str, Param], declared: list[Param]) -> type:
     """A node of public knobs (model.z_dim) and the `_target_` nodes that read them
-    (generator.z_dim: ${model.z_dim}); a knob has the type of what reads it."""
+    (generator.z_dim: ${model.z_dim}); a knob has the type of what reads it, or the one
+    `declared` here (knobs the code reads itself)."""
     targets = {k: v for k, v in raw.items() if isinstance(v, dict) and "_target_" in v}
-    knobs: dict[str, Param] = {}
+    knobs: dict[str, Param] = {p.name: p for p in declared}
     for node in targets.values():
         for p in signature_params(get_class(node["_target_"]), skip=RUNTIME):
             ref = re.fullmatch(rf"\$\{{{prefix}\.(\w+)\}}", str(node.get(p.name)))

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler
 from torch.optim.swa_utils import AveragedModel
 
+from gan_cli.conditioning import Classes, generate
 from gan_cli.constraints import Constraint
 from gan_cli.distributed import World
 from gan_cli.losses import Objective
@@ -60,6 +61,7 @@ class GAN:
     unroller: Unroller | None = None  # unrolled GAN: simulated critic steps in G's update
     schedules: list[LRScheduler] = field(default_factory=list)  # stepped after each step
     critic_updates: int = 0  # so far (a lazy penalty applies on every k-th)
+    classes: Classes | None = None  # a class-conditional GAN's classes; None: unconditional
 
     def __post_init__(self) -> None:
         if self.forwards is None:
@@ -75,6 +77,19 @@ class GAN:
     def sampler(self) -> nn.Module:
         """The generator behind samples and evaluation: the averaged one when kept."""
         return self.ema.module if self.ema is not None else self.generator
+
+    def labels(self, n: int, device, generator: torch.Generator | None = None) -> Tensor | None:
+        """Labels (n,) for n generated samples, from the data's class frequencies; None
+        for an unconditional GAN."""
+        return None if self.classes is None else self.classes.draw(n, device, generator)
+
+    def judge(self, critic: Callable, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """The critic's output (B,) on x (of classes y when conditional), in float32, and
+        the auxiliary classifier's loss (acgan) or None."""
+        if self.classes is None:
+            return critic(x).float(), None
+        out, aux = self.classes.judge(critic, x, y)
+        return out.float(), aux
 
     def critic_on_points(self, x: Tensor) -> Tensor:
         """The critic's value at each sample of x, as plots show it: with packing, the
@@ -168,15 +183,21 @@ def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
     """
     F, m = gan.forwards, gan.pack
     for _ in range(gan.critic_steps(step)):
-        real = real_packs(data, m)
+        real, y = real_batch(gan, data, m)  # y: the labels, for a conditional GAN
         with precision:
-            with torch.no_grad():
-                fake = pack(F.g_fixed(noise(gan, real)), m)
-            real_out, fake_out = F.d(real).float(), F.d(fake).float()
+            with torch.no_grad():  # fakes of the real batch's classes
+                fake = pack(generate(F.g_fixed, noise(gan, real), y), m)
+            real_out, real_aux = gan.judge(F.d, real, y)
+            fake_out, fake_aux = gan.judge(F.d, fake, y)
             d_loss = gan.objective.d_loss(real_out, fake_out)
+            if real_aux is not None:  # acgan: classify the real and the generated images
+                aux = real_aux + fake_aux
+                d_loss = d_loss + aux
             penalty = None
             if gan.critic_updates % gan.constraint.penalty_every == 0:
-                penalty = gan.constraint.penalty(F.d, real, fake)
+                # with labels, the penalty differentiates in the image at the real class
+                critic = F.d if y is None else lambda x, y=y: F.d(x, y)
+                penalty = gan.constraint.penalty(critic, real, fake)
             if penalty is not None:
                 d_loss = d_loss + penalty
         gan.opt_d.zero_grad(set_to_none=True)
@@ -192,7 +213,12 @@ def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
         if gan.unroller is not None:
             ahead = [(real_packs(data, m), noise(gan, real)) for _ in range(gan.unroller.steps)]
             critic = gan.unroller.critic_after(F.g, ahead, m, gan.critic_updates)
-        g_loss = gan.objective.g_loss(critic(pack(F.g(noise(gan, real)), m)).float())
+        z = noise(gan, real)
+        y_g = gan.labels(len(z), z.device)
+        fake_out_g, g_aux = gan.judge(critic, pack(generate(F.g, z, y_g), m), y_g)
+        g_loss = gan.objective.g_loss(fake_out_g)
+        if g_aux is not None:
+            g_loss = g_loss + g_aux
     gan.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     gan.critic.requires_grad_(True)
@@ -203,7 +229,15 @@ def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
     for schedule in gan.schedules:
         schedule.step()
     out = {"loss/d": d_loss, "loss/g": g_loss, "real_out": real_out, "fake_out": fake_out.detach()}
+    if real_aux is not None:
+        out["loss/acgan"] = aux.detach()
     return out if penalty is None else {**out, "loss/penalty": penalty}
+
+
+def real_batch(gan: GAN, data: Any, m: int) -> tuple[Tensor, Tensor | None]:
+    """The critic step's real batch, with its labels for a conditional GAN (which does
+    not pack); packs of m samples and None otherwise."""
+    return data.sample_labelled() if gan.classes is not None else (real_packs(data, m), None)
 
 
 def real_packs(data: Any, m: int) -> Tensor:

@@ -55,7 +55,13 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
         with atomic_write(run_dir / "config.yaml", "w") as f:  # the config as trained
             f.write(OmegaConf.to_yaml(cfg))
     tracker = _tracker(cfg, run_dir, world, resume)
-    run = loop.Run(cfg, run_dir, tracker, metrics.for_run(cfg.metrics, data, gan.objective), world)
+    run = loop.Run(
+        cfg,
+        run_dir,
+        tracker,
+        metrics.for_run(cfg.metrics, data, gan.objective, gan.classes is not None),
+        world,
+    )
     exit_code = 1
     try:
         try:

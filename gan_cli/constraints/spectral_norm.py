@@ -8,7 +8,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 from gan_cli.constraints.base import Constraint, register
 from gan_cli.params import POSITIVE_INT, Annotated
 
-_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+# with a projection discriminator, its class embedding too (Miyato & Koyama 2018)
+_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Embedding)
 
 
 @register("spectral_norm")

@@ -42,7 +42,8 @@ class DataSource:
     - `kind` (class attribute): POINTS or IMAGES;
     - `sample_shape(**config)` (class method): one sample's shape, from the config alone;
     - `shape`: one sample's shape; `sample()`: a training batch (batch_size, *shape) on
-      the training device; `heldout`: a fixed held-out set (N, *shape), never trained on;
+      the training device, `sample_labelled()` the same with its labels; `heldout`: a
+      fixed held-out set (N, *shape), never trained on;
     - `modes`: (centres (K, d), std) of a Gaussian mixture, for mode coverage, or None;
     - `labels`: the class labels (Labels) of labelled data, or None;
     - `state_dict()` / `load_state_dict()`: the sampler's state, for an exact resume;
@@ -52,6 +53,7 @@ class DataSource:
     kind: ClassVar[str]
     modes: tuple[Tensor, float] | None = None
     labels: Labels | None = None
+    heldout_labels: Tensor | None = None  # the labels of `heldout`, for labelled data
     shape: tuple[int, ...]
     heldout: Tensor
     _gen: torch.Generator  # every training batch is drawn with it
@@ -62,6 +64,11 @@ class DataSource:
 
     def sample(self) -> Tensor:
         raise NotImplementedError
+
+    def sample_labelled(self) -> tuple[Tensor, Tensor | None]:
+        """A training batch and its labels (batch_size,) int64, or None where the data
+        has none."""
+        return self.sample(), None
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self._gen.get_state()}

@@ -25,12 +25,18 @@ def write_idx(path: Path, array: np.ndarray) -> None:
 
 
 def write_mnist(
-    root: Path, n_train: int = 30, n_test: int = 20, folder: str = "MNIST", patterns: bool = False
+    root: Path,
+    n_train: int = 30,
+    n_test: int = 20,
+    folder: str = "MNIST",
+    patterns: bool = False,
+    digits: bool = False,
 ) -> np.ndarray:
     """<folder>/raw/{train,t10k}-{images,labels}-*.gz under root (MNIST's layout, and
     Fashion-MNIST's with folder="FashionMNIST"); returns the train images. Pixels are
     random; with `patterns`, each image is its class's pattern (class_pattern) under
-    faint noise, so a classifier can learn the labels."""
+    faint noise, so a classifier can learn the labels; with `digits`, each is its
+    label drawn as a digit (digit_image), MNIST-like."""
     raw = root / folder / "raw"
     raw.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -41,6 +47,8 @@ def write_mnist(
         if patterns:
             noise = images[split] // 4
             images[split] = np.maximum(noise, np.stack([class_pattern(c) for c in labels]))
+        if digits:
+            images[split] = np.stack([digit_image(c, rng) for c in labels])
         write_idx(raw / f"{split}-images-idx3-ubyte.gz", images[split])
         write_idx(raw / f"{split}-labels-idx1-ubyte.gz", labels)
     return images["train"]
@@ -56,6 +64,28 @@ def class_pattern(label: int) -> np.ndarray:
     else:
         image[2:26, start : start + 3] = 255
     return image
+
+
+def digit_image(label: int, rng: np.random.Generator) -> np.ndarray:
+    """A 28x28 uint8 picture of the digit `label`, white on black like MNIST's: Pillow's
+    own font at a random size, stroke, offset and slant, so each class varies."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=int(rng.integers(18, 25)))
+    image = Image.new("L", (28, 28))
+    dx, dy = rng.integers(-2, 3, 2)
+    stroke = int(rng.integers(0, 2))
+    ImageDraw.Draw(image).text(
+        (14 + dx, 14 + dy),
+        str(label),
+        fill=255,
+        font=font,
+        anchor="mm",
+        stroke_width=stroke,
+        stroke_fill=255,
+    )
+    angle = float(rng.uniform(-15, 15))
+    return np.asarray(image.rotate(angle, resample=Image.Resampling.BILINEAR))
 
 
 def write_cifar10(root: Path, n_per_batch: int = 6, n_test: int = 20) -> np.ndarray:

@@ -67,6 +67,8 @@ class ImageData(DataSource):
             self.images = train.to(self.device)
         except torch.OutOfMemoryError:  # keep it in host memory; batches move on the fly
             self.images = train.pin_memory() if self.device.type == "cuda" else train
+        # this rank's labels, beside `images` on their device
+        self.targets = None if labels is None else labels.train.to(self.images.device)
         self._gen = torch.Generator(device=self.images.device).manual_seed(seed)
         self.test = test
         self.heldout = to_unit_range(test[:heldout_size].to(self.device))
@@ -82,14 +84,29 @@ class ImageData(DataSource):
         return h.hexdigest()
 
     def sample(self) -> Tensor:
+        return self.sample_labelled()[0]
+
+    def sample_labelled(self) -> tuple[Tensor, Tensor | None]:
+        """A training batch and its labels (batch_size,) int64 (None for unlabelled data),
+        from the same random indices as `sample`: the stream is the same either way."""
         idx = torch.randint(
             len(self.images), (self.batch_size,), generator=self._gen, device=self.images.device
         )
-        return to_unit_range(self.images[idx].to(self.device, non_blocking=True))
+        x = to_unit_range(self.images[idx].to(self.device, non_blocking=True))
+        return x, None if self.targets is None else self.targets[idx].to(self.device)
+
+    @property
+    def heldout_labels(self) -> Tensor | None:
+        """The labels (N,) of `heldout`, on its device; None for unlabelled data."""
+        if self.labels is None:
+            return None
+        return self.labels.test[: len(self.heldout)].to(self.heldout.device)
 
     def shard(self, rank: int, size: int) -> None:
         super().shard(rank, size)
         self.images = self.images[rank::size]
+        if self.targets is not None:
+            self.targets = self.targets[rank::size]
 
     def reference(self, split: str) -> Tensor:
         """All real images of a split, uint8: `train` or `test` (the held-out images)."""

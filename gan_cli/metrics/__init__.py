@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -22,6 +22,7 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
+from gan_cli.conditioning import draw
 from gan_cli.errors import UserError
 from gan_cli.packing import pack
 
@@ -29,7 +30,10 @@ from gan_cli.packing import pack
 @dataclass
 class Evaluation:
     """What a metric may read at one evaluation. Networks are in eval mode. The critic
-    scores packs of `pack` samples (gan_cli.packing; 1: single samples)."""
+    scores packs of `pack` samples (gan_cli.packing; 1: single samples). A conditional
+    generator (`classes`, gan_cli.conditioning) made the fakes of classes `fake_labels`
+    (N,), drawn from the data's class frequencies; its critic judges each image at its
+    class (the held-out ones at their labels)."""
 
     generator: nn.Module
     critic: nn.Module
@@ -40,21 +44,37 @@ class Evaluation:
     settings: DictConfig  # the `metrics` config node
     seed: int
     pack: int = 1
+    fake_labels: Tensor | None = None
+    classes: Any = None  # gan_cli.conditioning.Classes of a conditional generator, or None
+    cache: dict = field(default_factory=dict)  # what several metrics read, computed once
 
     @cached_property
     def critic_out(self) -> tuple[Tensor, Tensor]:
         """The critic's outputs on the held-out real samples and on the fakes, computed
         once for every metric that reads them (one output a pack)."""
-        m = self.pack
-        return chunked(self.critic, pack(self.data.heldout, m)), chunked(
-            self.critic, pack(self.fake, m)
+        m, real_labels = self.pack, self.real_labels
+        return chunked(self.critic, pack(self.data.heldout, m), real_labels), chunked(
+            self.critic, pack(self.fake, m), self.fake_labels
         )
 
+    @property
+    def real_labels(self) -> Tensor | None:
+        """The held-out samples' labels where the critic reads them (conditional); else None."""
+        return None if self.classes is None else self.data.heldout_labels
 
-def chunked(net: Any, x: Tensor, size: int = 500) -> Tensor:
-    """net(x) in chunks of `size`, so evaluation memory stays that of a batch."""
+    def draw(self, n: int) -> Tensor:
+        """n fresh generated samples from the evaluation's noise (of classes drawn from
+        the data's frequencies, for a conditional generator)."""
+        return draw(self.generator, n, self.rng, self.data.heldout.device, self.classes)
+
+
+def chunked(net: Any, x: Tensor, y: Tensor | None = None, size: int = 500) -> Tensor:
+    """net(x) (net(x, y) with labels) in chunks of `size`, so evaluation memory stays
+    that of a batch."""
     with torch.no_grad():
-        return torch.cat([net(part) for part in x.split(size)])
+        if y is None:
+            return torch.cat([net(part) for part in x.split(size)])
+        return torch.cat([net(a, b) for a, b in zip(x.split(size), y.split(size), strict=True)])
 
 
 @dataclass(frozen=True)
@@ -66,6 +86,7 @@ class Metric:
     fits: Callable[[Any, Any], bool]  # (data, objective) -> whether it applies to this run
     at_end: bool  # only at the final step (costly), not at every evaluation
     live: tuple[str, ...]  # shown on the progress bar
+    conditional: bool  # for class-conditional generators only
 
 
 REGISTRY: dict[str, Metric] = {}
@@ -78,11 +99,12 @@ def register(
     fits: Callable[[Any, Any], bool] = lambda data, objective: True,
     at_end: bool = False,
     live: tuple[str, ...] = (),
+    conditional: bool = False,
 ) -> Callable[[Callable[[Evaluation], dict]], Callable[[Evaluation], dict]]:
     """Register `compute(evaluation) -> {scalar name: value}` as the metric `name`."""
 
     def add(compute: Callable[[Evaluation], dict]) -> Callable[[Evaluation], dict]:
-        REGISTRY[name] = Metric(name, keys, kinds, compute, fits, at_end, live)
+        REGISTRY[name] = Metric(name, keys, kinds, compute, fits, at_end, live, conditional)
         return compute
 
     return add
@@ -115,15 +137,28 @@ def selected(settings: DictConfig, kind: str) -> list[Metric]:
     return chosen
 
 
-def for_run(settings: DictConfig, data: Any, objective: Any) -> list[Metric]:
-    """`selected`, less the defaults that do not apply to this data or objective (modes
-    without a mixture, a held-out estimate without an estimate); a metric asked for by
-    name that does not apply is one line."""
+def for_run(settings: DictConfig, data: Any, objective: Any, conditional: bool = False):
+    """`selected`, less the defaults that do not apply to this data, objective or
+    generator (modes without a mixture, a held-out estimate without an estimate, class
+    accuracy without a conditional generator); a metric asked for by name that does not
+    apply is one line."""
     chosen = selected(settings, data.kind)
     for metric in chosen:
-        if settings.eval is not None and not metric.fits(data, objective):
+        if settings.eval is None:
+            continue
+        if not metric.fits(data, objective):
             raise UserError(f"metrics.eval: {metric.name} does not apply to this data or loss")
-    return [m for m in chosen if m.fits(data, objective)]
+        if metric.conditional and not conditional:
+            raise UserError(
+                f"metrics.eval: {metric.name} applies to class-conditional generators only "
+                "(model.conditional=projection|acgan)"
+            )
+    return [m for m in chosen if applies(m, data, objective, conditional)]
+
+
+def applies(metric: Metric, data: Any, objective: Any, conditional: bool) -> bool:
+    """Whether `metric` applies to this data, objective and kind of generator."""
+    return metric.fits(data, objective) and (conditional or not metric.conditional)
 
 
 for _module in pkgutil.iter_modules(__path__):

@@ -103,13 +103,22 @@ def _classifier(ev: Evaluation) -> dict[str, float]:
             net.path,
             ", ".join(f"{k} {v:.4g}" for k, v in scores.items()),
         )
-    real, _ = net(ev.data.heldout)
-    fake, predicted = net(ev.fake)
+    (real, _), (fake, predicted) = classify(ev, ev.data.heldout), classify(ev, ev.fake)
     return {
         "fid/classifier": frechet_distance(real, fake),
         **prdc(real, fake, ev.settings.prdc_k),
         **class_balance(predicted, ev.data.labels.frequencies()),
     }
+
+
+def classify(ev: Evaluation, images) -> tuple:
+    """The domain classifier's (features, predicted classes) of the held-out images or
+    of the evaluation's fakes, computed once an evaluation for every metric that reads
+    them."""
+    key = ("classifier", id(images))
+    if key not in ev.cache:
+        ev.cache[key] = classifier.for_data(ev.data, ev.settings.classifier_steps)(images)
+    return ev.cache[key]
 
 
 def floor(data, net: classifier.Classifier, k: int, seed: int) -> dict[str, float]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from gan_cli.conditioning import draw
 from gan_cli.data.base import IMAGES
 from gan_cli.metrics import Evaluation, register
 
@@ -96,9 +98,11 @@ def score(
     extractor: nn.Module,
     seed: int = 0,
     batch_size: int = 250,
+    classes: Any = None,
 ) -> dict[str, float]:
     """FID and KID of `n_samples` generated images against up to n_samples real uint8
-    images of `reference` (N, C, H, W)."""
+    images of `reference` (N, C, H, W); a conditional generator's of classes drawn from
+    the data's frequencies (`classes`, gan_cli.conditioning.Classes)."""
     device = next(generator.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
     real = reference[:n_samples]
@@ -106,9 +110,7 @@ def score(
     was_training = generator.training
     generator.eval()
     try:
-        fake_batches = (
-            generator(torch.randn(n, generator.z_dim, generator=gen, device=device)) for n in counts
-        )
+        fake_batches = (draw(generator, n, gen, device, classes) for n in counts)
         fake_features = features(extractor, fake_batches)
     finally:
         generator.train(was_training)
@@ -133,5 +135,6 @@ def _fid(ev: Evaluation) -> dict:
     except InceptionUnavailable as e:
         log.warning("metrics.fid: no FID/KID, %s (metrics.inception_weights=PATH)", e)
         return {}
-    scores = score(ev.generator, ev.data.reference(m.reference), m.n_samples, extractor, ev.seed)
+    real = ev.data.reference(m.reference)
+    scores = score(ev.generator, real, m.n_samples, extractor, ev.seed, classes=ev.classes)
     return {**scores, "fid/reference": m.reference}

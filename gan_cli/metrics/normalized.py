@@ -44,20 +44,26 @@ def normalized(ev: Evaluation) -> dict[str, float]:
     # metrics draw what they drew before
     gen = torch.Generator().manual_seed(ev.seed)
     eps = torch.rand((len(real),) + (1,) * (real.dim() - 1), generator=gen).to(real.device)
-    lipschitz = max(
-        max_gradient_norm(ev.critic, x) for x in (real, fake, eps * real + (1 - eps) * fake)
-    )
+    # a conditional critic's slope in the image at a fixed class; the interpolates at
+    # the real sample's class, as the gradient penalty takes them
+    labels = (ev.real_labels, ev.fake_labels, ev.real_labels)
+    labels = [None if y is None else y[:n] for y in labels]
+    inputs = (real, fake, eps * real + (1 - eps) * fake)
+    lipschitz = max(max_gradient_norm(ev.critic, x, y) for x, y in zip(inputs, labels, strict=True))
     # a constant critic (slope 0) tells nothing: 0, the trivial lower bound
     normalized = estimate / lipschitz if lipschitz > 0 else 0.0
     return {"wasserstein/normalized": normalized, "critic/lipschitz": lipschitz}
 
 
-def max_gradient_norm(critic: nn.Module, x: Tensor, size: int = 500) -> float:
-    """max over the samples of x (N, ...) of ||grad_x f(x)||_2."""
+def max_gradient_norm(critic: nn.Module, x: Tensor, y: Tensor | None = None, size=500) -> float:
+    """max over the samples of x (N, ...) of ||grad_x f(x)||_2 (of f(x, y) at labels
+    y (N,), for a conditional critic)."""
     largest = 0.0
+    labels = [None] * len(x.split(size)) if y is None else y.split(size)
     with torch.enable_grad():
-        for part in x.split(size):
+        for part, label in zip(x.split(size), labels, strict=True):
             part = part.detach().float().requires_grad_(True)
-            (grad,) = torch.autograd.grad(critic(part).float().sum(), part)
+            out = critic(part) if label is None else critic(part, label)
+            (grad,) = torch.autograd.grad(out.float().sum(), part)
             largest = max(largest, grad.flatten(1).norm(dim=1).max().item())
     return largest

@@ -43,11 +43,9 @@ def stack_modes(net: classifier.Classifier, images: Tensor) -> Tensor:
 )
 def _stacked_modes(ev: Evaluation) -> dict[str, float]:
     net = classifier.for_data(ev.data.digits, ev.settings.classifier_steps)
-    device = ev.data.heldout.device
     modes, total = [], ev.settings.stacked_samples
     with torch.no_grad():
         for start in range(0, total, 500):
             n = min(500, total - start)
-            z = torch.randn(n, ev.generator.z_dim, generator=ev.rng, device=device)
-            modes.append(stack_modes(net, ev.generator(z)))
+            modes.append(stack_modes(net, ev.draw(n)))
     return mode_histogram(torch.cat(modes))

@@ -11,6 +11,15 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from gan_cli.models.common import NORM, WIDTH, image_side, norm_layer
+from gan_cli.models.conditional import (
+    CONDITIONAL,
+    batch_norm,
+    class_embedding,
+    conditioned,
+    embed,
+    head,
+    run_layers,
+)
 
 SIDES = (32, 64)
 FITS = "images of 32x32 or 64x64"
@@ -21,48 +30,62 @@ def fits(shape: tuple[int, ...]) -> bool:
 
 
 class Generator(nn.Module):
-    """z (B, z_dim) -> images (B, C, S, S) in [-1, 1], S = 32 or 64.
+    """z (B, z_dim) and, with n_classes > 0, labels y (B,) -> images (B, C, S, S) in
+    [-1, 1], S = 32 or 64.
 
     z is read as a 1x1 feature map; each transposed convolution doubles the side,
-    from 4x4 up, while the width halves down to g_channels.
+    from 4x4 up, while the width halves down to g_channels. A class-conditional
+    generator has conditional batch norm (gan_cli.models.conditional).
     """
 
     def __init__(
-        self, out_shape: tuple[int, ...], z_dim: WIDTH = 100, g_channels: WIDTH = 64
+        self,
+        out_shape: tuple[int, ...],
+        z_dim: WIDTH = 100,
+        g_channels: WIDTH = 64,
+        n_classes: int = 0,
     ) -> None:
         super().__init__()
-        self.z_dim = z_dim
+        self.z_dim, self.n_classes = z_dim, n_classes
+        self.embed = class_embedding(n_classes)
         n_up = {32: 3, 64: 4}[image_side(out_shape, SIDES)]
         width = g_channels * 2 ** (n_up - 1)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(z_dim, width, 4, 1, 0, bias=False),  # 1x1 -> 4x4
-            nn.BatchNorm2d(width),
+            batch_norm(width, n_classes),
             nn.ReLU(True),
         ]
         for _ in range(n_up - 1):
             layers += [
                 nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(width // 2),
+                batch_norm(width // 2, n_classes),
                 nn.ReLU(True),
             ]
             width //= 2
         layers += [nn.ConvTranspose2d(width, out_shape[0], 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.net(z.view(z.shape[0], -1, 1, 1))
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return run_layers(self.net, z.view(z.shape[0], -1, 1, 1), embed(self.embed, y))
 
 
 class Discriminator(nn.Module):
-    """images (B, C, S, S) -> raw output (B,): strided convolutions down to 4x4, then one
-    4x4 convolution to a single linear output (a logit or a critic value).
+    """images (B, C, S, S) (and labels y (B,) when conditional) -> raw output (B,):
+    strided convolutions down to 4x4 features phi(x), then one 4x4 convolution (a linear
+    map of phi(x)) to a single output (a logit or a critic value).
 
     `norm` is the normalization of the hidden layers: batch (the paper), layer or none,
-    as the loss allows.
+    as the loss allows. `conditional` adds a class head on phi(x), flattened
+    (gan_cli.models.conditional); `logits=True` asks an acgan one for its class logits.
     """
 
     def __init__(
-        self, in_shape: tuple[int, ...], d_channels: WIDTH = 64, norm: NORM = "batch"
+        self,
+        in_shape: tuple[int, ...],
+        d_channels: WIDTH = 64,
+        norm: NORM = "batch",
+        conditional: CONDITIONAL = "none",
+        n_classes: int = 0,
     ) -> None:
         super().__init__()
         n_down = {32: 3, 64: 4}[image_side(in_shape, SIDES)]
@@ -80,6 +103,9 @@ class Discriminator(nn.Module):
             width *= 2
         layers.append(nn.Conv2d(width, 1, 4, 1, 0))  # 4x4 -> 1x1
         self.net = nn.Sequential(*layers)
+        self.class_head = head(conditional, width * 4 * 4, n_classes)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).flatten()
+    def forward(self, x: Tensor, y: Tensor | None = None, logits: bool = False):
+        h = self.net[:-1](x)  # phi(x): (B, width, 4, 4)
+        out = self.net[-1](h).flatten()
+        return conditioned(out, h.flatten(1), y, self.class_head, logits)

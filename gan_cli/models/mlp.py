@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor, nn
 
 from gan_cli.models.common import NORM, WIDTH, norm_layer
+from gan_cli.models.conditional import CONDITIONAL, class_embedding, conditioned, embed, head
 from gan_cli.params import COUNT, Annotated
 
 FITS = "any data (images are flattened)"
@@ -33,7 +35,8 @@ def _mlp(in_dim: int, out_dim: int, hidden_dim: int, n_layers: int, norm: str) -
 
 class Generator(nn.Module):
     """z (B, z_dim) -> x (B, *out_shape). A linear output for unbounded data (points);
-    tanh for `bounded` data in [-1, 1] (images)."""
+    tanh for `bounded` data in [-1, 1] (images). With n_classes > 0 it also takes labels
+    y (B,), whose learnt embedding is concatenated to z."""
 
     def __init__(
         self,
@@ -42,20 +45,27 @@ class Generator(nn.Module):
         hidden_dim: WIDTH = 256,
         n_layers: Annotated[int, COUNT] = 3,
         bounded: bool = False,
+        n_classes: int = 0,
     ) -> None:
         super().__init__()
-        self.z_dim = z_dim
+        self.z_dim, self.n_classes = z_dim, n_classes
         self.out_shape = tuple(out_shape)
-        self.net = _mlp(z_dim, math.prod(self.out_shape), hidden_dim, n_layers, "none")
+        self.embed = class_embedding(n_classes)
+        in_dim = z_dim + (self.embed.embedding_dim if n_classes else 0)
+        self.net = _mlp(in_dim, math.prod(self.out_shape), hidden_dim, n_layers, "none")
         if bounded:
             self.net.append(nn.Tanh())
 
-    def forward(self, z: Tensor) -> Tensor:
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, embed(self.embed, y)], dim=1)
         return self.net(z).view(-1, *self.out_shape)
 
 
 class Discriminator(nn.Module):
-    """x (B, *in_shape) -> raw output (B,): a logit or a critic value, as the loss reads it."""
+    """x (B, *in_shape) (and labels y (B,) when conditional) -> raw output (B,): a logit
+    or a critic value, as the loss reads it. A class head (gan_cli.models.conditional)
+    reads the last hidden layer; `logits=True` asks an acgan one for its class logits."""
 
     def __init__(
         self,
@@ -63,9 +73,14 @@ class Discriminator(nn.Module):
         hidden_dim: WIDTH = 256,
         n_layers: Annotated[int, COUNT] = 3,
         norm: NORM = "none",
+        conditional: CONDITIONAL = "none",
+        n_classes: int = 0,
     ) -> None:
         super().__init__()
         self.net = _mlp(math.prod(in_shape), 1, hidden_dim, n_layers, norm)
+        features = hidden_dim if n_layers else math.prod(in_shape)
+        self.class_head = head(conditional, features, n_classes)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x.flatten(1)).squeeze(1)
+    def forward(self, x: Tensor, y: Tensor | None = None, logits: bool = False):
+        h = self.net[:-1](x.flatten(1))  # the last hidden layer, (B, hidden_dim)
+        return conditioned(self.net[-1](h).squeeze(1), h, y, self.class_head, logits)

@@ -14,6 +14,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gan_cli.models.common import NORM, WIDTH, image_side, norm_layer
+from gan_cli.models.conditional import (
+    CONDITIONAL,
+    batch_norm,
+    class_embedding,
+    conditioned,
+    embed,
+    head,
+    run_layers,
+)
 
 SIDES = (32, 64)
 FITS = "images of 32x32 (the papers') or 64x64"
@@ -24,23 +33,25 @@ def fits(shape: tuple[int, ...]) -> bool:
 
 
 class UpBlock(nn.Module):
-    """BN-ReLU-upsample-conv3x3-BN-ReLU-conv3x3, plus an upsampled 1x1-conv shortcut."""
+    """BN-ReLU-upsample-conv3x3-BN-ReLU-conv3x3, plus an upsampled 1x1-conv shortcut;
+    conditional batch norm with n_classes > 0."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, n_classes: int = 0) -> None:
         super().__init__()
         self.residual = nn.Sequential(
-            nn.BatchNorm2d(channels),
+            batch_norm(channels, n_classes),
             nn.ReLU(),
             nn.Upsample(scale_factor=2),
             nn.Conv2d(channels, channels, 3, 1, 1),
-            nn.BatchNorm2d(channels),
+            batch_norm(channels, n_classes),
             nn.ReLU(),
             nn.Conv2d(channels, channels, 3, 1, 1),
         )
         self.shortcut = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(channels, channels, 1))
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.residual(x) + self.shortcut(x)
+    def forward(self, x: Tensor, e: Tensor | None = None) -> Tensor:
+        """x (B, C, H, W) and, when conditional, class embeddings e (B, E)."""
+        return run_layers(self.residual, x, e) + self.shortcut(x)
 
 
 class DownBlock(nn.Module):
@@ -70,34 +81,50 @@ class DownBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    """z (B, z_dim) -> images (B, C, S, S) in [-1, 1]."""
+    """z (B, z_dim) and, with n_classes > 0, labels y (B,) (conditional batch norm) ->
+    images (B, C, S, S) in [-1, 1]."""
 
     def __init__(
-        self, out_shape: tuple[int, ...], z_dim: WIDTH = 128, g_channels: WIDTH = 128
+        self,
+        out_shape: tuple[int, ...],
+        z_dim: WIDTH = 128,
+        g_channels: WIDTH = 128,
+        n_classes: int = 0,
     ) -> None:
         super().__init__()
-        self.z_dim, self.channels = z_dim, g_channels
+        self.z_dim, self.channels, self.n_classes = z_dim, g_channels, n_classes
+        self.embed = class_embedding(n_classes)
         n_up = int(math.log2(image_side(out_shape, SIDES) // 4))
         self.linear = nn.Linear(z_dim, 4 * 4 * g_channels)
-        self.blocks = nn.Sequential(*[UpBlock(g_channels) for _ in range(n_up)])
+        self.blocks = nn.Sequential(*[UpBlock(g_channels, n_classes) for _ in range(n_up)])
         self.out = nn.Sequential(
-            nn.BatchNorm2d(g_channels),
+            batch_norm(g_channels, n_classes),
             nn.ReLU(),
             nn.Conv2d(g_channels, out_shape[0], 3, 1, 1),
             nn.Tanh(),
         )
 
-    def forward(self, z: Tensor) -> Tensor:
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        e = embed(self.embed, y)
         x = self.linear(z).view(z.shape[0], self.channels, 4, 4)
-        return self.out(self.blocks(x))
+        for block in self.blocks:
+            x = block(x, e)
+        return run_layers(self.out, x, e)
 
 
 class Discriminator(nn.Module):
-    """images (B, C, S, S) -> raw output (B,). No normalization by default, as in both
-    papers' critics; `norm` is what the loss allows."""
+    """images (B, C, S, S) (and labels y (B,) when conditional) -> raw output (B,). No
+    normalization by default, as in both papers' critics; `norm` is what the loss
+    allows. A class head (gan_cli.models.conditional) reads the pooled features, as in
+    Miyato & Koyama's ResNet; `logits=True` asks an acgan one for its class logits."""
 
     def __init__(
-        self, in_shape: tuple[int, ...], d_channels: WIDTH = 128, norm: NORM = "none"
+        self,
+        in_shape: tuple[int, ...],
+        d_channels: WIDTH = 128,
+        norm: NORM = "none",
+        conditional: CONDITIONAL = "none",
+        n_classes: int = 0,
     ) -> None:
         super().__init__()
         n_down = int(math.log2(image_side(in_shape, SIDES) // 8))  # down to 8x8
@@ -107,7 +134,8 @@ class Discriminator(nn.Module):
         blocks += [DownBlock(ch, ch, down=False, norm=norm) for _ in range(2)]
         self.blocks = nn.Sequential(*blocks)
         self.linear = nn.Linear(ch, 1)
+        self.class_head = head(conditional, ch, n_classes)
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling
-        return self.linear(h).flatten()
+    def forward(self, x: Tensor, y: Tensor | None = None, logits: bool = False):
+        h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling: phi(x), (B, ch)
+        return conditioned(self.linear(h).flatten(), h, y, self.class_head, logits)

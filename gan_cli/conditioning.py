@@ -1,0 +1,87 @@
+"""Class conditioning in training (model.conditional): which labels the generator is
+asked for, and what the labels add to the losses.
+
+The networks take the labels themselves (gan_cli.models.conditional). The critic step
+asks the generator for the labels of its real batch, which follow the data's class
+frequencies; the generator step draws its labels from those frequencies. With an
+auxiliary classifier (acgan, Odena et al. 2017), both networks add its cross-entropy
+on the images' classes, times `acgan_weight`: the critic on real and generated images,
+the generator on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gan_cli.errors import UserError
+
+
+@dataclass
+class Classes:
+    """The classes of a conditional GAN: their names (K,), their shares in the training
+    data (K,), the discriminator's kind (projection|acgan) and the acgan loss weight."""
+
+    names: tuple[str, ...]
+    frequencies: Tensor
+    kind: str
+    acgan_weight: float = 1.0
+
+    def draw(self, n: int, device, generator: torch.Generator | None = None) -> Tensor:
+        """n labels (n,) int64 drawn from the class frequencies."""
+        p = self.frequencies.to(device=device, dtype=torch.float)
+        return torch.multinomial(p, n, replacement=True, generator=generator)
+
+    def judge(self, critic: Callable, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The critic's output (B,) on images x of classes y (B,), and the auxiliary
+        classifier's weighted cross-entropy (a scalar; None without one)."""
+        if self.kind != "acgan":
+            return critic(x, y), None
+        out, logits = critic(x, y, logits=True)
+        return out, self.acgan_weight * F.cross_entropy(logits.float(), y)
+
+    def state(self) -> dict:
+        """As plain data, for checkpoints: what gan-sample needs without the data set."""
+        return {"names": list(self.names), "frequencies": self.frequencies.tolist()}
+
+    def index(self, asked: int | str, key: str = "class") -> int:
+        """A class by index (0..K-1) or by name; one line naming the choices otherwise."""
+        names, k = self.names, len(self.names)
+        if isinstance(asked, bool) or not isinstance(asked, int | str):
+            raise UserError(f"{key}={asked!r}: give a class index or name")
+        if isinstance(asked, int) or asked.isdigit() and asked not in names:
+            if not 0 <= int(asked) < k:
+                raise UserError(f"{key}={asked} is out of range: {k} classes, 0..{k - 1}")
+            return int(asked)
+        if asked not in names:
+            shown = "|".join(names[:20]) + ("|..." if k > 20 else "")
+            raise UserError(f"{key}={asked} is not a class of this checkpoint; classes: {shown}")
+        return names.index(asked)
+
+
+def generate(G: Callable, z: Tensor, y: Tensor | None) -> Tensor:
+    """G(z), or G(z, y) for a conditional generator."""
+    return G(z) if y is None else G(z, y)
+
+
+def draw(G, n: int, rng: torch.Generator, device, classes: Classes | None = None) -> Tensor:
+    """n samples of G from latents (and, for a conditional G, labels drawn from the
+    class frequencies) drawn with `rng`."""
+    z = torch.randn(n, G.z_dim, generator=rng, device=device)
+    return generate(G, z, None if classes is None else classes.draw(n, device, rng))
+
+
+def of_labels(labels, kind: str, acgan_weight: float) -> Classes:
+    """The Classes of labelled data (gan_cli.data.base.Labels)."""
+    return Classes(labels.names, labels.frequencies(), kind, acgan_weight)
+
+
+def from_state(state: dict) -> Classes:
+    """The Classes a checkpoint recorded (the loss weight is a training matter)."""
+    kind = state.get("config", {}).get("model", {}).get("conditional", "none")
+    saved = state["classes"]
+    return Classes(tuple(saved["names"]), torch.tensor(saved["frequencies"]), kind)
