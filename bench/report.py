@@ -94,7 +94,13 @@ def main() -> None:
     print("|---|---|")
     for name, r in _load("memory")["result"].items():
         print(f"| {name} | {r['peak_rss_mib']:,.0f} MiB |")
-    for part, show in (("tracking", _tracking), ("stacked", _stacked), ("remedies", _remedies)):
+    shows = (
+        ("tracking", _tracking),
+        ("stacked", _stacked),
+        ("remedies", _remedies),
+        ("conditional", _conditional),
+    )
+    for part, show in shows:
         if (RESULTS / f"{part}.json").is_file():
             show(_load(part)["result"])
     gpu = _load("gpu")["result"] if (RESULTS / "gpu.json").is_file() else {"skipped": "not run"}
@@ -133,6 +139,34 @@ def _stacked(s: dict) -> None:
         print(f"| {r['config']} | {r['seed']} | {' | '.join(cells)} |")
     for name, r in s["published"].items():
         print(f"| *{name}* | | {r['modes/captured']:.0f} | {r['modes/kl']:.2f} | |")
+
+
+def _conditional(c: dict) -> None:
+    print(
+        f"\nConditional against unconditional DCGAN on Fashion-MNIST, {c['steps']} generator "
+        f"steps, seed {', '.join(map(str, c['seeds']))} (classifier test accuracy "
+        f"{c['classifier_accuracy']:.1%}).\n"
+    )
+    print(
+        "| model | `fid/classifier` | `prdc/precision` | `prdc/coverage` | `classes/covered` "
+        "| `classes/accuracy` | `fid/classifier_per_class` (worst class) | s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in c["runs"]:
+        accuracy = r.get("classes/accuracy")
+        per_class = "-"
+        if "fid/classifier_worst_class" in r:
+            per_class = f"{r['fid/classifier_per_class']:.1f} ({r['fid/classifier_worst_class']})"
+        cells = [
+            f"{r['fid/classifier']:.1f}",
+            f"{r['prdc/precision']:.3f}",
+            f"{r['prdc/coverage']:.3f}",
+            f"{r['classes/covered']:.0f}",
+            "-" if accuracy is None else f"{accuracy:.3f}",
+            per_class,
+            f"{r['seconds']:.0f}",
+        ]
+        print(f"| {r['config']} | {' | '.join(cells)} |")
 
 
 def _remedies(r: dict) -> None:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+from omegaconf import ListConfig
 from torch import Tensor
 
 from gan_cli.errors import UserError
@@ -73,6 +75,48 @@ def draw(G, n: int, rng: torch.Generator, device, classes: Classes | None = None
     class frequencies) drawn with `rng`."""
     z = torch.randn(n, G.z_dim, generator=rng, device=device)
     return generate(G, z, None if classes is None else classes.draw(n, device, rng))
+
+
+@dataclass
+class SampleClasses:
+    """The classes of gan-sample's samples: none (an unconditional checkpoint), those
+    asked for (`asked`, indices: n of each, in order), or drawn from the data's class
+    frequencies (`classes` without `asked`)."""
+
+    classes: Classes | None = None
+    asked: list[int] | None = None
+
+    def total(self, n: int) -> int:
+        """How many samples `n` asks for: n of each class asked for, else n."""
+        return n * len(self.asked) if self.asked else n
+
+    def of(self, start: int, count: int, n: int, rng: torch.Generator, device) -> Tensor | None:
+        """The labels (count,) of samples start .. start + count - 1, or None."""
+        if self.classes is None:
+            return None
+        if self.asked is None:
+            return self.classes.draw(count, device, rng)
+        index = torch.arange(start, start + count, device=device) // n
+        return torch.tensor(self.asked, device=device)[index]
+
+
+def asked_classes(value: Any, classes: Classes | None) -> list[int] | None:
+    """gan-sample's class= (an index, a name or a list of them) as class indices (None
+    when not given); one line for a class that is not one of the checkpoint's, or for a
+    checkpoint without classes."""
+    if value is None:
+        return None
+    asked = list(value) if isinstance(value, list | ListConfig) else [value]
+    shown = value if len(asked) != 1 else asked[0]
+    if classes is None:
+        raise UserError(
+            f"class={shown}: this checkpoint's generator is unconditional "
+            "(model.conditional=none), it cannot draw a class; train one with "
+            "model.conditional=projection or acgan"
+        )
+    if not asked:
+        raise UserError("class=[]: name at least one class")
+    return [classes.index(c) for c in asked]
 
 
 def of_labels(labels, kind: str, acgan_weight: float) -> Classes:

@@ -36,23 +36,23 @@ from typing import Any
 import numpy as np
 import torch
 from hydra.utils import get_class
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor, nn
 
-from gan_cli import build, classifier, conditioning, metrics
+from gan_cli import build, conditioning
 from gan_cli.atomic import atomic_write
 from gan_cli.checkpoint import find_checkpoint, read_checkpoint
-from gan_cli.conditioning import Classes
+from gan_cli.conditioning import SampleClasses, asked_classes
 from gan_cli.conditioning import generate as generate_batch
-from gan_cli.config import config_dir, resolve_device
+from gan_cli.config import resolve_device
 from gan_cli.console import console, err_console
 from gan_cli.data.base import IMAGES
 from gan_cli.errors import UserError, one_line
-from gan_cli.metrics import REGISTRY, applies
 from gan_cli.plots import COLUMNS, FIGURES, ROWS, class_rows
+from gan_cli.scoring import Scorer
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def rebuild_generator(state: dict[str, Any], ema: bool, device: torch.device) ->
 
 
 @torch.no_grad()
-def generate(G: nn.Module, args: Args, device: torch.device, pngs: Path | None, labels: Labels):
+def generate(G: nn.Module, args: Args, device: torch.device, pngs: Path | None, labels):
     """The samples, their latents and their classes (None: unconditional), in batches,
     with a progress bar; with `pngs`, one PNG per image there as they come."""
     z_dim, total = G.z_dim, labels.total(args.n)
@@ -151,50 +151,6 @@ def generate(G: nn.Module, args: Args, device: torch.device, pngs: Path | None, 
                 write_pngs(x, pngs, start)
             bar.advance(task, count)
     return xs, zs, ys
-
-
-@dataclass
-class Labels:
-    """Which classes gan-sample draws: none (an unconditional checkpoint), the ones
-    asked for (`asked`, indices: n of each, in order), or classes drawn from the data's
-    frequencies (`classes` without `asked`)."""
-
-    classes: Classes | None = None
-    asked: list[int] | None = None
-
-    def total(self, n: int) -> int:
-        return n * len(self.asked) if self.asked else n
-
-    def of(self, start: int, count: int, n: int, rng, device) -> Tensor | None:
-        """The labels of samples start .. start + count - 1."""
-        if self.classes is None:
-            return None
-        if self.asked is None:
-            return self.classes.draw(count, device, rng)
-        index = torch.arange(start, start + count, device=device) // n
-        return torch.tensor(self.asked, device=device)[index]
-
-    def rows(self) -> list[int]:
-        """The classes of the grid's rows: those asked for, or the first ROWS."""
-        return self.asked or list(range(min(ROWS, len(self.classes.names))))
-
-
-def asked_classes(args: Args, classes: Classes | None) -> list[int] | None:
-    """class= as class indices (None when not given); one line for a class that is not
-    one of the checkpoint's, or for a checkpoint without classes."""
-    if args.class_ is None:
-        return None
-    asked = args.class_ if isinstance(args.class_, list | ListConfig) else [args.class_]
-    shown = args.class_ if len(asked) != 1 else asked[0]
-    if classes is None:
-        raise UserError(
-            f"class={shown}: this checkpoint's generator is unconditional "
-            "(model.conditional=none), it cannot draw a class; train one with "
-            "model.conditional=projection or acgan"
-        )
-    if not asked:
-        raise UserError("class=[]: name at least one class")
-    return [classes.index(c) for c in asked]
 
 
 def to_uint8(x: Tensor) -> Tensor:
@@ -251,7 +207,7 @@ def interpolation(
 
 
 @torch.no_grad()
-def class_grid(G: nn.Module, x: np.ndarray, labels: Labels, seed: int, device) -> Tensor:
+def class_grid(G: nn.Module, x: np.ndarray, labels: SampleClasses, seed: int, device) -> Tensor:
     """A conditional generator's grid, one row a class: with classes asked for, the
     first COLUMNS samples of each; else the first ROWS classes from the same COLUMNS
     latents (one a column)."""
@@ -263,7 +219,12 @@ def class_grid(G: nn.Module, x: np.ndarray, labels: Labels, seed: int, device) -
         )
     rng = torch.Generator(device=device).manual_seed(seed + 2)  # not the samples' latents
     z = torch.randn(COLUMNS, G.z_dim, generator=rng, device=device)
-    return generate_batch(G, *class_rows(z, labels.rows())).float().cpu()
+    return generate_batch(G, *class_rows(z, grid_rows(labels))).float().cpu()
+
+
+def grid_rows(labels: SampleClasses) -> list[int]:
+    """The classes of a conditional grid's rows: those asked for, or the first ROWS."""
+    return labels.asked or list(range(min(ROWS, len(labels.classes.names))))
 
 
 def run(args: Args) -> list[str]:
@@ -275,7 +236,7 @@ def run(args: Args) -> list[str]:
     cfg = OmegaConf.create(state["config"])
     kind = get_class(cfg.data._target_).kind
     classes = conditioning.from_state(state) if "classes" in state else None
-    labels = Labels(classes, asked_classes(args, classes))
+    labels = SampleClasses(classes, asked_classes(args.class_, classes))
     scorer = Scorer(cfg, args, device, classes) if args.metrics else None
     G = rebuild_generator(state, args.ema, device)
     figure = FIGURES[kind]
@@ -292,7 +253,7 @@ def run(args: Args) -> list[str]:
         shown = torch.from_numpy(x[: figure.n])
     else:
         shown = class_grid(G, x, labels, args.seed, device)
-        nrow = len(shown) // len(labels.rows())
+        nrow = len(shown) // len(grid_rows(labels))
     figure.draw(out / figure.file, shown, real, None, f"{len(shown)} samples", nrow=nrow)
     wrote.append(figure.file)
     if args.interpolate:
@@ -308,78 +269,6 @@ def run(args: Args) -> list[str]:
         shown_scores = ", ".join(f"{k} {v:.4g}" for k, v in scores.items() if isinstance(v, float))
         wrote.append(f"metrics.json ({shown_scores})")
     return [str(out)] + wrote
-
-
-class Scorer:
-    """The image metrics of args.n samples against the run's real images: in the domain
-    classifier's features on labelled data (`fid/classifier`, `prdc/*`, `classes/*`; on
-    Stacked MNIST `modes/*`), with the data's own scores beside them (`floor`), and FID
-    and KID where the Inception weights load. Built before any sampling, so a checkpoint
-    of points, missing data files, or unlabelled images without Inception weights stop
-    gan-sample before it writes anything."""
-
-    DOMAIN = ("classifier", "stacked_modes", "conditional")  # the registered metrics it reports
-
-    def __init__(
-        self, cfg: DictConfig, args: Args, device: torch.device, classes: Classes | None
-    ) -> None:
-        from gan_cli.metrics.fid import InceptionUnavailable, inception
-
-        kind = get_class(cfg.data._target_).kind
-        if kind != IMAGES:
-            raise UserError(f"metrics=true: metrics need image data; this checkpoint holds {kind}")
-        defaults = OmegaConf.load(Path(config_dir()) / "train.yaml").metrics
-        self.settings = OmegaConf.merge(defaults, cfg.get("metrics", {}))
-        self.data = build.data_source(cfg, device)
-        conditional = classes is not None
-        self.domain = [
-            REGISTRY[n] for n in self.DOMAIN if applies(REGISTRY[n], self.data, None, conditional)
-        ]
-        self.classes = classes
-        weights = args.inception_weights or self.settings.inception_weights
-        try:
-            self.extractor = inception(weights).to(device)
-        except InceptionUnavailable as e:
-            if not self.domain:
-                raise UserError(f"metrics=true: {e} (inception_weights=PATH)") from e
-            log.warning("metrics=true: no FID/KID, %s (inception_weights=PATH)", e)
-            self.extractor = None
-        self.args, self.device = args, device
-
-    def __call__(self, G: nn.Module) -> dict[str, Any]:
-        from gan_cli.metrics.classifier import floor
-        from gan_cli.metrics.fid import score
-
-        args, scores = self.args, {}
-        if self.domain:
-            rng = torch.Generator(device=self.device).manual_seed(args.seed)
-            z = torch.randn(args.n, G.z_dim, generator=rng, device=self.device)
-            y = None if self.classes is None else self.classes.draw(args.n, self.device, rng)
-            fake = metrics.chunked(G, z, y)
-            ev = metrics.Evaluation(
-                G,
-                None,
-                None,
-                self.data,
-                fake,
-                rng,
-                self.settings,
-                args.seed,
-                fake_labels=y,
-                classes=self.classes,
-            )
-            for metric in self.domain:
-                scores.update(metric.compute(ev))
-        if REGISTRY["classifier"] in self.domain:
-            net = classifier.for_data(self.data, self.settings.classifier_steps)
-            scores["floor"] = floor(self.data, net, self.settings.prdc_k, args.seed)
-            scores["classifier/accuracy"] = net.accuracy
-        if self.extractor is not None:
-            reference = self.settings.reference
-            real = self.data.reference(reference)
-            scores |= score(G, real, args.n, self.extractor, args.seed, classes=self.classes)
-            scores["fid/reference"] = reference
-        return scores
 
 
 def main() -> None:
