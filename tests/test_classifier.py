@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from gan_cli import classifier
 from gan_cli.data.formats import class_pattern, write_mnist
-from gan_cli.data.images import MNIST, ImageFolder, StackedMNIST
+from gan_cli.data.images import MNIST, ImageFolder, StackedMNIST, to_unit_range
 from gan_cli.metrics import REGISTRY, Evaluation
 from gan_cli.metrics.classifier import class_balance, frechet_distance, prdc
 from gan_cli.metrics.classifier import floor as classifier_floor
@@ -205,6 +205,20 @@ def test_stacked_modes_count_what_the_generator_draws(stacked):
     assert real["modes/captured"] == pytest.approx(distinct, abs=3)  # the classifier errs rarely
     collapsed = stacked_scores(stacked, Replay(stacked.train[:1]))
     assert collapsed == {"modes/captured": 1.0, "modes/kl": pytest.approx(np.log(1000))}
+
+
+def test_stacked_class_accuracy_reads_each_channel(stacked):
+    """A conditional generator on Stacked MNIST that draws the stack it is asked for
+    (here: the real test stacks at their labels) scores about 1; asked for other
+    classes, about 0."""
+    settings = OmegaConf.create({"classifier_steps": STEPS})
+    fake, labels = to_unit_range(stacked.test[:300]), stacked.labels.test[:300]
+    right = Evaluation(None, None, None, stacked, fake, None, settings, 0, fake_labels=labels)
+    assert REGISTRY["conditional"].compute(right)["classes/accuracy"] > 0.95
+    wrong = Evaluation(
+        None, None, None, stacked, fake, None, settings, 0, fake_labels=labels.flip(0)
+    )
+    assert REGISTRY["conditional"].compute(wrong)["classes/accuracy"] < 0.05
 
 
 def test_prdc_with_fewer_samples_than_k_shrinks_k():
