@@ -379,3 +379,25 @@ def test_an_unconditional_checkpoint_asked_for_a_class_is_one_line(tmp_path, cap
     code, output, out = _sample(tmp_path / "toy", tmp_path, capsys, monkeypatch, "class=3")
     lines = [line for line in output.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "generator is unconditional" in lines[0]
+
+
+def test_a_conditional_run_resumes_exactly(bars, tmp_path):
+    """The classes the generator step draws come from the saved random streams: a run
+    resumed from its step-3 checkpoint ends with the weights of the one that went on."""
+    from gan_cli.train import train
+
+    common = [
+        *image_data("mnist", bars), "model=dcgan", "model.conditional=acgan", "loss=vanilla",
+        "model.g_channels=8", "model.d_channels=8", "data.batch_size=8", "logger=none",
+        "trainer.device=cpu", "trainer.steps=6", "trainer.ckpt_every=3",
+        "trainer.eval_every=0", "trainer.sample_every=0", "trainer.ema_decay=0.5",
+    ]  # fmt: skip
+    train(compose(*common), tmp_path / "straight")
+    middle = tmp_path / "straight" / "checkpoints" / "step_0000003.pt"
+    train(compose(*common, f"trainer.resume={middle}"), tmp_path / "resumed")
+    a, b = (
+        load_checkpoint(tmp_path / r / "checkpoints" / "last.pt") for r in ("straight", "resumed")
+    )
+    for part in ("generator", "discriminator", "generator_ema"):
+        for name, x in a[part].items():
+            assert torch.equal(x, b[part][name]), (part, name)
