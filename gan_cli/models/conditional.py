@@ -28,13 +28,20 @@ EMBED_DIM = 128  # the generator's class embedding (BigGAN's shared embedding si
 
 class ConditionalBatchNorm2d(nn.Module):
     """(B, C, H, W) and class embeddings e (B, E) -> (1 + gain(e)) * BN(x) + bias(e), per
-    channel, gain and bias linear maps; with both maps zero, plain batch norm."""
+    channel, gain and bias linear maps; with both maps zero, plain batch norm.
+
+    The maps start small (weights N(0, 0.02^2), zero biases): with e ~ N(0, 1) a class
+    moves a gain by about 0.2 at first, so no class starts with its features switched
+    off (as a default-initialised map, about 0.6, can do, leaving that class black)."""
 
     def __init__(self, channels: int, embed_dim: int = EMBED_DIM) -> None:
         super().__init__()
         self.norm = nn.BatchNorm2d(channels, affine=False)
         self.gain = nn.Linear(embed_dim, channels)
         self.bias = nn.Linear(embed_dim, channels)
+        for linear in (self.gain, self.bias):
+            nn.init.normal_(linear.weight, std=0.02)
+            nn.init.zeros_(linear.bias)
 
     def forward(self, x: Tensor, e: Tensor) -> Tensor:
         gain, bias = 1 + self.gain(e), self.bias(e)
