@@ -76,7 +76,9 @@ def _assert_same_run(a: Path, b: Path) -> None:
     assert _metrics(a) == _metrics(b)
 
 
-@pytest.mark.parametrize("loss", ["wgan_gp", "vanilla"])
+# vanilla: slow (the default suite resumes a vanilla-based conditional run exactly in
+# tests/test_conditional.py)
+@pytest.mark.parametrize("loss", ["wgan_gp", pytest.param("vanilla", marks=pytest.mark.slow)])
 def test_resume_is_bit_exact(loss, workdir):
     """N steps, then a resume for N more, give the weights and metrics of 2N in one go;
     the W&B run and metrics.jsonl continue."""
@@ -148,7 +150,10 @@ def _popen_train(*args: str, cwd: Path, env: dict | None = None) -> subprocess.P
     )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+# SIGINT takes the same path as SIGTERM: slow
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)]
+)
 def test_a_signal_checkpoints_and_resume_auto_finishes(sig, workdir):
     common = [*CADENCE, "trainer.steps=400", "trainer.ckpt_every=0", "hydra.run.dir=run"]
     proc = _popen_train(*common, cwd=workdir)

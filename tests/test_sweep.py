@@ -14,7 +14,11 @@ TINY = ["trainer.steps=3", "data.heldout_size=100", "trainer.log_every=1"]
 LAUNCHERS = {"basic": [], "submitit_local": ["hydra/launcher=submitit_local"]}
 
 
-@pytest.fixture(scope="module", params=sorted(LAUNCHERS))
+# the sweep through submitit's local launcher repeats the basic one's checks: slow
+# (test_two_job_lambda_sweep runs both launchers in the default suite)
+@pytest.fixture(
+    scope="module", params=["basic", pytest.param("submitit_local", marks=pytest.mark.slow)]
+)
 def clip_sweep(request, tmp_path_factory):
     cwd = tmp_path_factory.mktemp("user")
     args = ["-m", "+sweep=wgan_clip", "loss.clip=0.001,0.01,0.1", *LAUNCHERS[request.param]]
