@@ -46,10 +46,11 @@ def generator(cfg: DictConfig, n_classes: int = 0) -> nn.Module:
     return build(cfg.model.generator, **_taken(cfg.model.generator, offered))
 
 
-def classes(cfg: DictConfig, data: DataSource) -> Classes | None:
-    """The classes of a conditional GAN (model.conditional), from the data's labels; one
+def classes(cfg: DictConfig, data: DataSource, device: torch.device) -> Classes | None:
+    """The classes of a conditional GAN (model.conditional), from the data's labels, with
+    their frequencies on the training device (the generator step draws from them); one
     line when the data has none."""
-    kind = cfg.model.get("conditional", "none")
+    kind = cfg.model.conditional
     if kind == "none":
         return None
     if data.labels is None:
@@ -57,7 +58,7 @@ def classes(cfg: DictConfig, data: DataSource) -> Classes | None:
             f"model.conditional={kind} needs labelled data ({LABELLED}); this data has no "
             "labels (image_folder: put each class's images in a subfolder named after it)"
         )
-    return of_labels(data.labels, kind, cfg.model.acgan_weight)
+    return of_labels(data.labels, kind, cfg.model.acgan_weight, device)
 
 
 def loss_part(cfg: DictConfig, part: str) -> Any:
@@ -73,13 +74,13 @@ def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) 
     t, world = cfg.trainer, world or World()
     torch.manual_seed(t.seed)
     data = data_source(cfg, device)
-    labelled = classes(cfg, data)
+    labelled = classes(cfg, data, device)
     n_classes = 0 if labelled is None else len(labelled.names)
     G = generator(cfg, n_classes).to(device)
     constraint = loss_part(cfg, "constraint")
     offered = {
         "in_shape": packed_shape(data.shape, cfg.loss.pack),
-        "conditional": cfg.model.get("conditional", "none"),
+        "conditional": cfg.model.conditional,
         "n_classes": n_classes,
     }
     D = build(cfg.model.discriminator, **_taken(cfg.model.discriminator, offered))

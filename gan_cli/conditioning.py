@@ -1,5 +1,5 @@
-"""Class conditioning in training (model.conditional): which labels the generator is
-asked for, and what the labels add to the losses.
+"""Class conditioning (model.conditional): which labels the generator is asked for in
+training and by gan-sample (class=), and what the labels add to the losses.
 
 The networks take the labels themselves (gan_cli.models.conditional). The critic step
 asks the generator for the labels of its real batch, which follow the data's class
@@ -35,7 +35,7 @@ class Classes:
 
     def draw(self, n: int, device, generator: torch.Generator | None = None) -> Tensor:
         """n labels (n,) int64 drawn from the class frequencies."""
-        p = self.frequencies.to(device=device, dtype=torch.float)
+        p = self.frequencies.to(device=device, dtype=torch.float)  # a no-op in training
         return torch.multinomial(p, n, replacement=True, generator=generator)
 
     def judge(self, critic: Callable, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -119,13 +119,13 @@ def asked_classes(value: Any, classes: Classes | None) -> list[int] | None:
     return [classes.index(c) for c in asked]
 
 
-def of_labels(labels, kind: str, acgan_weight: float) -> Classes:
-    """The Classes of labelled data (gan_cli.data.base.Labels)."""
-    return Classes(labels.names, labels.frequencies(), kind, acgan_weight)
+def of_labels(labels, kind: str, acgan_weight: float, device) -> Classes:
+    """The Classes of labelled data (gan_cli.data.base.Labels), frequencies on `device`."""
+    frequencies = labels.frequencies().to(device=device, dtype=torch.float)
+    return Classes(labels.names, frequencies, kind, acgan_weight)
 
 
 def from_state(state: dict) -> Classes:
     """The Classes a checkpoint recorded (the loss weight is a training matter)."""
-    kind = state.get("config", {}).get("model", {}).get("conditional", "none")
-    saved = state["classes"]
+    saved, kind = state["classes"], state["config"]["model"]["conditional"]
     return Classes(tuple(saved["names"]), torch.tensor(saved["frequencies"]), kind)

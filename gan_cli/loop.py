@@ -29,7 +29,7 @@ from gan_cli.checkpoint import (
 from gan_cli.conditioning import generate
 from gan_cli.console import live_stats, progress_bar
 from gan_cli.distributed import World
-from gan_cli.plots import COLUMNS, FIGURES, ROWS, class_rows
+from gan_cli.plots import COLUMNS, FIGURES, class_rows, first_classes
 from gan_cli.preemption import PreemptionHandler
 from gan_cli.step import GAN, Diverged, Guard, all_finite, autocast, train_step
 from gan_cli.tracking import Tracker
@@ -196,7 +196,7 @@ class Publish(Periodic):
 class Sample(Periodic):
     """The sample figure (fixed latents) to samples/step_XXXXXXX.png, and to W&B with
     the step's scalars (`samples`). A conditional generator's grid has one row a class
-    (the first ROWS), the same latent down each column."""
+    (plots.first_classes), the same latent down each column."""
 
     def __init__(self, every: int, last: int, gan: GAN, z: Tensor, data: Any, run: Run):
         super().__init__(every, last)
@@ -210,7 +210,7 @@ class Sample(Periodic):
             critic = lambda points: self.gan.critic_on_points(points.to(real.device))  # noqa: E731
             figure, z, y = FIGURES[self.data.kind], self.z, None
             if self.gan.classes is not None:
-                z, y = class_rows(self.z[:COLUMNS], range(min(ROWS, len(self.gan.classes.names))))
+                z, y = class_rows(self.z[:COLUMNS], first_classes(len(self.gan.classes.names)))
             fake = generate(G, z, y)
             figure.draw(path, fake, real[: len(z)], critic, f"step {state.step}", nrow=COLUMNS)
         state.images["samples"] = path

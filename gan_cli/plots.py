@@ -75,6 +75,11 @@ COLUMNS = 8  # images a row of a sample grid
 ROWS = 16  # classes a conditional grid shows at most, one a row
 
 
+def first_classes(n_classes: int) -> list[int]:
+    """The classes a conditional grid shows when none are chosen: the first ROWS."""
+    return list(range(min(ROWS, n_classes)))
+
+
 def class_rows(z: Tensor, classes) -> tuple[Tensor, Tensor]:
     """The inputs of a grid with one row a class: the latents z (C, z_dim) across every
     row, so a column holds one latent in every class -> ((R*C, z_dim), labels (R*C,))."""

@@ -51,7 +51,7 @@ from gan_cli.config import resolve_device
 from gan_cli.console import console, err_console
 from gan_cli.data.base import IMAGES
 from gan_cli.errors import UserError, one_line
-from gan_cli.plots import COLUMNS, FIGURES, ROWS, class_rows
+from gan_cli.plots import COLUMNS, FIGURES, class_rows, first_classes
 from gan_cli.scoring import Scorer
 
 log = logging.getLogger(__name__)
@@ -83,17 +83,19 @@ def parse(argv: list[str]) -> Args:
     schema = OmegaConf.structured(Args)
     fields = {v: k for k, v in ALIASES.items()}
     options = [fields.get(k, k) for k in schema.keys()]
-    for i, arg in enumerate(argv):
+    dotlist = []
+    for arg in argv:
         if "=" not in arg:
             raise UserError(f"{arg!r} is not an option: write key=value, see gan-sample --help")
         key, value = arg.split("=", 1)
         if key not in options:
             raise UserError(f"unknown option {key!r}; options: {'|'.join(options)}")
-        argv = [*argv[:i], f"{ALIASES.get(key, key)}={value}", *argv[i + 1 :]]
+        dotlist.append(f"{ALIASES.get(key, key)}={value}")
     try:
-        args = OmegaConf.to_object(OmegaConf.merge(schema, OmegaConf.from_dotlist(argv)))
+        args = OmegaConf.to_object(OmegaConf.merge(schema, OmegaConf.from_dotlist(dotlist)))
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", "") or ""
+        key = fields.get(key, key)
         raise UserError(f"bad value for {key or 'an option'}: {one_line(e)[:200]}") from e
     if not args.checkpoint:
         raise UserError("checkpoint=PATH is required: a checkpoint file or a run folder")
@@ -209,8 +211,8 @@ def interpolation(
 @torch.no_grad()
 def class_grid(G: nn.Module, x: np.ndarray, labels: SampleClasses, seed: int, device) -> Tensor:
     """A conditional generator's grid, one row a class: with classes asked for, the
-    first COLUMNS samples of each; else the first ROWS classes from the same COLUMNS
-    latents (one a column)."""
+    first COLUMNS samples of each; else the first classes (plots.first_classes) from the
+    same COLUMNS latents (one a column)."""
     if labels.asked:
         n = len(x) // len(labels.asked)
         cols = min(n, COLUMNS)
@@ -223,8 +225,8 @@ def class_grid(G: nn.Module, x: np.ndarray, labels: SampleClasses, seed: int, de
 
 
 def grid_rows(labels: SampleClasses) -> list[int]:
-    """The classes of a conditional grid's rows: those asked for, or the first ROWS."""
-    return labels.asked or list(range(min(ROWS, len(labels.classes.names))))
+    """The classes of a conditional grid's rows: those asked for, or the first few."""
+    return labels.asked or first_classes(len(labels.classes.names))
 
 
 def run(args: Args) -> list[str]:

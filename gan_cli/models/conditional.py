@@ -78,7 +78,7 @@ def run_layers(layers: nn.Sequential, x: Tensor, e: Tensor | None) -> Tensor:
 class ClassHead(nn.Module):
     """The discriminator's class-dependent part, on its features phi(x) (B, F):
     `projection` gives <embed(y), phi(x)> (B,) to add to the output, `acgan` the class
-    logits (B, K); `none` is no head at all (build it only when conditional)."""
+    logits (B, K); `none` is no head at all (`head` builds one only when conditional)."""
 
     def __init__(self, kind: str, features: int, n_classes: int) -> None:
         super().__init__()
@@ -86,10 +86,8 @@ class ClassHead(nn.Module):
         if kind == "projection":
             self.embed = nn.Embedding(n_classes, features)
             nn.init.normal_(self.embed.weight, std=features**-0.5)
-        elif kind == "acgan":
+        else:  # acgan
             self.classify = nn.Linear(features, n_classes)
-        else:
-            raise ValueError(f"no class head for conditional={kind!r}; one of {KINDS[1:]}")
 
     def forward(self, out: Tensor, h: Tensor, y: Tensor | None, logits: bool) -> Tensor | tuple:
         """From the unconditional output `out` (B,) and the features h (B, F): with the
