@@ -14,9 +14,11 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from gan_cli import console, loop, train
-from gan_cli.config import compose_config
+from gan_cli.cli import train
+from gan_cli.config.compose import compose_config
+from gan_cli.core import console
 from gan_cli.data.formats import write_cifar10, write_mnist
+from gan_cli.training import loop
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -119,9 +119,9 @@ def conditional(quick: bool, work: Path) -> dict[str, Any]:
 
 def _classifier(root: Path) -> float:
     """Fashion-MNIST's domain classifier (trained and cached on first use): its accuracy."""
-    from gan_cli import classifier
-    from gan_cli.config import compose_config
+    from gan_cli.config.compose import compose_config
     from gan_cli.data.images import FashionMNIST
+    from gan_cli.metrics import domain_classifier
 
     steps = compose_config([]).metrics.classifier_steps
-    return classifier.for_data(FashionMNIST(str(root), download=False), steps).accuracy
+    return domain_classifier.for_data(FashionMNIST(str(root), download=False), steps).accuracy

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import config, data_root, timed_train
-from gan_cli.build import assemble
-from gan_cli.config import check
+from gan_cli.config.build import assemble
+from gan_cli.config.checks import check
 
 CASES = {
     "mlp toy2d wgan_gp": ["model=mlp", "data=toy2d", "loss=wgan_gp"],

@@ -16,8 +16,8 @@ from torch.utils.data import DataLoader
 from torchvision import transforms
 
 from bench.common import config, data_root
-from gan_cli.build import data_source
-from gan_cli.config import check
+from gan_cli.config.build import data_source
+from gan_cli.config.checks import check
 from gan_cli.data.images import _CIFAR10Files
 
 # torchvision's classes; for CIFAR-10 gan-cli's subclass, which checks md5 sums only for

@@ -55,7 +55,7 @@ def measure(cfg, job: tuple[str, str, int, int, str]) -> dict[str, Any]:
     import torch
 
     from bench.common import timed_train
-    from gan_cli.step import Diverged
+    from gan_cli.training.step import Diverged
 
     name, dist, seed, steps, run_dir = job
     torch.set_num_threads(1)  # one process per core

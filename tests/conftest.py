@@ -15,7 +15,7 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from gan_cli.config import compose_config
+from gan_cli.config.compose import compose_config
 from gan_cli.data.formats import write_cifar10, write_mnist
 
 BIN = Path(sys.executable).parent

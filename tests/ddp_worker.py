@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from gan_cli import loop, train
+from gan_cli.cli import train
+from gan_cli.training import loop
 
 _train = loop.train
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gan_cli.train import main
+from gan_cli.cli.train import main
 from tests.conftest import gan_train, run_in_process
 
 CASES = {
@@ -86,7 +86,7 @@ def test_bad_value_in_a_sweep_fails_before_any_job(workdir, capsys, monkeypatch)
 
 def test_optimizer_arguments_may_be_added(workdir, capsys, monkeypatch):
     """+ adds keys only where any key is valid: an optimizer's own arguments."""
-    from gan_cli.command_line import check_command_line
+    from gan_cli.cli.command_line import check_command_line
 
     args = ["+optim.d.weight_decay=0.01", "logger=none"]
     assert check_command_line(args) == args

@@ -11,10 +11,10 @@ import torch
 
 from bench.common import config
 from bench.overhead import BareGAN
-from gan_cli import step
-from gan_cli.build import assemble
-from gan_cli.config import check
-from gan_cli.distributed import World
+from gan_cli.config.build import assemble
+from gan_cli.config.checks import check
+from gan_cli.training import step
+from gan_cli.training.distributed import World
 
 
 @pytest.mark.parametrize("loss", ["wgan_gp", "vanilla"])

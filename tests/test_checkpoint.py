@@ -5,7 +5,7 @@ import pickle
 import pytest
 import torch
 
-from gan_cli.checkpoint import load_checkpoint, save_checkpoint
+from gan_cli.training.checkpoint import load_checkpoint, save_checkpoint
 
 
 def test_round_trip(tmp_path):

@@ -10,10 +10,9 @@ import scipy.linalg
 import torch
 from omegaconf import OmegaConf
 
-from gan_cli import classifier
 from gan_cli.data.formats import class_pattern, write_mnist
 from gan_cli.data.images import MNIST, ImageFolder, StackedMNIST, to_unit_range
-from gan_cli.metrics import REGISTRY, Evaluation
+from gan_cli.metrics import REGISTRY, Evaluation, domain_classifier
 from gan_cli.metrics.classifier import class_balance, frechet_distance, prdc
 from gan_cli.metrics.classifier import floor as classifier_floor
 from gan_cli.metrics.stacked import mode_histogram
@@ -80,31 +79,31 @@ def test_labels_come_from_the_files(digits):
 
 
 def test_the_classifier_learns_is_cached_next_to_the_data_and_reused(digits, monkeypatch):
-    net = classifier.for_data(digits, STEPS)
+    net = domain_classifier.for_data(digits, STEPS)
     assert net.accuracy > 0.95
     assert net.path.parent == digits.cache_dir and net.path.is_file()
-    classifier._LOADED.clear()
+    domain_classifier._LOADED.clear()
 
     def no_training(*args, **kwargs):
         raise AssertionError("a cached classifier was trained again")
 
-    monkeypatch.setattr(classifier, "train", no_training)
-    again = classifier.for_data(digits, STEPS)
+    monkeypatch.setattr(domain_classifier, "train", no_training)
+    again = domain_classifier.for_data(digits, STEPS)
     assert again.accuracy == net.accuracy
     for a, b in zip(net.net.parameters(), again.net.parameters(), strict=True):
         assert torch.equal(a, b)
     # another recipe, or other labels, is another file: never a stale network
-    assert classifier.cache_name(digits, STEPS + 1) != net.path.name
+    assert domain_classifier.cache_name(digits, STEPS + 1) != net.path.name
     relabelled = MNIST(str(digits.cache_dir.parent), download=False)
     object.__setattr__(relabelled.labels, "train", relabelled.labels.train.roll(1))
-    assert classifier.cache_name(relabelled, STEPS) != net.path.name
+    assert domain_classifier.cache_name(relabelled, STEPS) != net.path.name
 
 
 def test_a_read_only_data_folder_caches_in_the_users_cache(digits, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(digits, "cache_dir", tmp_path / "not-writable")
     (tmp_path / "not-writable").write_text("a file, not a folder")
-    net = classifier.for_data(digits, STEPS + 2)
+    net = domain_classifier.for_data(digits, STEPS + 2)
     assert net.path.parent == tmp_path / "cache" / "gan-cli"
 
 
@@ -112,7 +111,7 @@ def test_real_heldout_images_score_near_the_floor_and_noise_far_from_it(digits, 
     real = digits.test[200:].float() / 127.5 - 1  # 200 real test images, not the held-out ones
     noise = torch.rand(200, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
     good, bad = scores(digits, real), scores(digits, noise)
-    floor = classifier_floor(digits, classifier.for_data(digits, STEPS), 5, 0)
+    floor = classifier_floor(digits, domain_classifier.for_data(digits, STEPS), 5, 0)
     with capsys.disabled():
         print(f"\nfloor (training images): {floor}\nreal: {good}\nnoise: {bad}")
     assert good["fid/classifier"] < 2 * floor["fid/classifier"] < 0.1 * bad["fid/classifier"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_cli.checkpoint import load_checkpoint
+from gan_cli.training.checkpoint import load_checkpoint
 from tests.conftest import BIN, gan_train, jsonl, wandb_history, wandb_records
 
 SCALARS = [

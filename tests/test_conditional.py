@@ -15,23 +15,23 @@ import torch
 from PIL import Image
 from torch import nn
 
-from gan_cli import step
-from gan_cli.build import assemble
-from gan_cli.checkpoint import load_checkpoint
-from gan_cli.conditioning import Classes
-from gan_cli.config import check
+from gan_cli.cli.sample import main as sample_main
+from gan_cli.config.build import assemble
+from gan_cli.config.checks import check
 from gan_cli.constraints.gradient_penalty import GradientPenalty
 from gan_cli.constraints.r1 import R1
 from gan_cli.constraints.spectral_norm import SpectralNorm
+from gan_cli.core.errors import UserError
 from gan_cli.data.formats import class_pattern, write_cifar10, write_mnist
 from gan_cli.data.images import CIFAR10, MNIST
-from gan_cli.distributed import World
-from gan_cli.errors import UserError
 from gan_cli.metrics import REGISTRY, for_run
 from gan_cli.metrics.conditional import per_class_fid
 from gan_cli.models import dcgan, mlp, resnet
 from gan_cli.models.conditional import ConditionalBatchNorm2d
-from gan_cli.sample import main as sample_main
+from gan_cli.training import step
+from gan_cli.training.checkpoint import load_checkpoint
+from gan_cli.training.conditioning import Classes
+from gan_cli.training.distributed import World
 from tests.conftest import compose, image_data, jsonl, run_in_process, wandb_history
 
 CPU = torch.device("cpu")
@@ -286,7 +286,7 @@ LEARN = [
 @pytest.fixture(scope="module")
 def learnt(tmp_path_factory):
     """A conditional DCGAN of 400 steps on MNIST-like drawn digits (about a minute)."""
-    from gan_cli.train import train
+    from gan_cli.cli.train import train
 
     root = tmp_path_factory.mktemp("conditional")
     write_mnist(root / "data", n_train=2000, n_test=400, folder="FashionMNIST", digits=True)
@@ -338,8 +338,8 @@ def test_sample_by_index_and_by_name(learnt, tmp_path, capsys, monkeypatch):
 
 def test_sampled_classes_are_the_ones_asked_for(learnt, tmp_path, capsys, monkeypatch):
     """The domain classifier reads what gan-sample drew: well above chance."""
-    from gan_cli import classifier
     from gan_cli.data.images import FashionMNIST
+    from gan_cli.metrics import domain_classifier
 
     every = "class=[0,1,2,3,4,5,6,7,8,9]"
     code, output, out = _sample(
@@ -349,7 +349,7 @@ def test_sampled_classes_are_the_ones_asked_for(learnt, tmp_path, capsys, monkey
     with np.load(out / "samples.npz") as f:
         x, y = torch.from_numpy(f["x"]), torch.from_numpy(f["y"])
     data = FashionMNIST(str(learnt.parent / "data"), download=False, heldout_size=400)
-    _, predicted = classifier.for_data(data, 200)(x)
+    _, predicted = domain_classifier.for_data(data, 200)(x)
     assert (predicted == y).double().mean().item() > 0.3
 
 
@@ -371,7 +371,7 @@ def test_bad_classes_are_one_line(arg, learnt, tmp_path, capsys, monkeypatch):
 
 
 def test_an_unconditional_checkpoint_asked_for_a_class_is_one_line(tmp_path, capsys, monkeypatch):
-    from gan_cli.train import train
+    from gan_cli.cli.train import train
     from tests.conftest import FAST
 
     train(compose("logger=none", *FAST), tmp_path / "toy")
@@ -384,7 +384,7 @@ def test_an_unconditional_checkpoint_asked_for_a_class_is_one_line(tmp_path, cap
 def test_a_conditional_run_resumes_exactly(bars, tmp_path):
     """The classes the generator step draws come from the saved random streams: a run
     resumed from its step-3 checkpoint ends with the weights of the one that went on."""
-    from gan_cli.train import train
+    from gan_cli.cli.train import train
 
     common = [
         *image_data("mnist", bars), "model=dcgan", "model.conditional=acgan", "loss=vanilla",

@@ -5,13 +5,14 @@ import math
 import pytest
 import torch
 
-from gan_cli.config import check, config_groups, validate
+from gan_cli.cli.train import train
+from gan_cli.config.checks import check, validate
+from gan_cli.config.compose import config_groups
+from gan_cli.config.schema import RUNTIME
 from gan_cli.constraints import CONSTRAINTS
+from gan_cli.core.params import signature_params
 from gan_cli.data.toy2d import DISTRIBUTIONS, MIXTURES, Toy2D
 from gan_cli.losses import OBJECTIVES
-from gan_cli.params import signature_params
-from gan_cli.schema import RUNTIME
-from gan_cli.train import train
 from tests.conftest import FAST, compose, image_data, jsonl
 
 GROUPS = config_groups()  # every group, nested ones (loss/objective) included

@@ -16,12 +16,12 @@ import yaml
 from PIL import Image
 from torch import nn
 
-from gan_cli.config import validate
+from gan_cli.cli.train import train
+from gan_cli.config.checks import validate
+from gan_cli.core.errors import UserError
 from gan_cli.data.images import CIFAR10, MNIST, FashionMNIST, ImageFolder
-from gan_cli.errors import UserError
 from gan_cli.metrics.fid import fid_kid
 from gan_cli.metrics.sliced import sliced_w1
-from gan_cli.train import train
 from tests.conftest import FAST, compose, gan_train, image_data, jsonl
 
 IMAGE_DATA = ["mnist", "cifar10", "image_folder"]
@@ -350,7 +350,7 @@ SPOILED = {
 
 @pytest.mark.parametrize("name", SPOILED)
 def test_a_data_file_that_is_wrong_is_one_line_naming_it(name, tmp_path, capsys, monkeypatch):
-    from gan_cli.train import main
+    from gan_cli.cli.train import main
     from tests.conftest import run_in_process
 
     root = tmp_path / "data"

@@ -17,11 +17,12 @@ import pytest
 import torch
 import yaml
 
-from gan_cli import loop, train
-from gan_cli.checkpoint import load_checkpoint
+from gan_cli.cli import train
 from gan_cli.constraints.gradient_penalty import GradientPenalty
 from gan_cli.losses.minimax import Minimax
 from gan_cli.models.mlp import Discriminator
+from gan_cli.training import loop
+from gan_cli.training.checkpoint import load_checkpoint
 from tests.conftest import (
     BIN,
     clean_env,
@@ -183,7 +184,7 @@ def test_kill_9_while_writing_always_leaves_a_loadable_checkpoint(tmp_path):
     """A writer saving a 16 MB checkpoint in a loop, killed at random moments."""
     script = (
         "import sys, torch\n"
-        "from gan_cli.checkpoint import save_checkpoint\n"
+        "from gan_cli.training.checkpoint import save_checkpoint\n"
         "w = torch.randn(4_000_000)\n"
         "for step in range(10**9):\n"
         "    save_checkpoint({'step': step, 'w': w + step}, sys.argv[1])\n"
@@ -520,8 +521,8 @@ def test_submitit_tasks_train_one_run_together(workdir):
     ("cuda", "mps", "expected"), [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")]
 )
 def test_device_auto_picks_cuda_then_mps_then_cpu(cuda, mps, expected, monkeypatch):
-    from gan_cli.config import resolve_device
-    from gan_cli.errors import UserError
+    from gan_cli.config.checks import resolve_device
+    from gan_cli.core.errors import UserError
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)

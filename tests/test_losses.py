@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from gan_cli.constraints.gradient_penalty import GradientPenalty
-from gan_cli.errors import UserError
+from gan_cli.core.errors import UserError
 from gan_cli.losses.hinge import Hinge
 from gan_cli.losses.minimax import Minimax
 from gan_cli.losses.wasserstein import Wasserstein

@@ -43,7 +43,7 @@ def test_wheel_install_finds_its_configs(tmp_path):
     assert "distribution: ring8" in result.stdout
     assert "gan_cli.losses.minimax.Minimax" in result.stdout
     where = subprocess.run(
-        [sys.executable, "-c", "import gan_cli.config as c; print(c.config_dir())"],
+        [sys.executable, "-c", "import gan_cli.config.compose as c; print(c.config_dir())"],
         cwd=elsewhere,
         env=env,
         capture_output=True,

@@ -7,7 +7,7 @@ import torch
 
 from gan_cli.data.base import KINDS
 from gan_cli.data.toy2d import Toy2D
-from gan_cli.plots import FIGURES, toy_scatter
+from gan_cli.training.figures import FIGURES, toy_scatter
 
 
 def test_every_kind_of_data_has_a_figure():

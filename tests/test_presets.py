@@ -6,12 +6,12 @@ import math
 import pytest
 import torch
 
+from gan_cli.cli.train import train
 from gan_cli.constraints.weight_clipping import WeightClipping
 from gan_cli.data.toy2d import MIXTURES, Toy2D
 from gan_cli.losses.fgan import DIVERGENCES
 from gan_cli.metrics.modes import mode_coverage
-from gan_cli.step import GAN
-from gan_cli.train import train
+from gan_cli.training.step import GAN
 from tests.conftest import FAST, compose, gan_train, jsonl
 
 ESTIMATES = {

@@ -13,15 +13,16 @@ from hydra.core.config_store import ConfigStore
 from torch import Tensor
 
 from gan_cli import metrics
-from gan_cli.config import check, config_groups
+from gan_cli.cli.train import train
+from gan_cli.config.checks import check
+from gan_cli.config.compose import config_groups
 from gan_cli.constraints import CONSTRAINTS, Constraint
 from gan_cli.constraints import register as register_constraint
+from gan_cli.core.errors import UserError
+from gan_cli.core.params import POSITIVE, POSITIVE_INT, Annotated
 from gan_cli.data.base import POINTS, DataSource
-from gan_cli.errors import UserError
 from gan_cli.losses import OBJECTIVES, Objective
 from gan_cli.losses import register as register_objective
-from gan_cli.params import POSITIVE, POSITIVE_INT, Annotated
-from gan_cli.train import train
 from tests.conftest import FAST, compose, jsonl
 
 

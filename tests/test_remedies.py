@@ -13,17 +13,17 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from gan_cli import step
-from gan_cli.build import assemble
-from gan_cli.checkpoint import load_checkpoint
-from gan_cli.config import check, validate
+from gan_cli.config.build import assemble
+from gan_cli.config.checks import check, validate
 from gan_cli.constraints import CONSTRAINTS
-from gan_cli.distributed import World
-from gan_cli.errors import UserError
+from gan_cli.core.errors import UserError
 from gan_cli.losses.least_squares import LeastSquares
 from gan_cli.losses.minimax import Minimax
-from gan_cli.packing import pack, packed_shape
-from gan_cli.unroll import Unroller, simulated_update
+from gan_cli.models.packing import pack, packed_shape
+from gan_cli.training import step
+from gan_cli.training.checkpoint import load_checkpoint
+from gan_cli.training.distributed import World
+from gan_cli.training.unroll import Unroller, simulated_update
 from tests.conftest import compose, gan_train, image_data, jsonl
 
 CPU = torch.device("cpu")

@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_cli.checkpoint import load_checkpoint, save_checkpoint
-from gan_cli.sample import main
-from gan_cli.train import train
+from gan_cli.cli.sample import main
+from gan_cli.cli.train import train
+from gan_cli.training.checkpoint import load_checkpoint, save_checkpoint
 from tests.conftest import BIN, FAST, clean_env, compose, image_data, run_in_process
 
 

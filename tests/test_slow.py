@@ -2,7 +2,7 @@
 
 import pytest
 
-from gan_cli.train import train
+from gan_cli.cli.train import train
 from tests.conftest import compose, jsonl
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from gan_cli.params import registrar
+from gan_cli.core.params import registrar
 
 # name (the option of loss.constraint) -> class; filled by @register
 CONSTRAINTS: dict[str, type[Constraint]] = {}

@@ -6,9 +6,9 @@ import torch
 from torch import Tensor, nn
 
 from gan_cli.constraints.base import Constraint, register
-from gan_cli.errors import UserError
+from gan_cli.core.errors import UserError
+from gan_cli.core.params import AT_LEAST_0, Annotated
 from gan_cli.losses.base import full_precision
-from gan_cli.params import AT_LEAST_0, Annotated
 
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 

@@ -8,8 +8,8 @@ from torch import Tensor, nn
 
 from gan_cli.constraints.base import Constraint, register
 from gan_cli.constraints.gradient_penalty import refuse_batch_norm
+from gan_cli.core.params import AT_LEAST_0, POSITIVE_INT, Annotated
 from gan_cli.losses.base import full_precision
-from gan_cli.params import AT_LEAST_0, POSITIVE_INT, Annotated
 
 
 @register("r1")

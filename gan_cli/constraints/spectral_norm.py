@@ -6,7 +6,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from gan_cli.constraints.base import Constraint, register
-from gan_cli.params import POSITIVE_INT, Annotated
+from gan_cli.core.params import POSITIVE_INT, Annotated
 
 # with a projection discriminator, its class embedding too (Miyato & Koyama 2018)
 _LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Embedding)

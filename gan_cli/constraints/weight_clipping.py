@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_cli.constraints.base import Constraint, register
-from gan_cli.params import POSITIVE, Annotated
+from gan_cli.core.params import POSITIVE, Annotated
 
 
 @register("weight_clipping")

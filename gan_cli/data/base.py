@@ -2,8 +2,8 @@
 
 A data source says what kind of data it holds (`kind`: points or images), and the rest
 of gan-cli reads that, never a tensor's shape: the metrics that fit it
-(gan_cli.metrics), the sample figure (gan_cli.plots), the generator's output range
-(gan_cli.build). Its training batches come from one seeded torch generator, whose state
+(gan_cli.metrics), the sample figure (gan_cli.training.figures), the generator's output range
+(gan_cli.config.build). Its training batches come from one seeded torch generator, whose state
 a checkpoint saves, and each rank of a distributed run draws from its own shard.
 """
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_cli.errors import UserError, one_line
+from gan_cli.core.errors import UserError, one_line
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

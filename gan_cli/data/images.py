@@ -25,10 +25,10 @@ import torchvision
 from PIL import Image
 from torch import Tensor
 
+from gan_cli.core.errors import UserError
+from gan_cli.core.params import POSITIVE_INT, Annotated, Check, OneOf, at_least
 from gan_cli.data import formats
 from gan_cli.data.base import IMAGES, DataSource, Labels
-from gan_cli.errors import UserError
-from gan_cli.params import POSITIVE_INT, Annotated, Check, OneOf, at_least
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 BATCH = Annotated[int, POSITIVE_INT]
@@ -42,7 +42,7 @@ class ImageData(DataSource):
     of them, on the training device; `test` (uint8) are real images never trained on, and
     the first `heldout_size` of them, in [-1, 1], are `heldout`, for the held-out
     estimates. Labelled data has `labels` (aligned with `train` and `test`), and a folder
-    `cache_dir` where what is learnt from the data once (gan_cli.classifier) is kept.
+    `cache_dir` where what is learnt from the data once (gan_cli.metrics.domain_classifier) is kept.
     """
 
     kind = IMAGES
@@ -76,7 +76,7 @@ class ImageData(DataSource):
     @cached_property
     def fingerprint(self) -> str:
         """sha256 of the training images (shape and bytes) and their labels, computed once:
-        what anything learnt from this data (gan_cli.classifier) is keyed by."""
+        what anything learnt from this data (gan_cli.metrics.domain_classifier) is keyed by."""
         h = hashlib.sha256(str(tuple(self.train.shape)).encode())
         h.update(self.train.contiguous().numpy().tobytes())
         if self.labels is not None:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from gan_cli.core.params import POSITIVE_INT, Annotated, OneOf, at_least
 from gan_cli.data.base import POINTS, DataSource
-from gan_cli.params import POSITIVE_INT, Annotated, OneOf, at_least
 
 Sampler = Callable[[int, torch.Generator], Tensor]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gan_cli.params import registrar
+from gan_cli.core.params import registrar
 
 # name (the option of loss.objective) -> class; filled by @register
 OBJECTIVES: dict[str, type[Objective]] = {}

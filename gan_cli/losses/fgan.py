@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gan_cli.core.params import Annotated, OneOf
 from gan_cli.losses.base import Objective, register
-from gan_cli.params import Annotated, OneOf
 
 LOG2 = math.log(2.0)
 

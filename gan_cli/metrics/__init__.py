@@ -22,16 +22,16 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from gan_cli.conditioning import draw
-from gan_cli.errors import UserError
-from gan_cli.packing import pack
+from gan_cli.core.errors import UserError
+from gan_cli.models.conditional import draw
+from gan_cli.models.packing import pack
 
 
 @dataclass
 class Evaluation:
     """What a metric may read at one evaluation. Networks are in eval mode. The critic
-    scores packs of `pack` samples (gan_cli.packing; 1: single samples). A conditional
-    generator (`classes`, gan_cli.conditioning) made the fakes of classes `fake_labels`
+    scores packs of `pack` samples (gan_cli.models.packing; 1: single samples). A conditional
+    generator (`classes`, gan_cli.training.conditioning) made the fakes of classes `fake_labels`
     (N,), drawn from the data's class frequencies; its critic judges each image at its
     class (the held-out ones at their labels)."""
 
@@ -45,7 +45,7 @@ class Evaluation:
     seed: int
     pack: int = 1
     fake_labels: Tensor | None = None
-    classes: Any = None  # gan_cli.conditioning.Classes of a conditional generator, or None
+    classes: Any = None  # gan_cli.training.conditioning.Classes of a conditional generator, or None
     cache: dict = field(default_factory=dict)  # what several metrics read, computed once
 
     @cached_property

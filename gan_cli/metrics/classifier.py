@@ -1,5 +1,5 @@
 """Image quality without downloads, in the features of the domain classifier
-(gan_cli.classifier) of labelled image data.
+(gan_cli.metrics.domain_classifier) of labelled image data.
 
 - `fid/classifier`: the Frechet distance between Gaussians fitted to the held-out real
   and the generated images' penultimate features (the "domain FID" of MNIST-like data);
@@ -19,9 +19,8 @@ import logging
 import torch
 from torch import Tensor
 
-from gan_cli import classifier
 from gan_cli.data.base import IMAGES
-from gan_cli.metrics import Evaluation, register
+from gan_cli.metrics import Evaluation, domain_classifier, register
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ def class_balance(predicted: Tensor, frequencies: Tensor) -> dict[str, float]:
     live=("fid/classifier",),
 )
 def _classifier(ev: Evaluation) -> dict[str, float]:
-    net = classifier.for_data(ev.data, ev.settings.classifier_steps)
+    net = domain_classifier.for_data(ev.data, ev.settings.classifier_steps)
     if (net.path, id(ev.data)) not in _ANNOUNCED:  # once a run: what the numbers mean
         _ANNOUNCED.add((net.path, id(ev.data)))
         scores = floor(ev.data, net, ev.settings.prdc_k, ev.seed)
@@ -117,11 +116,11 @@ def classify(ev: Evaluation, images) -> tuple:
     them."""
     key = ("classifier", id(images))
     if key not in ev.cache:
-        ev.cache[key] = classifier.for_data(ev.data, ev.settings.classifier_steps)(images)
+        ev.cache[key] = domain_classifier.for_data(ev.data, ev.settings.classifier_steps)(images)
     return ev.cache[key]
 
 
-def floor(data, net: classifier.Classifier, k: int, seed: int) -> dict[str, float]:
+def floor(data, net: domain_classifier.Classifier, k: int, seed: int) -> dict[str, float]:
     """The scores of as many real training images as held-out ones: what a generator
     that draws the data itself gets, the floor (or ceiling) each metric is read against."""
     pick = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(seed))

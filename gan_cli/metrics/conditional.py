@@ -1,5 +1,5 @@
 """How well a class-conditional generator draws the class it is asked for, in the
-domain classifier's view (gan_cli.classifier):
+domain classifier's view (gan_cli.metrics.domain_classifier):
 
 - `classes/accuracy`: the share of generated images the classifier assigns to the class
   they were generated for (chance: about 1/K; the classifier's own test accuracy is
@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from gan_cli import classifier
 from gan_cli.data.base import IMAGES
-from gan_cli.metrics import Evaluation, register
+from gan_cli.metrics import Evaluation, domain_classifier, register
 from gan_cli.metrics.classifier import classify, frechet_distance
 from gan_cli.metrics.stacked import stack_modes
 
@@ -37,7 +36,7 @@ PER_CLASS = ("fid/classifier_per_class", "fid/classifier_worst", "fid/classifier
 )
 def _conditional(ev: Evaluation) -> dict[str, float | str]:
     if ev.data.digits is not None:  # stacked: each channel read as a digit; 1,000 classes
-        net = classifier.for_data(ev.data.digits, ev.settings.classifier_steps)
+        net = domain_classifier.for_data(ev.data.digits, ev.settings.classifier_steps)
         predicted = stack_modes(net, ev.fake)  # far too few images a class for a FID
         return {"classes/accuracy": accuracy(predicted, ev.fake_labels)}
     (real, _), (fake, predicted) = classify(ev, ev.data.heldout), classify(ev, ev.fake)

@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from gan_cli.conditioning import draw
 from gan_cli.data.base import IMAGES
 from gan_cli.metrics import Evaluation, register
+from gan_cli.models.conditional import draw
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def score(
 ) -> dict[str, float]:
     """FID and KID of `n_samples` generated images against up to n_samples real uint8
     images of `reference` (N, C, H, W); a conditional generator's of classes drawn from
-    the data's frequencies (`classes`, gan_cli.conditioning.Classes)."""
+    the data's frequencies (`classes`, gan_cli.training.conditioning.Classes)."""
     device = next(generator.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
     real = reference[:n_samples]

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from gan_cli.data.base import KINDS
 from gan_cli.metrics import Evaluation, register
-from gan_cli.packing import pack
+from gan_cli.models.packing import pack
 
 # samples of each set (real, fake, interpolates) the critic's slope is measured on: a
 # batch's worth, so that on images the gradients cost a fraction of an evaluation

@@ -1,6 +1,6 @@
 """Mode coverage on Stacked MNIST, by the PacGAN protocol: 26,000 generated images
 (`metrics.stacked_samples`; about 30 s on 2 CPU cores), each channel classified by the
-digits' domain classifier (gan_cli.classifier), give each image one of 1,000 modes
+digits' domain classifier (gan_cli.metrics.domain_classifier), give each image one of 1,000 modes
 (100 a + 10 b + c).
 
 - `modes/captured`: modes that receive at least one sample, of 1,000;
@@ -13,9 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gan_cli import classifier
 from gan_cli.data.base import IMAGES
-from gan_cli.metrics import Evaluation, register
+from gan_cli.metrics import Evaluation, domain_classifier, register
 
 N_MODES = 1000
 
@@ -28,7 +27,7 @@ def mode_histogram(modes: Tensor) -> dict[str, float]:
     return {"modes/captured": float(len(p)), "modes/kl": kl}
 
 
-def stack_modes(net: classifier.Classifier, images: Tensor) -> Tensor:
+def stack_modes(net: domain_classifier.Classifier, images: Tensor) -> Tensor:
     """Stacked images (N, 3, H, W) -> their modes (N,): each channel read as a digit."""
     digits = [net(images[:, c : c + 1])[1] for c in range(3)]
     return digits[0] * 100 + digits[1] * 10 + digits[2]
@@ -42,7 +41,7 @@ def stack_modes(net: classifier.Classifier, images: Tensor) -> Tensor:
     live=("modes/captured",),
 )
 def _stacked_modes(ev: Evaluation) -> dict[str, float]:
-    net = classifier.for_data(ev.data.digits, ev.settings.classifier_steps)
+    net = domain_classifier.for_data(ev.data.digits, ev.settings.classifier_steps)
     modes, total = [], ev.settings.stacked_samples
     with torch.no_grad():
         for start in range(0, total, 500):

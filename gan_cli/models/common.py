@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from gan_cli.params import POSITIVE_INT, Annotated, OneOf
+from gan_cli.core.params import POSITIVE_INT, Annotated, OneOf
 
 NORMS = ("batch", "layer", "none")
 # the annotations of the models' keyword arguments: type and allowed values, once

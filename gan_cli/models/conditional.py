@@ -10,17 +10,33 @@ changes in the generator and in the discriminator.
 - discriminator `projection` (Miyato & Koyama 2018, eq. 3): the unconditional output
   psi(phi(x)) plus <embed(y), phi(x)>, phi the features before the last layer;
 - discriminator `acgan` (Odena et al. 2017): an auxiliary head that classifies phi(x);
-  its cross-entropy is added to both networks' losses (gan_cli.conditioning).
+  its cross-entropy is added to both networks' losses (gan_cli.training.conditioning).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import torch
 from torch import Tensor, nn
 
-from gan_cli.params import Annotated, OneOf
+from gan_cli.core.params import Annotated, OneOf
 
 KINDS = ("none", "projection", "acgan")
 CONDITIONAL = Annotated[str, OneOf(KINDS)]
+
+
+def generate(G: Callable, z: Tensor, y: Tensor | None) -> Tensor:
+    """G(z), or G(z, y) for a conditional generator."""
+    return G(z) if y is None else G(z, y)
+
+
+def draw(G, n: int, rng: torch.Generator, device, classes=None) -> Tensor:
+    """n samples of G from latents (and, for a conditional G, labels drawn from the
+    class frequencies of `classes`, gan_cli.training.conditioning.Classes) drawn with
+    `rng`."""
+    z = torch.randn(n, G.z_dim, generator=rng, device=device)
+    return generate(G, z, None if classes is None else classes.draw(n, device, rng))
 
 
 EMBED_DIM = 128  # the generator's class embedding (BigGAN's shared embedding size)

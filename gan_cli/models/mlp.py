@@ -11,9 +11,9 @@ import math
 import torch
 from torch import Tensor, nn
 
+from gan_cli.core.params import COUNT, Annotated
 from gan_cli.models.common import NORM, WIDTH, norm_layer
 from gan_cli.models.conditional import CONDITIONAL, class_embedding, conditioned, embed, head
-from gan_cli.params import COUNT, Annotated
 
 FITS = "any data (images are flattened)"
 

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from gan_cli import atomic, rng
-from gan_cli.distributed import World
-from gan_cli.errors import UserError
+from gan_cli.core import atomic
+from gan_cli.core.errors import UserError
+from gan_cli.training import rng
+from gan_cli.training.distributed import World
 
 if TYPE_CHECKING:
-    from gan_cli.loop import Run
-    from gan_cli.step import GAN, Guard
+    from gan_cli.training.run import Run
+    from gan_cli.training.step import GAN, Guard
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The training loop: generator steps (gan_cli.step), and around them the periodic tasks,
+"""The training loop: generator steps (gan_cli.training.step), and around them the periodic tasks,
 each one small piece with its cadence: log the losses, evaluate the metrics, publish the
 scalars, draw samples, save a checkpoint. A new periodic task is a new piece in `tasks`,
 not a new branch in the loop. The loop knows no loss, metric or data kind by name.
@@ -15,41 +15,24 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
 from gan_cli import metrics
-from gan_cli.checkpoint import (
+from gan_cli.core.console import live_stats, progress_bar
+from gan_cli.models.conditional import generate
+from gan_cli.training.checkpoint import (
     checkpoint_state,
     prune,
     remove_partial_writes,
     restore,
     save_checkpoint,
 )
-from gan_cli.conditioning import generate
-from gan_cli.console import live_stats, progress_bar
-from gan_cli.distributed import World
-from gan_cli.plots import COLUMNS, FIGURES, class_rows, first_classes
-from gan_cli.preemption import PreemptionHandler
-from gan_cli.step import GAN, Diverged, Guard, all_finite, autocast, train_step
-from gan_cli.tracking import Tracker
+from gan_cli.training.figures import COLUMNS, FIGURES, class_rows, first_classes
+from gan_cli.training.preemption import PreemptionHandler
+from gan_cli.training.run import Run
+from gan_cli.training.step import GAN, Diverged, Guard, all_finite, autocast, train_step
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Run:
-    """Everything the loop needs besides what is trained and the data."""
-
-    cfg: DictConfig  # the resolved config as trained
-    run_dir: Path
-    tracker: Tracker
-    metrics: list[metrics.Metric]  # what each evaluation computes
-    world: World = field(default_factory=World)
-
-    def __post_init__(self) -> None:
-        self.trainer = self.cfg.trainer
-        self.config = OmegaConf.to_container(self.cfg)  # as plain data, for checkpoints
 
 
 @dataclass

@@ -6,7 +6,7 @@ ranges a type cannot say, and turns any of these errors into the one line users 
 
 The trainer, logger and metrics nodes are declared here (train.yaml holds their
 defaults and says why). The data, model and loss nodes are read from the signatures of
-the classes the config names (see gan_cli.params): a parameter's type, range and
+the classes the config names (see gan_cli.core.params): a parameter's type, range and
 default are declared once, where the parameter is used.
 """
 
@@ -29,10 +29,8 @@ from omegaconf.errors import (
 )
 
 from gan_cli.constraints import CONSTRAINTS
-from gan_cli.errors import UserError, one_line
-from gan_cli.losses import OBJECTIVES
-from gan_cli.models.conditional import CONDITIONAL
-from gan_cli.params import (
+from gan_cli.core.errors import UserError, one_line
+from gan_cli.core.params import (
     AT_LEAST_0,
     COUNT,
     POSITIVE_INT,
@@ -44,6 +42,8 @@ from gan_cli.params import (
     signature_params,
     split_annotation,
 )
+from gan_cli.losses import OBJECTIVES
+from gan_cli.models.conditional import CONDITIONAL
 
 # constructor arguments the code passes itself, never the config
 RUNTIME = ("seed", "device", "out_shape", "in_shape", "bounded", "conditional", "n_classes")

@@ -2,7 +2,7 @@
 
 Constructors of data sources, models, objectives and constraints annotate their keyword
 arguments, e.g. `gp_lambda: Annotated[float, AT_LEAST_0] = 10.0`; the config schema
-(`gan_cli.schema`) is read from these signatures, so OmegaConf types each key and the
+(`gan_cli.config.schema`) is read from these signatures, so OmegaConf types each key and the
 range checks below say what is allowed. Values outside a fixed set are `OneOf`, which
 the schema turns into an enum.
 """

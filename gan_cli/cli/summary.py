@@ -1,71 +1,28 @@
-"""Sweeps (gan-train -m): one W&B run per job in one group, failures that do not stop
-the sweep, and a summary of every job at the end.
-
-Each job writes `status.json` in its run folder (ok or failed, with the error, and its
-final metrics). At the end of the sweep the `SweepSummary` callback reads them and
-writes `summary.csv` and `summary.png` in the sweep folder, prints a table, and sends
-the same table to W&B in a small summary run of the group.
+"""The summary of a sweep (gan-train -m): at the end, the `SweepSummary` callback reads
+every job's status.json (gan_cli.cli.sweep) and writes `summary.csv` and `summary.png` in
+the sweep folder, prints a table, and sends the same table to W&B in a small summary
+run of the group.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 import statistics
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
-from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from rich.table import Table
 
-from gan_cli.atomic import atomic_write
-from gan_cli.console import console
-from gan_cli.plots import number, number_or_text, sweep_metrics, sweep_plot
-from gan_cli.tracking import tags
-
-# Failed jobs of the last sweep in this process; gan-train exits with this count.
-FAILED: list[str] = []
-
-
-def is_multirun() -> bool:
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-
-
-def group_name(sweep_dir: str | Path) -> str:
-    """The W&B group of a sweep: its folder, e.g. 2026-11-21_10-00-00."""
-    sweep = Path(sweep_dir)
-    return f"{sweep.parent.name}_{sweep.name}"
-
-
-def job_labels(logger: dict[str, Any]) -> dict[str, Any]:
-    """The logger settings of this job: in a sweep, the sweep's group (unless
-    logger.group is set), the job's overrides as tags, and a name made of them."""
-    if not is_multirun():
-        return logger
-    hc = HydraConfig.get()
-    overrides = list(hc.overrides.task)
-    return {
-        **logger,
-        "group": logger.get("group") or group_name(hc.sweep.dir),
-        "tags": [*tags(logger.get("tags")), *overrides],
-        "name": hc.job.override_dirname or f"job{hc.job.num}",
-    }
-
-
-def write_status(run_dir: Path, status: str, metrics: dict[str, Any], error: str = "") -> None:
-    """status.json of one job, written whole or not at all."""
-    record = {"status": status, "error": error, "metrics": _finite(metrics)}
-    with atomic_write(run_dir / "status.json", "w") as f:
-        json.dump(record, f, indent=2)
-
-
-def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in metrics.items() if not (isinstance(v, float) and not math.isfinite(v))}
+from gan_cli.cli.sweep import FAILED, group_name
+from gan_cli.core.console import console
+from gan_cli.metrics import scalar_names
+from gan_cli.training.figures import pyplot
+from gan_cli.training.tracking import wandb_mode
 
 
 def collect(sweep_dir: Path) -> list[dict[str, Any]]:
@@ -177,8 +134,6 @@ def _over_seeds(rows: list[dict], swept: list[str], metrics: list[str], path: Pa
 
 def _wandb_summary(config: DictConfig, rows: list[dict[str, Any]], columns: list[str]) -> None:
     """The summary table, in a small W&B run of the sweep's group."""
-    from gan_cli.tracking import wandb_mode
-
     logger = OmegaConf.to_container(config.logger, resolve=True)
     mode = wandb_mode(logger.get("mode"))
     if mode == "disabled":
@@ -205,3 +160,61 @@ def _wandb_summary(config: DictConfig, rows: list[dict[str, Any]], columns: list
 
 def _plain(value: Any) -> Any:
     return "" if value is None else value
+
+
+def sweep_plot(rows: list[dict], swept: list[str], path: Path) -> None:
+    """Final metrics against the first swept parameter (other than the seed), one panel
+    a metric; jobs that differ only in seed are shown as mean and spread (std)."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    keys = [k for k in swept if k != "trainer.seed"] or ["job"]
+    x_key = keys[0]
+    metrics = [m for m in sweep_metrics() if any(number(r.get(m)) is not None for r in ok)]
+    plt = pyplot()
+    fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(3.2 * max(1, len(metrics)), 3))
+    axes = axes if hasattr(axes, "__len__") else [axes]
+    xs = sorted({str(r.get(x_key, "")) for r in ok}, key=number_or_text)
+    numeric = all(isinstance(number_or_text(x)[1], float) and number_or_text(x)[1] > 0 for x in xs)
+    for ax, metric in zip(axes, metrics, strict=False):
+        means, spreads = [], []
+        for x in xs:
+            values = torch.tensor(
+                [
+                    number(r.get(metric))
+                    for r in ok
+                    if str(r.get(x_key, "")) == x and number(r.get(metric)) is not None
+                ]
+            )
+            means.append(values.mean().item() if len(values) else float("nan"))
+            spreads.append(values.std().item() if len(values) > 1 else 0.0)
+        position = [number_or_text(x)[1] for x in xs] if numeric else list(range(len(xs)))
+        ax.errorbar(position, means, yerr=spreads, marker="o", capsize=3)
+        if numeric:
+            ax.set_xscale("log")
+        else:
+            ax.set_xticks(position, xs, rotation=45, fontsize=7)
+        ax.set_title(metric, fontsize=9)
+        ax.set_xlabel(x_key, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def number_or_text(value: str) -> tuple[int, float | str]:
+    try:
+        return (0, float(value))
+    except ValueError:
+        return (1, value)
+
+
+def sweep_metrics() -> list[str]:
+    """Final metrics worth plotting against a swept parameter: every registered metric's
+    scalars, then the losses (timings are not)."""
+    return [*scalar_names(), "loss/d", "loss/g"]
+
+
+def number(value) -> float | None:
+    """A finite-or-not float from a summary cell, or None for text and blanks."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

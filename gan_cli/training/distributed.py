@@ -101,29 +101,3 @@ def wrap(module: nn.Module, world: World) -> nn.Module:
 def finish() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
-
-
-def hydra_arguments(args: list[str], world: World) -> list[str]:
-    """Each rank's Hydra arguments: every rank runs in rank 0's run folder, and only rank
-    0 writes the config copy and the log file there."""
-    from hydra._internal.utils import get_args_parser
-
-    from gan_cli.config import UserError, compose_config
-
-    parsed = get_args_parser().parse_args(args)
-    if parsed.multirun:
-        raise UserError(
-            "torchrun trains one run; for a sweep of multi-GPU runs use -m with "
-            "hydra/launcher=submitit_slurm hydra.launcher.tasks_per_node=N"
-        )
-    if not any(o.startswith("hydra.run.dir=") for o in parsed.overrides):
-        run_dir = None
-        if world.is_main:
-            hydra = compose_config(parsed.overrides, hydra=True).hydra
-            run_dir = hydra.run.dir  # resolves ${now:...} once, here
-        run_dir = world.broadcast(run_dir)
-        quoted = run_dir.replace("\\", "\\\\").replace("'", "\\'")
-        args = [*args, f"hydra.run.dir='{quoted}'"]
-    if not world.is_main:
-        args += ["hydra.output_subdir=null", "hydra/job_logging=disabled"]
-    return args

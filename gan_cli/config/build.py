@@ -3,7 +3,7 @@ constraint, optimizers, EMA, how the networks are called). gan-train, gan-sample
 benchmarks and the tests all build through here.
 
 It builds what the config says: what the loss changes in the networks is already
-written into the config by gan_cli.config.check, so the config a run records (run
+written into the config by gan_cli.config.checks.check, so the config a run records (run
 folder, checkpoint, W&B) is the one it trained with.
 """
 
@@ -13,27 +13,60 @@ import inspect
 from typing import Any
 
 import torch
-from hydra.utils import get_class
-from omegaconf import DictConfig
+from hydra._internal.utils import _locate
+from hydra.errors import InstantiationException
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from gan_cli import distributed
-from gan_cli.conditioning import Classes, of_labels
-from gan_cli.config import LABELLED, arguments, build, optimizer
+from gan_cli.config.schema import RUNTIME
+from gan_cli.core.errors import UserError, one_line
+from gan_cli.core.params import signature_params
 from gan_cli.data.base import IMAGES, DataSource
-from gan_cli.distributed import World
-from gan_cli.errors import UserError
-from gan_cli.packing import packed_shape
-from gan_cli.params import signature_params
-from gan_cli.schema import RUNTIME
-from gan_cli.step import GAN, Forwards
-from gan_cli.unroll import Unroller
+from gan_cli.models.packing import packed_shape
+from gan_cli.training import distributed
+from gan_cli.training.conditioning import Classes, of_labels
+from gan_cli.training.distributed import World
+from gan_cli.training.step import GAN, Forwards
+from gan_cli.training.unroll import Unroller
+
+LABELLED = "data=mnist|fashion_mnist|cifar10|stacked_mnist, or image_folder with class subfolders"
+
+
+def build_node(node: DictConfig, **kwargs: Any) -> Any:
+    """Instantiate a `_target_` node, passing `kwargs` the config cannot know (shapes, device)."""
+    key = node._get_full_key(None) or "config"
+    target = node.get("_target_")
+    try:
+        _locate(target)  # a class or a function (hydra.utils.get_method would log too)
+    except Exception as e:
+        raise UserError(f"{key}._target_={target} is not a class gan-cli can import") from e
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as e:
+        if isinstance(e.__cause__, UserError):  # already the line users see
+            raise e.__cause__ from None
+        raise UserError(f"{key}: {one_line(e.__cause__ or e)}") from e
+
+
+def optimizer(node: DictConfig, params) -> torch.optim.Optimizer:
+    """The optimizer of an `optim.g` / `optim.d` node over `params`; one line if its
+    arguments do not fit its class."""
+    try:
+        return build_node(node)(params)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{node._get_full_key(None)}: {one_line(e)}") from e
+
+
+def arguments(node: DictConfig) -> dict:
+    """A `_target_` node's arguments as plain values."""
+    return {k: v for k, v in OmegaConf.to_container(node).items() if k != "_target_"}
 
 
 def data_source(cfg: DictConfig, device: torch.device) -> DataSource:
-    return build(cfg.data, seed=cfg.trainer.seed, device=device)
+    return build_node(cfg.data, seed=cfg.trainer.seed, device=device)
 
 
 def generator(cfg: DictConfig, n_classes: int = 0) -> nn.Module:
@@ -43,7 +76,7 @@ def generator(cfg: DictConfig, n_classes: int = 0) -> nn.Module:
     data_cls = get_class(cfg.data._target_)
     shape = data_cls.sample_shape(**arguments(cfg.data))
     offered = {"out_shape": shape, "bounded": data_cls.kind == IMAGES, "n_classes": n_classes}
-    return build(cfg.model.generator, **_taken(cfg.model.generator, offered))
+    return build_node(cfg.model.generator, **_taken(cfg.model.generator, offered))
 
 
 def classes(cfg: DictConfig, data: DataSource, device: torch.device) -> Classes | None:
@@ -65,11 +98,11 @@ def loss_part(cfg: DictConfig, part: str) -> Any:
     """The objective or the constraint of `loss`, with its parameters from loss.<name>."""
     node = cfg.loss[part]
     params = signature_params(get_class(node._target_), skip=RUNTIME)
-    return build(node, **{p.name: cfg.loss[p.name] for p in params})
+    return build_node(node, **{p.name: cfg.loss[p.name] for p in params})
 
 
 def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) -> tuple[GAN, Any]:
-    """(GAN, data) for a checked config (gan_cli.config.check), on `device`; under DDP,
+    """(GAN, data) for a checked config (gan_cli.config.checks.check), on `device`; under DDP,
     this rank's data shard and noise, and the networks wrapped."""
     t, world = cfg.trainer, world or World()
     torch.manual_seed(t.seed)
@@ -83,7 +116,7 @@ def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) 
         "conditional": cfg.model.conditional,
         "n_classes": n_classes,
     }
-    D = build(cfg.model.discriminator, **_taken(cfg.model.discriminator, offered))
+    D = build_node(cfg.model.discriminator, **_taken(cfg.model.discriminator, offered))
     D = constraint.prepare(D).to(device)
     if world.active and cfg.loss.unroll:
         raise UserError(

@@ -6,15 +6,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import torch
+from torch import Tensor
 
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-import torchvision  # noqa: E402
-from torch import Tensor  # noqa: E402
+from gan_cli.data.base import IMAGES, POINTS
 
-from gan_cli.data.base import IMAGES, POINTS  # noqa: E402
+
+def pyplot():
+    """matplotlib's pyplot drawing to files only (no display), imported on first use: it
+    takes a second to import, which a command that only checks its input should not pay."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 @torch.no_grad()
@@ -44,6 +50,7 @@ def toy_scatter(
     # axis and crowd its tick labels
     centre, half = (lo + hi) / 2, (hi - lo).max() / 2
     lo, hi = centre - half, centre + half
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
     if critic is not None:
         xs = torch.linspace(float(lo[0]), float(hi[0]), grid)
@@ -68,6 +75,8 @@ def toy_scatter(
 
 def image_grid(path: Path, images: Tensor, nrow: int = 8) -> None:
     """images (N, C, H, W) in [-1, 1] -> one PNG grid, nrow images a row."""
+    import torchvision  # here, not at the top: 2.5 s to import, and toy runs need none
+
     torchvision.utils.save_image(images.float().cpu() * 0.5 + 0.5, path, nrow=nrow, padding=2)
 
 
@@ -110,62 +119,3 @@ FIGURES = {
     POINTS: Figure(1000, "scatter.png", _scatter, shows_real=True),
     IMAGES: Figure(64, "grid.png", _grid, shows_real=False),
 }
-
-
-def sweep_plot(rows: list[dict], swept: list[str], path: Path) -> None:
-    """Final metrics against the first swept parameter (other than the seed), one panel
-    a metric; jobs that differ only in seed are shown as mean and spread (std)."""
-    ok = [r for r in rows if r["status"] == "ok"]
-    keys = [k for k in swept if k != "trainer.seed"] or ["job"]
-    x_key = keys[0]
-    metrics = [m for m in sweep_metrics() if any(number(r.get(m)) is not None for r in ok)]
-    fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(3.2 * max(1, len(metrics)), 3))
-    axes = axes if hasattr(axes, "__len__") else [axes]
-    xs = sorted({str(r.get(x_key, "")) for r in ok}, key=number_or_text)
-    numeric = all(isinstance(number_or_text(x)[1], float) and number_or_text(x)[1] > 0 for x in xs)
-    for ax, metric in zip(axes, metrics, strict=False):
-        means, spreads = [], []
-        for x in xs:
-            values = torch.tensor(
-                [
-                    number(r.get(metric))
-                    for r in ok
-                    if str(r.get(x_key, "")) == x and number(r.get(metric)) is not None
-                ]
-            )
-            means.append(values.mean().item() if len(values) else float("nan"))
-            spreads.append(values.std().item() if len(values) > 1 else 0.0)
-        position = [number_or_text(x)[1] for x in xs] if numeric else list(range(len(xs)))
-        ax.errorbar(position, means, yerr=spreads, marker="o", capsize=3)
-        if numeric:
-            ax.set_xscale("log")
-        else:
-            ax.set_xticks(position, xs, rotation=45, fontsize=7)
-        ax.set_title(metric, fontsize=9)
-        ax.set_xlabel(x_key, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def number_or_text(value: str) -> tuple[int, float | str]:
-    try:
-        return (0, float(value))
-    except ValueError:
-        return (1, value)
-
-
-def sweep_metrics() -> list[str]:
-    """Final metrics worth plotting against a swept parameter: every registered metric's
-    scalars, then the losses (timings are not)."""
-    from gan_cli.metrics import scalar_names
-
-    return [*scalar_names(), "loss/d", "loss/g"]
-
-
-def number(value) -> float | None:
-    """A finite-or-not float from a summary cell, or None for text and blanks."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None

@@ -10,8 +10,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from gan_cli.checkpoint import find_checkpoint, latest_checkpoint, read_checkpoint
-from gan_cli.errors import UserError
+from gan_cli.core.errors import UserError
+from gan_cli.training.checkpoint import find_checkpoint, latest_checkpoint, read_checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,13 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler
 from torch.optim.swa_utils import AveragedModel
 
-from gan_cli.conditioning import Classes, generate
 from gan_cli.constraints import Constraint
-from gan_cli.distributed import World
 from gan_cli.losses import Objective
-from gan_cli.packing import pack
-from gan_cli.unroll import Unroller
+from gan_cli.models.conditional import generate
+from gan_cli.models.packing import pack
+from gan_cli.training.conditioning import Classes
+from gan_cli.training.distributed import World
+from gan_cli.training.unroll import Unroller
 
 
 @dataclass

@@ -24,8 +24,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from gan_cli.atomic import atomic_write
-from gan_cli.errors import UserError
+from gan_cli.core.atomic import atomic_write
+from gan_cli.core.errors import UserError
 
 log = logging.getLogger(__name__)
 

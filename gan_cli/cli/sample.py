@@ -42,17 +42,18 @@ from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor, nn
 
-from gan_cli import build, conditioning
-from gan_cli.atomic import atomic_write
-from gan_cli.checkpoint import find_checkpoint, read_checkpoint
-from gan_cli.conditioning import SampleClasses, asked_classes
-from gan_cli.conditioning import generate as generate_batch
-from gan_cli.config import resolve_device
-from gan_cli.console import console, err_console
+from gan_cli.cli.scoring import Scorer
+from gan_cli.config import build
+from gan_cli.config.checks import resolve_device
+from gan_cli.core.atomic import atomic_write
+from gan_cli.core.console import console, err_console
+from gan_cli.core.errors import UserError, one_line
 from gan_cli.data.base import IMAGES
-from gan_cli.errors import UserError, one_line
-from gan_cli.plots import COLUMNS, FIGURES, class_rows, first_classes
-from gan_cli.scoring import Scorer
+from gan_cli.models.conditional import generate as generate_batch
+from gan_cli.training import conditioning
+from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
+from gan_cli.training.conditioning import SampleClasses, asked_classes
+from gan_cli.training.figures import COLUMNS, FIGURES, class_rows, first_classes
 
 log = logging.getLogger(__name__)
 

@@ -9,15 +9,16 @@ from hydra._internal.utils import get_args_parser
 from hydra.core.override_parser.types import Override
 from omegaconf import OmegaConf
 
-from gan_cli.config import (
+from gan_cli.config.checks import validate
+from gan_cli.config.compose import (
     compose_config,
     config_groups,
     parse_overrides,
     spell_group_choices,
-    validate,
 )
-from gan_cli.errors import UserError
-from gan_cli.schema import did_you_mean
+from gan_cli.config.schema import did_you_mean
+from gan_cli.core.errors import UserError
+from gan_cli.training.distributed import World
 
 
 def check_command_line(args: list[str]) -> list[str]:
@@ -96,3 +97,25 @@ def _keys(values: dict, prefix: str = "") -> list[str]:
         if isinstance(v, dict):
             out += _keys(v, f"{prefix}{k}.")
     return out
+
+
+def hydra_arguments(args: list[str], world: World) -> list[str]:
+    """Each rank's Hydra arguments: every rank runs in rank 0's run folder, and only rank
+    0 writes the config copy and the log file there."""
+    parsed = get_args_parser().parse_args(args)
+    if parsed.multirun:
+        raise UserError(
+            "torchrun trains one run; for a sweep of multi-GPU runs use -m with "
+            "hydra/launcher=submitit_slurm hydra.launcher.tasks_per_node=N"
+        )
+    if not any(o.startswith("hydra.run.dir=") for o in parsed.overrides):
+        run_dir = None
+        if world.is_main:
+            hydra = compose_config(parsed.overrides, hydra=True).hydra
+            run_dir = hydra.run.dir  # resolves ${now:...} once, here
+        run_dir = world.broadcast(run_dir)
+        quoted = run_dir.replace("\\", "\\\\").replace("'", "\\'")
+        args = [*args, f"hydra.run.dir='{quoted}'"]
+    if not world.is_main:
+        args += ["hydra.output_subdir=null", "hydra/job_logging=disabled"]
+    return args

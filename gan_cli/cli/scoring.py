@@ -12,12 +12,13 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from gan_cli import build, classifier, metrics
-from gan_cli.conditioning import Classes
-from gan_cli.config import config_dir
+from gan_cli import metrics
+from gan_cli.config import build
+from gan_cli.config.compose import config_dir
+from gan_cli.core.errors import UserError
 from gan_cli.data.base import IMAGES
-from gan_cli.errors import UserError
-from gan_cli.metrics import REGISTRY, applies
+from gan_cli.metrics import REGISTRY, applies, domain_classifier
+from gan_cli.training.conditioning import Classes
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class Scorer:
             for metric in self.domain:
                 scores.update(metric.compute(ev))
         if REGISTRY["classifier"] in self.domain:
-            net = classifier.for_data(self.data, self.settings.classifier_steps)
+            net = domain_classifier.for_data(self.data, self.settings.classifier_steps)
             scores["floor"] = floor(self.data, net, self.settings.prdc_k, args.seed)
             scores["classifier/accuracy"] = net.accuracy
         if self.extractor is not None:

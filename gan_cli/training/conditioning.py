@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from omegaconf import ListConfig
 from torch import Tensor
 
-from gan_cli.errors import UserError
+from gan_cli.core.errors import UserError
 
 
 @dataclass
@@ -63,18 +63,6 @@ class Classes:
             shown = "|".join(names[:20]) + ("|..." if k > 20 else "")
             raise UserError(f"{key}={asked} is not a class of this checkpoint; classes: {shown}")
         return names.index(asked)
-
-
-def generate(G: Callable, z: Tensor, y: Tensor | None) -> Tensor:
-    """G(z), or G(z, y) for a conditional generator."""
-    return G(z) if y is None else G(z, y)
-
-
-def draw(G, n: int, rng: torch.Generator, device, classes: Classes | None = None) -> Tensor:
-    """n samples of G from latents (and, for a conditional G, labels drawn from the
-    class frequencies) drawn with `rng`."""
-    z = torch.randn(n, G.z_dim, generator=rng, device=device)
-    return generate(G, z, None if classes is None else classes.draw(n, device, rng))
 
 
 @dataclass

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from gan_cli.atomic import atomic_write
+from gan_cli.core.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,60 @@
+"""Sweeps (gan-train -m): one W&B run per job in one group, failures that do not stop
+the sweep, and a summary of every job at the end.
+
+Each job writes `status.json` in its run folder (ok or failed, with the error, and its
+final metrics). At the end of the sweep the `SweepSummary` callback reads them and
+writes `summary.csv` and `summary.png` in the sweep folder, prints a table, and sends
+the same table to W&B in a small summary run of the group.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+
+from gan_cli.core.atomic import atomic_write
+from gan_cli.training.tracking import tags
+
+# Failed jobs of the last sweep in this process; gan-train exits with this count.
+FAILED: list[str] = []
+
+
+def is_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def group_name(sweep_dir: str | Path) -> str:
+    """The W&B group of a sweep: its folder, e.g. 2026-11-21_10-00-00."""
+    sweep = Path(sweep_dir)
+    return f"{sweep.parent.name}_{sweep.name}"
+
+
+def job_labels(logger: dict[str, Any]) -> dict[str, Any]:
+    """The logger settings of this job: in a sweep, the sweep's group (unless
+    logger.group is set), the job's overrides as tags, and a name made of them."""
+    if not is_multirun():
+        return logger
+    hc = HydraConfig.get()
+    overrides = list(hc.overrides.task)
+    return {
+        **logger,
+        "group": logger.get("group") or group_name(hc.sweep.dir),
+        "tags": [*tags(logger.get("tags")), *overrides],
+        "name": hc.job.override_dirname or f"job{hc.job.num}",
+    }
+
+
+def write_status(run_dir: Path, status: str, metrics: dict[str, Any], error: str = "") -> None:
+    """status.json of one job, written whole or not at all."""
+    record = {"status": status, "error": error, "metrics": _finite(metrics)}
+    with atomic_write(run_dir / "status.json", "w") as f:
+        json.dump(record, f, indent=2)
+
+
+def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metrics.items() if not (isinstance(v, float) and not math.isfinite(v))}

@@ -1,0 +1,141 @@
+"""The rules a schema cannot say: which model fits which data, which metric fits which
+data, a constraint that fits the objective, class conditioning that can work, a device
+this machine has, files that must exist; and, for the command line, what needs the
+world (data files, optimizer arguments, a checkpoint to resume).
+
+Types, enums and unknown keys are the schema's (gan_cli.config.schema). The command line
+is checked before Hydra starts a run, so a mistake leaves no run folder behind.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import torch
+from hydra.utils import get_class
+from omegaconf import DictConfig
+
+from gan_cli import metrics
+from gan_cli.config.build import LABELLED, arguments, optimizer
+from gan_cli.config.compose import compose_config, config_groups
+from gan_cli.config.schema import typed
+from gan_cli.constraints import CONSTRAINTS
+from gan_cli.core.errors import UserError
+from gan_cli.data.base import IMAGES
+from gan_cli.losses import OBJECTIVES
+from gan_cli.training.resume import check_resume, find_resume
+from gan_cli.training.unroll import simulated_update
+
+
+def resolve_device(name: str, key: str = "trainer.device") -> torch.device:
+    """auto picks cuda, then mps, then cpu; an explicit device must be available."""
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }
+    if name == "auto":
+        return torch.device(next(d for d in ("cuda", "mps", "cpu") if available[d]))
+    if not available.get(name, False):
+        usable = ", ".join(["auto"] + [d for d, ok in available.items() if ok])
+        raise UserError(f"{key}={name} is not available on this machine; use one of {usable}")
+    return torch.device(name)
+
+
+def check(cfg: DictConfig) -> DictConfig:
+    """The config as a run uses it: typed and range-checked by the schema, then the rules
+    between keys. Cheap and without side effects."""
+    cfg = typed(cfg)
+    _record_critic_norm(cfg)
+    resolve_device(cfg.trainer.device)
+    if cfg.trainer.resume not in (None, "auto") and not Path(cfg.trainer.resume).exists():
+        raise UserError(f"trainer.resume={cfg.trainer.resume}: no such checkpoint or run folder")
+    data_cls = get_class(cfg.data._target_)
+    shape = data_cls.sample_shape(**arguments(cfg.data))
+    _check_model_fits(cfg, shape)
+    _check_constraint_fits(cfg)
+    _check_conditional(cfg, data_cls.kind)
+    metrics.selected(cfg.metrics, data_cls.kind)  # names known, and fitting this data
+    weights = cfg.metrics.inception_weights
+    if weights is not None and not Path(weights).is_file():
+        raise UserError(f"metrics.inception_weights={weights} is not a file")
+    return cfg
+
+
+def validate(cfg: DictConfig, run_dir: str | None = None) -> DictConfig:
+    """`check`, and what needs the world: the data files are there (downloaded if
+    allowed), each optimizer accepts its arguments, a checkpoint to resume (from
+    `run_dir` with trainer.resume=auto) fits. For the command line, before Hydra makes a
+    run folder; a run itself meets these when it builds its objects."""
+    cfg = check(cfg)
+    if run_dir is not None or cfg.trainer.resume not in (None, "auto"):
+        found = find_resume(cfg.trainer.resume, Path(run_dir or "."))
+        if found is not None:
+            check_resume(found[1], cfg, found[0])
+    data_cls = get_class(cfg.data._target_)
+    if hasattr(data_cls, "prepare"):
+        data_cls.prepare(**arguments(cfg.data))
+    for side in ("g", "d"):  # on a dummy parameter: bad arguments fail here
+        built = optimizer(cfg.optim[side], [torch.zeros(1, requires_grad=True)])
+    if cfg.loss.unroll:  # the critic's optimizer is one the unrolled steps can simulate
+        simulated_update(built)
+    return cfg
+
+
+def _record_critic_norm(cfg: DictConfig) -> None:
+    """The loss decides what the critic may contain (batch norm breaks the gradient
+    penalty; spectral norm replaces it), and the config records what the critic gets."""
+    asked = cfg.model.discriminator.norm
+    norm = get_class(cfg.loss.constraint._target_).critic_norm(asked)
+    if norm != asked:
+        cfg.model.discriminator.norm = norm
+        if "d_norm" in cfg.model:
+            cfg.model.d_norm = norm
+
+
+def _check_constraint_fits(cfg: DictConfig) -> None:
+    """Stop a constraint that makes no sense with the objective (R1 with Wasserstein)."""
+    constraint = get_class(cfg.loss.constraint._target_)
+    objective = get_class(cfg.loss.objective._target_)
+    name = next(n for n, cls in OBJECTIVES.items() if cls is objective)
+    if why := constraint.refuses_objectives.get(name):
+        chosen = next(n for n, cls in CONSTRAINTS.items() if cls is constraint)
+        raise UserError(f"loss.constraint={chosen} does not fit loss.objective={name}: {why}")
+
+
+def _check_conditional(cfg: DictConfig, kind: str) -> None:
+    """Class conditioning needs labelled images, and one label a sample: no packs (whose
+    samples would need a label each) and no unrolled steps (which do not carry labels)."""
+    chosen = cfg.model.conditional
+    if chosen == "none":
+        return
+    if kind != IMAGES:
+        raise UserError(
+            f"model.conditional={chosen} needs labelled images ({LABELLED}); this data "
+            f"holds {kind}, without labels"
+        )
+    for key, plain in (("pack", 1), ("unroll", 0)):
+        if cfg.loss[key] != plain:
+            raise UserError(
+                f"loss.{key}={cfg.loss[key]} does not combine with model.conditional={chosen}: "
+                f"set loss.{key}={plain}, or model.conditional=none"
+            )
+
+
+def _check_model_fits(cfg: DictConfig, shape: tuple[int, ...]) -> None:
+    """Stop a model/data pairing that cannot work, naming which models fit which data."""
+
+    def module_of(target: str):
+        return importlib.import_module(target.rsplit(".", 1)[0])
+
+    chosen = module_of(cfg.model.generator._target_)
+    if chosen.fits(shape):
+        return
+    models = {}
+    for name in config_groups()["model"]:
+        generator = compose_config([f"model={name}"]).model.generator._target_
+        models[name] = module_of(generator)
+    model = next((n for n, m in models.items() if m is chosen), chosen.__name__)
+    fit = "; ".join(f"model={n} fits {m.FITS}" for n, m in models.items())
+    raise UserError(f"model={model} does not fit this data (samples of shape {shape}): {fit}")
