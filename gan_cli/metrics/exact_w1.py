@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import ot
 import torch
 
 from gan_cli.data.base import POINTS
@@ -19,6 +18,8 @@ def exact_w1(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) -> floa
     """
     x = _as_float64(x)
     y = _as_float64(y)
+    import ot  # here, not at the top: POT and scikit-learn take 2 s to import
+
     cost = ot.dist(x, y, metric="euclidean")
     a = np.full(len(x), 1.0 / len(x))
     b = np.full(len(y), 1.0 / len(y))
