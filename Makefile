@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test bench lint clean
+.PHONY: install train test test-slow bench lint clean
 
 install: $(STAMP)
 
@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml constraints.txt
 train: install
 	$(BIN)/gan-train $(ARGS)
 
+# one worker per core; the 15 slowest tests are printed, so a slowdown is seen where it is made
 test: install
-	$(BIN)/python -m pytest -n auto $(ARGS)  # one worker per core
+	$(BIN)/python -m pytest -n auto --durations=15 $(ARGS)
+
+# the tests marked slow (long runs, repeated variants), which make test leaves out
+test-slow: install
+	$(BIN)/python -m pytest -n auto -m slow --durations=15 $(ARGS)
 
 # speed and quality, side by side with the alternatives: bench/results/*.json and tables;
 # make bench ARGS=--quick for a short version
