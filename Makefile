@@ -19,13 +19,14 @@ $(STAMP): pyproject.toml constraints.txt
 train: install
 	$(BIN)/gan-train $(ARGS)
 
-# one worker per core; the 15 slowest tests are printed, so a slowdown is seen where it is made
+# one worker per core, a test module's tests on one worker (its trained fixtures are made
+# once); the 15 slowest tests are printed, so a slowdown is seen where it is made
 test: install
-	$(BIN)/python -m pytest -n auto --durations=15 $(ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadscope --durations=15 $(ARGS)
 
 # the tests marked slow (long runs, repeated variants), which make test leaves out
 test-slow: install
-	$(BIN)/python -m pytest -n auto -m slow --durations=15 $(ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadscope -m slow --durations=15 $(ARGS)
 
 # speed and quality, side by side with the alternatives: bench/results/*.json and tables;
 # make bench ARGS=--quick for a short version

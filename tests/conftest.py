@@ -19,8 +19,23 @@ from gan_cli.config.compose import compose_config
 from gan_cli.data.formats import write_cifar10, write_mnist
 
 BIN = Path(sys.executable).parent
+os.environ.setdefault("COLUMNS", "200")  # the width clean_env gives a command, before rich reads it
 if os.environ.get("PYTEST_XDIST_WORKER"):  # make test runs one worker per core:
     torch.set_num_threads(1)  # more threads per worker would only fight over the cores
+# make test hands each worker a whole module at a time (--dist loadscope, so a module's
+# trained fixtures are made once); the longest modules go first, so that no worker is
+# left with one of them at the end while the other idles.
+LONGEST_FIRST = ("test_long_runs", "test_theory", "test_conditional", "test_images", "test_sweep")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.module.__name__.rsplit(".", 1)[-1]
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a module stays
+
+
 # A tiny schedule: every cadence fires, so every output is produced within a few steps.
 FAST = [
     "trainer.steps=2",
@@ -156,18 +171,49 @@ def image_data(name: str, root: Path) -> list[str]:
     return [f"data={name}", f"data.root={root}", "data.download=false", quick]
 
 
-def run_in_process(main, args: list[str], cwd: Path, capsys, monkeypatch) -> tuple[int, str]:
+def run_in_process(
+    main, args: list[str], cwd: Path, capsys, monkeypatch, keep: bool = False
+) -> tuple[int, str]:
     """Run a command's main() in this process (as its console script would, far faster
-    than a subprocess): its exit status and everything it printed."""
+    than a subprocess): its exit status and everything it printed (left in capsys for
+    the caller with keep)."""
     monkeypatch.chdir(cwd)
     monkeypatch.setattr(sys, "argv", ["cmd", *args])
     code = 0
     try:
         main()
     except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    if keep:
+        return code, ""
     captured = capsys.readouterr()
     return code, captured.out + captured.err
+
+
+@pytest.fixture
+def here(capsys, monkeypatch):
+    """Run a command's main() in this process with the arguments, folder and environment
+    a subprocess would get -> a CompletedProcess, like `gan_train`. The code is the
+    console script's; what is saved is the start: a run in a warm process takes a second
+    or two where a fresh `gan-train` takes 7 (Python's imports, torch's compiler module).
+    Tests of what only a process shows (signals, kill -9, the installed entry points,
+    torchrun, submitit) and the one end-to-end run of each capability use `gan_train`.
+
+        result = here(train.main, "trainer.steps=2", cwd=workdir)
+    """
+
+    def run(main, *args: str, cwd: Path, env: dict[str, str] | None = None):
+        for key in [k for k in os.environ if k.startswith("WANDB_")]:
+            monkeypatch.delenv(key)
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        code, _ = run_in_process(main, list(args), cwd, capsys, monkeypatch, keep=True)
+        if "wandb" in sys.modules:  # the W&B service writes the run's file out as it stops
+            sys.modules["wandb"].teardown()  # (as it does when a command's process ends)
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
+
+    return run
 
 
 @pytest.fixture(scope="session")

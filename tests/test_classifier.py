@@ -10,13 +10,14 @@ import scipy.linalg
 import torch
 from omegaconf import OmegaConf
 
+from gan_cli.cli.train import main as train_main
 from gan_cli.data.formats import class_pattern, write_mnist
 from gan_cli.data.images import MNIST, ImageFolder, StackedMNIST, to_unit_range
 from gan_cli.metrics import REGISTRY, Evaluation, domain_classifier
 from gan_cli.metrics.classifier import class_balance, frechet_distance, prdc
 from gan_cli.metrics.classifier import floor as classifier_floor
 from gan_cli.metrics.stacked import mode_histogram
-from tests.conftest import FAST, gan_train, jsonl, wandb_history
+from tests.conftest import FAST, jsonl, wandb_history
 
 STEPS = 60  # the patterned digits are learnt in a few dozen batches
 
@@ -235,10 +236,12 @@ def test_prdc_with_fewer_samples_than_k_shrinks_k():
 TINY_DCGAN = ["model=dcgan", "model.g_channels=8", "model.d_channels=8", "model.z_dim=16"]
 
 
-def test_a_run_on_labelled_images_logs_the_classifier_metrics(digits, workdir):
+def test_a_run_on_labelled_images_logs_the_classifier_metrics(digits, workdir, here):
     root = digits.cache_dir.parent
     data = ["data=mnist", f"data.root={root}", "data.download=false"]
-    result = gan_train(*data, *TINY_DCGAN, f"metrics.classifier_steps={STEPS}", *FAST, cwd=workdir)
+    result = here(
+        train_main, *data, *TINY_DCGAN, f"metrics.classifier_steps={STEPS}", *FAST, cwd=workdir
+    )
     assert result.returncode == 0, result.stderr
     (run_dir,) = [p.parent for p in workdir.rglob("metrics.jsonl")]
     keys = REGISTRY["classifier"].keys
@@ -250,11 +253,11 @@ def test_a_run_on_labelled_images_logs_the_classifier_metrics(digits, workdir):
     assert "domain classifier: test accuracy" in (run_dir / "train.log").read_text()
 
 
-def test_a_run_on_stacked_mnist_counts_its_modes(digits, workdir):
+def test_a_run_on_stacked_mnist_counts_its_modes(digits, workdir, here):
     root = digits.cache_dir.parent
     data = ["data=stacked_mnist", f"data.root={root}", "data.download=false", "data.n_train=500"]
     settings = [f"metrics.classifier_steps={STEPS}", "metrics.stacked_samples=1000"]
-    result = gan_train(*data, *TINY_DCGAN, *settings, *FAST, "logger=none", cwd=workdir)
+    result = here(train_main, *data, *TINY_DCGAN, *settings, *FAST, "logger=none", cwd=workdir)
     assert result.returncode == 0, result.stderr
     (run_dir,) = [p.parent for p in workdir.rglob("metrics.jsonl")]
     last = [row for row in jsonl(run_dir / "metrics.jsonl") if "modes/captured" in row][-1]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from gan_cli.cli.train import main as train_main
 from gan_cli.training.checkpoint import load_checkpoint
 from tests.conftest import BIN, gan_train, jsonl, wandb_history, wandb_records
 
@@ -101,15 +102,17 @@ def test_console_shows_final_table_and_next_command(run):
     assert f"gan-sample checkpoint={run_dir}" in result.stdout.replace("\n", "")
 
 
-def test_logger_none_writes_no_wandb_run(workdir):
-    result = gan_train("logger=none", "trainer.steps=2", "hydra.run.dir=run", cwd=workdir)
+def test_logger_none_writes_no_wandb_run(workdir, here):
+    result = here(train_main, "logger=none", "trainer.steps=2", "hydra.run.dir=run", cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert not (workdir / "run" / "wandb").exists()
     assert len(jsonl(workdir / "run" / "metrics.jsonl")) == 1
 
 
-def test_one_tag_without_brackets_is_one_tag(workdir):
-    result = gan_train("logger.tags=toy", "trainer.steps=2", "hydra.run.dir=run", cwd=workdir)
+def test_one_tag_without_brackets_is_one_tag(workdir, here):
+    result = here(
+        train_main, "logger.tags=toy", "trainer.steps=2", "hydra.run.dir=run", cwd=workdir
+    )
     assert result.returncode == 0, result.stderr
     (run,) = [r.run for r in wandb_records(workdir / "run") if r.WhichOneof("record_type") == "run"]
     assert list(run.tags) == ["toy"]

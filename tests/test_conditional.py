@@ -269,12 +269,14 @@ LEARN = [
     "data=fashion_mnist",  # Fashion-MNIST's files and class names, holding drawn digits
     "data.download=false",
     "model=dcgan",
-    "model.g_channels=32",
-    "model.d_channels=32",
+    "model.g_channels=16",
+    "model.d_channels=16",
     "model.conditional=projection",
     "loss=vanilla",
-    "trainer.steps=400",
-    "trainer.eval_every=200",
+    "optim.g.lr=0.001",  # 5 times the DCGAN paper's: these digits are learnt in 200 steps
+    "optim.d.lr=0.001",
+    "trainer.steps=200",
+    "trainer.eval_every=100",
     "trainer.sample_every=200",
     "trainer.ckpt_every=0",
     "trainer.device=cpu",
@@ -285,7 +287,7 @@ LEARN = [
 
 @pytest.fixture(scope="module")
 def learnt(tmp_path_factory):
-    """A conditional DCGAN of 400 steps on MNIST-like drawn digits (about a minute)."""
+    """A conditional DCGAN of 200 steps on MNIST-like drawn digits (about 20 s)."""
     from gan_cli.cli.train import train
 
     root = tmp_path_factory.mktemp("conditional")
@@ -304,7 +306,7 @@ def test_a_short_conditional_run_draws_the_classes_it_is_asked_for(learnt):
     state = load_checkpoint(learnt / "checkpoints" / "last.pt")
     assert state["classes"]["names"] == list(MNIST_FASHION_NAMES)
     assert sum(state["classes"]["frequencies"]) == pytest.approx(1)
-    grid = Image.open(learnt / "samples" / "step_0000400.png")
+    grid = Image.open(learnt / "samples" / "step_0000200.png")
     assert grid.size == (2 + 8 * 34, 2 + 10 * 34)  # one row a class, 8 latents
 
 

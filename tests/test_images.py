@@ -16,13 +16,14 @@ import yaml
 from PIL import Image
 from torch import nn
 
+from gan_cli.cli.train import main as train_main
 from gan_cli.cli.train import train
 from gan_cli.config.checks import validate
 from gan_cli.core.errors import UserError
 from gan_cli.data.images import CIFAR10, MNIST, FashionMNIST, ImageFolder
 from gan_cli.metrics.fid import fid_kid
 from gan_cli.metrics.sliced import sliced_w1
-from tests.conftest import FAST, compose, gan_train, image_data, jsonl
+from tests.conftest import FAST, compose, image_data, jsonl
 
 IMAGE_DATA = ["mnist", "cifar10", "image_folder"]
 MODELS = ["mlp", "dcgan", "resnet"]
@@ -166,8 +167,8 @@ def test_models_that_cannot_fit_the_data_stop_with_one_line(overrides, model, im
 
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10"])
 @pytest.mark.parametrize("download", ["true", "false"])
-def test_no_files_and_no_network_is_one_clear_line(name, download, workdir):
-    result = gan_train(f"data={name}", f"data.download={download}", cwd=workdir)
+def test_no_files_and_no_network_is_one_clear_line(name, download, workdir, here):
+    result = here(train_main, f"data={name}", f"data.download={download}", cwd=workdir)
     assert result.returncode != 0
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("gan-train: error:"), lines

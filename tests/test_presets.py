@@ -6,13 +6,14 @@ import math
 import pytest
 import torch
 
+from gan_cli.cli.train import main as train_main
 from gan_cli.cli.train import train
 from gan_cli.constraints.weight_clipping import WeightClipping
 from gan_cli.data.toy2d import MIXTURES, Toy2D
 from gan_cli.losses.fgan import DIVERGENCES
 from gan_cli.metrics.modes import mode_coverage
 from gan_cli.training.step import GAN
-from tests.conftest import FAST, compose, gan_train, jsonl
+from tests.conftest import FAST, compose, jsonl
 
 ESTIMATES = {
     "vanilla": [],
@@ -25,8 +26,10 @@ EVERY_LOSS = ["loss/d", "loss/g", "wasserstein/exact", "modes/captured", "modes/
 
 
 @pytest.mark.parametrize("loss", sorted(ESTIMATES))
-def test_every_preset_trains_through_gan_train_and_logs_its_estimate(loss, workdir):
-    result = gan_train(f"loss={loss}", "logger=none", "hydra.run.dir=run", *FAST, cwd=workdir)
+def test_every_preset_trains_through_gan_train_and_logs_its_estimate(loss, workdir, here):
+    result = here(
+        train_main, f"loss={loss}", "logger=none", "hydra.run.dir=run", *FAST, cwd=workdir
+    )
     assert result.returncode == 0, result.stderr
     rows = jsonl(workdir / "run" / "metrics.jsonl")
     for key in EVERY_LOSS + ESTIMATES[loss]:

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from gan_cli.cli.train import main as train_main
 from gan_cli.config.build import assemble
 from gan_cli.config.checks import check, validate
 from gan_cli.constraints import CONSTRAINTS
@@ -24,7 +25,7 @@ from gan_cli.training import step
 from gan_cli.training.checkpoint import load_checkpoint
 from gan_cli.training.distributed import World
 from gan_cli.training.unroll import Unroller, simulated_update
-from tests.conftest import compose, gan_train, image_data, jsonl
+from tests.conftest import compose, image_data, jsonl
 
 CPU = torch.device("cpu")
 NO_AUTOCAST = contextlib.nullcontext()
@@ -318,7 +319,7 @@ def test_a_linear_schedule_decays_to_zero_at_the_last_step():
     assert constant.schedules == []
 
 
-def test_the_schedule_is_saved_and_resumed(workdir):
+def test_the_schedule_is_saved_and_resumed(workdir, here):
     """A run resumed from its step-10 checkpoint ends where the run that went on did:
     the resumed schedule continues from step 10, not from the top."""
     common = [
@@ -330,11 +331,13 @@ def test_the_schedule_is_saved_and_resumed(workdir):
         "trainer.sample_every=0",
         "logger=none",
     ]
-    straight = gan_train(*common, "hydra.run.dir=straight", cwd=workdir)
+    straight = here(train_main, *common, "hydra.run.dir=straight", cwd=workdir)
     assert straight.returncode == 0, straight.stderr
     middle = workdir / "straight" / "checkpoints" / "step_0000010.pt"
     assert load_checkpoint(middle)["schedules"][0]["last_epoch"] == 10
-    resumed = gan_train(*common, f"trainer.resume={middle}", "hydra.run.dir=resumed", cwd=workdir)
+    resumed = here(
+        train_main, *common, f"trainer.resume={middle}", "hydra.run.dir=resumed", cwd=workdir
+    )
     assert resumed.returncode == 0, resumed.stderr
     a, b = (
         load_checkpoint(workdir / r / "checkpoints" / "last.pt") for r in ("straight", "resumed")
@@ -347,10 +350,11 @@ def test_the_schedule_is_saved_and_resumed(workdir):
 # --- end to end -----------------------------------------------------------------------------
 
 
-def test_every_switch_runs_through_gan_train(workdir):
+def test_every_switch_runs_through_gan_train(workdir, here):
     """One run with packing, unrolling, R1 (lazy), a schedule and EMA on toy data, and
     LSGAN with packing on images: what a user types."""
-    toy = gan_train(
+    toy = here(
+        train_main,
         "loss=vanilla",
         "loss.pack=2",
         "loss.unroll=2",
@@ -370,7 +374,8 @@ def test_every_switch_runs_through_gan_train(workdir):
     assert "modes/captured" in records[-1] and "wasserstein/exact" in records[-1]
     assert any("loss/penalty" in r for r in records)
     assert (workdir / "toy" / "samples" / "step_0000007.png").is_file()
-    wgan = gan_train(
+    wgan = here(
+        train_main,
         "loss=wgan_gp",
         "loss.pack=4",
         "trainer.steps=4",

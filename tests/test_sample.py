@@ -6,6 +6,7 @@ import pickle
 import re
 import subprocess
 import zipfile
+from functools import partial
 
 import numpy as np
 import pytest
@@ -55,8 +56,9 @@ def npz_arrays(path):
         return {k: f[k] for k in f.files}
 
 
-def test_toy_samples(runs, tmp_path):
-    result = gan_sample(
+def test_toy_samples(runs, tmp_path, here):
+    result = here(
+        main,
         f"checkpoint={runs / 'toy'}",
         "n=300",
         "batch_size=64",
@@ -71,8 +73,9 @@ def test_toy_samples(runs, tmp_path):
     assert "wrote to" in result.stdout and "samples.npz" in result.stdout
 
 
-def test_image_samples_pngs_grid_and_default_folder(runs, tmp_path):
-    result = gan_sample(
+def test_image_samples_pngs_grid_and_default_folder(runs, tmp_path, here):
+    result = here(
+        main,
         f"checkpoint={runs / 'image' / 'checkpoints' / 'last.pt'}",
         "n=70",
         "batch_size=32",
@@ -94,7 +97,7 @@ def test_image_samples_pngs_grid_and_default_folder(runs, tmp_path):
     assert Image.open(out / "grid.png").size == (8 * 34 + 2, 8 * 34 + 2)  # the first 64
 
 
-def test_same_seed_same_bytes_other_seed_other_samples(runs, tmp_path):
+def test_same_seed_same_bytes_other_seed_other_samples(runs, tmp_path, here):
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
         args = (
             f"checkpoint={runs / 'image'}",
@@ -103,7 +106,7 @@ def test_same_seed_same_bytes_other_seed_other_samples(runs, tmp_path):
             f"out={tmp_path / name}",
             "images=false",
         )
-        assert gan_sample(*args, cwd=tmp_path).returncode == 0
+        assert here(main, *args, cwd=tmp_path).returncode == 0
     same = [(tmp_path / n / "samples.npz").read_bytes() for n in ("a", "b")]
     assert same[0] == same[1]
     assert not np.array_equal(
@@ -113,9 +116,14 @@ def test_same_seed_same_bytes_other_seed_other_samples(runs, tmp_path):
     assert not (tmp_path / "a" / "images").exists()
 
 
-def test_interpolation_grid(runs, tmp_path):
-    result = gan_sample(
-        f"checkpoint={runs / 'image'}", "n=4", "interpolate=3", f"out={tmp_path}", cwd=tmp_path
+def test_interpolation_grid(runs, tmp_path, here):
+    result = here(
+        main,
+        f"checkpoint={runs / 'image'}",
+        "n=4",
+        "interpolate=3",
+        f"out={tmp_path}",
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert Image.open(tmp_path / "interpolation.png").size == (
@@ -124,7 +132,7 @@ def test_interpolation_grid(runs, tmp_path):
     )  # 3 rows of 10
 
 
-def test_ema_generator_is_the_default(runs, tmp_path):
+def test_ema_generator_is_the_default(runs, tmp_path, here):
     state = load_checkpoint(runs / "image" / "checkpoints" / "last.pt")
     state["generator_ema"] = {k: torch.zeros_like(v) for k, v in state["generator"].items()}
     save_checkpoint(state, tmp_path / "ema.pt")
@@ -136,7 +144,7 @@ def test_ema_generator_is_the_default(runs, tmp_path):
             f"out={tmp_path / name}",
             "images=false",
         )
-        assert gan_sample(*args, cwd=tmp_path).returncode == 0
+        assert here(main, *args, cwd=tmp_path).returncode == 0
     ema_x = npz_arrays(tmp_path / "ema" / "samples.npz")["x"]
     raw_x = npz_arrays(tmp_path / "raw" / "samples.npz")["x"]
     assert np.all(ema_x == 0) and not np.all(raw_x == 0)  # zero weights: tanh(0) = 0
@@ -229,9 +237,10 @@ def test_help_lists_examples(tmp_path):
     assert result.returncode == 0 and "gan-sample checkpoint=" in result.stdout
 
 
-def image_metrics(runs, tmp_path, n: int, weights: str):
-    """gan-sample metrics=true on the image run: the command's result and metrics.json."""
-    result = gan_sample(
+def image_metrics(runs, tmp_path, n: int, weights: str, run):
+    """gan-sample metrics=true on the image run (run: `here`, or `gan_sample` where the
+    test reads what the command's log prints): its result and metrics.json."""
+    result = run(
         f"checkpoint={runs / 'image'}",
         f"n={n}",
         "metrics=true",
@@ -243,14 +252,14 @@ def image_metrics(runs, tmp_path, n: int, weights: str):
     return result, json.loads((tmp_path / "metrics.json").read_text())
 
 
-def test_fid_and_kid_of_the_samples(runs, tmp_path, inception_weights):
-    _, scores = image_metrics(runs, tmp_path, 12, inception_weights)
+def test_fid_and_kid_of_the_samples(runs, tmp_path, inception_weights, here):
+    _, scores = image_metrics(runs, tmp_path, 12, inception_weights, partial(here, main))
     assert scores["fid"] > 0 and scores["fid/n_samples"] == 12 and scores["fid/reference"] == "test"
     assert "fid/classifier" in scores  # labelled data: the classifier's metrics beside them
 
 
 def test_metrics_of_labelled_images_need_no_download(runs, tmp_path):
-    result, scores = image_metrics(runs, tmp_path, 40, str(tmp_path / "none.pth"))
+    result, scores = image_metrics(runs, tmp_path, 40, str(tmp_path / "none.pth"), gan_sample)
     assert "no FID/KID" in result.stderr  # a warning, and the metrics that need no weights
     assert "fid" not in scores and scores["fid/classifier"] > 0
     keys = ["prdc/precision", "prdc/recall", "prdc/density", "prdc/coverage", "classes/covered"]

@@ -4,6 +4,7 @@ The generator is held fixed and only the critic trains, so the critic's estimate
 reach the value the theory predicts for that pair of distributions.
 """
 
+import functools
 import math
 from types import SimpleNamespace
 
@@ -56,6 +57,14 @@ class Segment(nn.Module):
         return torch.cat([torch.full_like(z, self.theta), torch.special.ndtr(z)], 1)
 
 
+@functools.cache
+def gp_critic(theta: float, gp_lambda: float, steps: int = 1000) -> nn.Module:
+    """The WGAN-GP critic of real (0, Z) against fake (theta, Z), trained once: several
+    tests read the same critic (make test runs a module's tests on one worker)."""
+    constraint = GradientPenalty(gp_lambda)
+    return train_critic(Wasserstein(), constraint, lines(0.0), lines(theta), steps, lr=3e-3)
+
+
 def evaluate(G, critic, objective, heldout, names=("heldout", "exact_w1")) -> dict:
     """The registered metrics `names` of generator G against held-out points, as one
     evaluation of gan-train computes them."""
@@ -87,10 +96,9 @@ def test_wgan_gp_critic_on_parallel_lines(theta, gp_lambda):
         E_real f - E_fake f = s |theta| = |theta| + theta^2 / (2 lambda),
     which tends to W1 = |theta| as lambda grows.
     """
-    objective, constraint = Wasserstein(), GradientPenalty(gp_lambda)
-    critic = train_critic(objective, constraint, lines(0.0), lines(theta), steps=1500, lr=2e-3)
+    objective = Wasserstein()
     heldout = lines(0.0)(4000)
-    metrics = evaluate(Segment(theta), critic, objective, heldout)
+    metrics = evaluate(Segment(theta), gp_critic(theta, gp_lambda), objective, heldout)
     expected = abs(theta) + theta**2 / (2 * gp_lambda)
     assert metrics["wasserstein/heldout"] == pytest.approx(expected, rel=0.05)
     assert metrics["wasserstein/exact"] == pytest.approx(abs(theta), abs=0.03)  # OT agrees
@@ -248,9 +256,7 @@ def test_normalized_estimate_of_a_wgan_gp_critic_is_w1_whatever_lambda(gp_lambda
     theta = 1. Divided by the critic's largest gradient norm it is |theta| for each."""
     theta = 1.0
     objective = Wasserstein()
-    critic = train_critic(
-        objective, GradientPenalty(gp_lambda), lines(0.0), lines(theta), steps=1500, lr=2e-3
-    )
+    critic = gp_critic(theta, gp_lambda)  # at lambda 1, 10, 100 the one tested above
     m = evaluate(Segment(theta), critic, objective, lines(0.0)(4000), names=NORMALIZED)
     assert m["wasserstein/heldout"] == pytest.approx(theta + theta**2 / (2 * gp_lambda), rel=0.05)
     assert m["wasserstein/normalized"] == pytest.approx(theta, rel=0.05)
@@ -284,7 +290,7 @@ def test_normalized_estimate_of_a_spectral_norm_critic(objective, theta):
 @pytest.mark.parametrize("scale", [1e-3, 0.5, 7.0])
 def test_a_critic_scaled_by_a_constant_gives_the_same_normalized_estimate(scale):
     objective = Wasserstein()
-    critic = train_critic(objective, GradientPenalty(1.0), lines(0.0), lines(1.0), 300, 2e-3)
+    critic = gp_critic(1.0, 1.0, steps=300)
     heldout = lines(0.0)(2000)
     base = evaluate(Segment(1.0), critic, objective, heldout, names=NORMALIZED)
     scaled = evaluate(Segment(1.0), lambda x: scale * critic(x), objective, heldout, NORMALIZED)

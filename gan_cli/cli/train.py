@@ -162,6 +162,7 @@ def main() -> None:
 
     Under torchrun every rank runs this; they share rank 0's run folder.
     """
+    sweep.FAILED.clear()  # (a second call in one process counts its own sweep only)
     try:
         sys.argv[1:] = check_command_line(sys.argv[1:])
         world = distributed.world()

@@ -60,15 +60,20 @@ def toy_scatter(
         values = critic(points).float().cpu().view(grid, grid)
         contour = ax.contourf(gx, gy, values, levels=20, cmap="RdBu_r", alpha=0.5)
         fig.colorbar(contour, ax=ax, fraction=0.046, pad=0.04, label="critic")
-    ax.scatter(fake[:, 0], fake[:, 1], s=6, c="green", alpha=0.5, label="generated")
+    # points as markers of one line each (not scatter, not tight_layout): the same
+    # picture in half the time, and a toy run draws it at every sample_every
+    dots = {"linestyle": "none", "marker": "o", "markeredgewidth": 0}
+    ax.plot(fake[:, 0], fake[:, 1], ms=2.5, color="green", alpha=0.5, label="generated", **dots)
     if len(real):
-        ax.scatter(real[:, 0], real[:, 1], s=2, c="darkorange", alpha=0.8, label="real")
+        ax.plot(real[:, 0], real[:, 1], ms=1.4, color="darkorange", alpha=0.8, label="real", **dots)
     ax.set_xlim(float(lo[0]), float(hi[0]))
     ax.set_ylim(float(lo[1]), float(hi[1]))
     ax.set_aspect("equal")
-    ax.legend(loc="upper right", markerscale=3, fontsize=8)
+    # the legend below the axes, where it covers no point
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, markerscale=3,
+              fontsize=8, frameon=False)  # fmt: skip
     ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.1, right=0.86 if critic is not None else 0.97, bottom=0.12, top=0.94)
     fig.savefig(path)
     plt.close(fig)
 
