@@ -70,16 +70,15 @@ def command(name: str, steps: int, seed: int) -> list[str]:
 
 
 def _run(job: tuple[str, int, int, str, str]) -> dict[str, Any]:
-    import torch
 
     from bench.common import config, timed_train
 
     name, seed, steps, root, run_dir = job
-    torch.set_num_threads(1)  # one process per core
     cfg = config(
         *command(name, steps, seed),
         f"data.root={root}",
         "data.download=false",
+        "trainer.threads=1",  # one process per core
         "trainer.log_every=100",
         "logger=none",
         "trainer.device=cpu",

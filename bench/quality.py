@@ -52,13 +52,12 @@ def _run(job: tuple[str, str, int, int, str]) -> dict[str, Any]:
 def measure(cfg, job: tuple[str, str, int, int, str]) -> dict[str, Any]:
     """Train `cfg` (the config of `job`) on one core: its final modes, high-quality
     fraction, exact W1, the critic's held-out estimates, and the loop's seconds."""
-    import torch
 
     from bench.common import timed_train
     from gan_cli.training.step import Diverged
 
     name, dist, seed, steps, run_dir = job
-    torch.set_num_threads(1)  # one process per core
+    cfg.trainer.threads = 1  # one process per core
     out = {
         "config": name,
         "distribution": dist,

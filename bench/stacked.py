@@ -43,15 +43,14 @@ def digits(work: Path) -> tuple[Path, str] | None:
 
 
 def _run(job: tuple[str, int, int, int, str, str, str]) -> dict[str, Any]:
-    import torch
 
     from bench.common import config, timed_train
 
     name, seed, steps, samples, root, base, run_dir = job
-    torch.set_num_threads(1)  # one process per core
     cfg = config(
         *CONFIGS[name],
         "data=stacked_mnist",
+        "trainer.threads=1",  # one process per core
         f"data.root={root}",
         f"data.base={base}",
         "data.download=false",

@@ -22,13 +22,12 @@ EVAL_EVERY = 100
 
 
 def _run(job: tuple[str, str, int, int, str]) -> dict[str, Any]:
-    import torch
 
     from bench.common import timed_train
 
     name, dist, seed, steps, run_dir = job
-    torch.set_num_threads(1)  # one process per core
-    extra = (f"trainer.eval_every={EVAL_EVERY}", "trainer.sample_every=0")
+    # one process per core
+    extra = (f"trainer.eval_every={EVAL_EVERY}", "trainer.sample_every=0", "trainer.threads=1")
     cfg = toy_config(name, dist, seed, steps, *extra)
     timed_train(cfg, Path(run_dir))
     rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").open()]

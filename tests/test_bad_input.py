@@ -1,9 +1,10 @@
 """Bad input: one clear line naming the key and what is allowed, non-zero exit, no run."""
 
 import pytest
+import torch
 
 from gan_cli.cli.train import main
-from tests.conftest import gan_train, run_in_process
+from tests.conftest import compose, gan_train, run_in_process
 
 CASES = {
     "unknown group option": (["loss=foo"], ["loss=foo", "vanilla", "wgan_gp"]),
@@ -49,6 +50,11 @@ CASES = {
     "unknown precision": (["trainer.precision=16"], ["trainer.precision", "32|bf16"]),
     "ema decay of 1": (["trainer.ema_decay=1"], ["trainer.ema_decay", "[0, 1)"]),
     "negative keep": (["trainer.keep_checkpoints=-1"], ["trainer.keep_checkpoints", ">= 0"]),
+    "learning rate not a number": (["optim.g.lr=fast"], ["optim.g.lr=fast: a number"]),
+    "betas not a pair": (["optim.d.betas=[0.5]"], ["optim.d.betas=[0.5]: 2 numbers, like"]),
+    "betas not numbers": (["optim.d.betas=[a,b]"], ["optim.d.betas=['a', 'b']: 2 numbers"]),
+    "added argument not a number": (["+optim.d.weight_decay=x"], ["optim.d.weight_decay=x"]),
+    "zero threads": (["trainer.threads=0"], ["trainer.threads", "positive integer"]),
 }
 
 
@@ -90,3 +96,15 @@ def test_optimizer_arguments_may_be_added(workdir, capsys, monkeypatch):
 
     args = ["+optim.d.weight_decay=0.01", "logger=none"]
     assert check_command_line(args) == args
+
+
+def test_integers_where_the_optimizer_takes_floats_are_floats():
+    """The SNGAN paper's betas typed as [0,0.9]: torch's Adam wants floats (it refuses
+    an int and a float), and a user who writes 0 means 0.0."""
+    from gan_cli.config.build import optimizer
+
+    cfg = compose("optim.g.betas=[0,0.9]", "optim.g.lr=1", "+optim.g.weight_decay=0")
+    opt = optimizer(cfg.optim.g, [torch.zeros(1, requires_grad=True)])
+    group = opt.param_groups[0]
+    assert group["betas"] == (0.0, 0.9) and all(type(b) is float for b in group["betas"])
+    assert type(group["lr"]) is float and type(group["weight_decay"]) is float

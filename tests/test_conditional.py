@@ -332,7 +332,7 @@ def test_sample_by_index_and_by_name(learnt, tmp_path, capsys, monkeypatch):
     assert x.shape == (10, 1, 32, 32) and z.shape == (10, 100) and y.tolist() == [1] * 5 + [7] * 5
     assert Image.open(out / "grid.png").size == (2 + 5 * 34, 2 + 2 * 34)  # a row a class
     code, output, out = _sample(learnt, tmp_path, capsys, monkeypatch, "class=3", "n=4",
-                                "interpolate=2")  # fmt: skip
+                                "interpolate=2", "overwrite=true")  # fmt: skip
     assert code == 0 and Image.open(out / "interpolation.png").size == (2 + 10 * 34, 2 + 2 * 34)
     with np.load(out / "samples.npz") as f:
         assert f["y"].tolist() == [3] * 4

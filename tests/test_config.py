@@ -10,6 +10,7 @@ from gan_cli.config.checks import check, validate
 from gan_cli.config.compose import config_groups
 from gan_cli.config.schema import RUNTIME
 from gan_cli.constraints import CONSTRAINTS
+from gan_cli.core.errors import UserError
 from gan_cli.core.params import signature_params
 from gan_cli.data.toy2d import DISTRIBUTIONS, MIXTURES, Toy2D
 from gan_cli.losses import OBJECTIVES
@@ -176,3 +177,14 @@ def test_heldout_is_fixed_and_separate_from_training_batches():
     assert torch.equal(a.heldout, b.heldout)
     assert torch.equal(a.sample(), b.sample())
     assert not torch.equal(a.sample()[:10], a.heldout[:10])
+
+
+def test_trainer_threads_is_torchs_thread_count_and_a_positive_integer(tmp_path):
+    before = torch.get_num_threads()
+    try:
+        train(compose("trainer.threads=2", "logger=none", *FAST), tmp_path)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(UserError, match="trainer.threads must be a positive integer, got 0"):
+        check(compose("trainer.threads=0"))

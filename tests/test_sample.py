@@ -183,9 +183,20 @@ BAD = {
     "zip": (["checkpoint={t}/zip.pt"], "not a readable checkpoint"),
     "malicious torch file": (["checkpoint={t}/evil.pt"], "refused"),
     "malicious raw pickle": (["checkpoint={t}/evil_raw.pt"], "refused"),
-    "n=0": (["checkpoint={r}", "n=0"], "n must be an integer >= 1"),
-    "negative n": (["checkpoint={r}", "n=-5"], "n must be an integer >= 1"),
-    "n not a number": (["checkpoint={r}", "n=many"], "bad value for n"),
+    "n=0": (["checkpoint={r}", "n=0"], "n=0: n is an integer >= 1"),
+    "negative n": (["checkpoint={r}", "n=-5"], "n=-5: n is an integer >= 1"),
+    "n not a number": (["checkpoint={r}", "n=ten"], "n=ten: n is an integer >= 1"),
+    "seed not a number": (["checkpoint={r}", "seed=x"], "seed=x: seed is an integer"),
+    "batch_size a float": (["checkpoint={r}", "batch_size=2.5"], "batch_size=2.5: batch_size is"),
+    "interpolate negative": (
+        ["checkpoint={r}", "interpolate=-1"],
+        "interpolate is an integer >= 0",
+    ),
+    "ema not a bool": (["checkpoint={r}", "ema=maybe"], "ema=maybe: ema is true|false"),
+    "images not a bool": (["checkpoint={r}", "images=often"], "images=often: images is true|false"),
+    "metrics not a bool": (["checkpoint={r}", "metrics=yes!"], "metrics is true|false"),
+    "overwrite not a bool": (["checkpoint={r}", "overwrite=please"], "overwrite is true|false"),
+    "unknown device": (["checkpoint={r}", "device=tpu"], "device=tpu is not available"),
     "unknown option": (["checkpoint={r}", "temperature=2"], "unknown option 'temperature'"),
     "no key=value": (["checkpoint={r}", "fast"], "not an option"),
     "no checkpoint": (["n=3"], "checkpoint=PATH is required"),
@@ -290,3 +301,32 @@ def test_every_model_and_data(data, model, image_root, tmp_path, capsys, monkeyp
     channels = {"toy2d": None, "mnist": 1, "cifar10": 3, "image_folder": 3}[data]
     assert x.shape == ((5, 2) if channels is None else (5, channels, 32, 32))
     assert (tmp_path / "run" / "generated" / "interpolation.png").is_file()
+
+
+# --- the output folder holds one call's results ------------------------------------------
+
+
+def test_a_second_call_into_the_same_folder_is_refused_or_replaces_it(runs, tmp_path, here):
+    """A call into a folder that is not empty stops before writing; overwrite=true
+    removes what the earlier call wrote (its 70 PNGs, interpolation.png, metrics...)
+    and nothing else, so the folder then holds this call's results only."""
+    out = tmp_path / "out"
+    first = here(main, f"checkpoint={runs / 'image'}", "n=70", "interpolate=2", f"out={out}",
+                 cwd=tmp_path)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    (out / "notes.txt").write_text("the user's own file")
+    (out / "images" / "cover.png").write_bytes((out / "grid.png").read_bytes())
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    again = here(main, f"checkpoint={runs / 'image'}", "n=8", f"out={out}", cwd=tmp_path)
+    lines = [x for x in (again.stdout + again.stderr).splitlines() if x.strip()]
+    assert again.returncode == 2 and len(lines) == 1 and "overwrite=true" in lines[0], lines
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # untouched
+    replaced = here(main, f"checkpoint={runs / 'image'}", "n=8", f"out={out}", "overwrite=true",
+                    cwd=tmp_path)  # fmt: skip
+    assert replaced.returncode == 0, replaced.stderr
+    pngs = sorted(p.name for p in (out / "images").iterdir())
+    assert pngs == [f"{i:06d}.png" for i in range(8)] + ["cover.png"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "grid.png", "images", "notes.txt", "samples.npz"
+    ]  # fmt: skip
+    assert npz_arrays(out / "samples.npz")["x"].shape[0] == 8

@@ -9,12 +9,15 @@
     gan-sample checkpoint=RUN class=3 n=16                            # conditional: 16 of class 3
     gan-sample checkpoint=RUN class=[1,3,5] n=8                       # 8 of each, a grid row each
     gan-sample checkpoint=RUN class=Sneaker interpolate=4             # by name; paths in the class
+    gan-sample checkpoint=RUN n=8 overwrite=true                      # replace an earlier call's
 
 The generator is rebuilt from the config stored in the checkpoint. `out` (default:
 generated/ in the run folder) receives samples.npz (x: samples in data space, float32;
 z: their latents; y: their classes, for a class-conditional generator),
 images/000000.png ... and grid.png for images, scatter.png for 2-D points, and
-interpolation.png with interpolate=K.
+interpolation.png with interpolate=K. `out` holds one call's results only: a folder that
+is not empty is refused, unless overwrite=true, which first removes what gan-sample wrote
+there (those files and images/NNNNNN.png; never other files).
 
 A class-conditional checkpoint (model.conditional) records its class names. With
 class=, n samples of each class asked for (by index or name), in that order, and
@@ -74,9 +77,27 @@ class Args:
     metrics: bool = False  # image metrics of the samples against the run's data (needs its files)
     inception_weights: str | None = None  # for metrics: default, the run's metrics setting
     class_: Any = None  # `class=`: an index, a name or a list of them (conditional checkpoints)
+    overwrite: bool = False  # replace what an earlier call wrote in `out` (only gan-sample's files)
 
 
 ALIASES = {"class": "class_"}  # command-line keys that are Python keywords
+ALLOWED = {  # what each option takes, for the line a wrong value gets
+    "checkpoint": "a checkpoint file or a run folder",
+    "n": "an integer >= 1",
+    "out": "a folder",
+    "seed": "an integer",
+    "batch_size": "an integer >= 1",
+    "device": "auto|cpu|cuda|mps",
+    "interpolate": "an integer >= 0",
+    "ema": "true|false",
+    "images": "true|false",
+    "metrics": "true|false",
+    "inception_weights": "a weights file",
+    "class": "a class index or name, or a list of them like [3,Sneaker]",
+    "overwrite": "true|false",
+}
+# the files a call writes in `out` (and images/NNNNNN.png): overwrite=true removes these only
+WRITES = ("samples.npz", "grid.png", "scatter.png", "interpolation.png", "metrics.json")
 
 
 def parse(argv: list[str]) -> Args:
@@ -91,19 +112,41 @@ def parse(argv: list[str]) -> Args:
         key, value = arg.split("=", 1)
         if key not in options:
             raise UserError(f"unknown option {key!r}; options: {'|'.join(options)}")
-        dotlist.append(f"{ALIASES.get(key, key)}={value}")
-    try:
-        args = OmegaConf.to_object(OmegaConf.merge(schema, OmegaConf.from_dotlist(dotlist)))
-    except OmegaConfBaseException as e:
-        key = getattr(e, "full_key", "") or ""
-        key = fields.get(key, key)
-        raise UserError(f"bad value for {key or 'an option'}: {one_line(e)[:200]}") from e
+        item = f"{ALIASES.get(key, key)}={value}"
+        try:  # one at a time: a wrong value is named with its key
+            OmegaConf.merge(schema, OmegaConf.from_dotlist([item]))
+        except OmegaConfBaseException as e:
+            raise UserError(f"{arg}: {key} is {ALLOWED[key]}") from e
+        dotlist.append(item)
+    args = OmegaConf.to_object(OmegaConf.merge(schema, OmegaConf.from_dotlist(dotlist)))
     if not args.checkpoint:
         raise UserError("checkpoint=PATH is required: a checkpoint file or a run folder")
     for key, low in (("n", 1), ("batch_size", 1), ("interpolate", 0)):
         if getattr(args, key) < low:
-            raise UserError(f"{key} must be an integer >= {low}, got {getattr(args, key)}")
+            raise UserError(f"{key}={getattr(args, key)}: {key} is {ALLOWED[key]}")
     return args
+
+
+def claim(out: Path, overwrite: bool) -> None:
+    """`out` holds one call's results and nothing of an earlier one: a folder that is not
+    empty is refused, unless overwrite=true, which removes what gan-sample writes there
+    (WRITES and images/NNNNNN.png), never a user's other files."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not overwrite:
+        raise UserError(
+            f"out={out} is not empty (an earlier call's samples?): give another out=, or "
+            "overwrite=true to replace what gan-sample wrote there"
+        )
+    for name in WRITES:
+        (out / name).unlink(missing_ok=True)
+    images = out / "images"
+    if images.is_dir():
+        for png in images.glob("*.png"):
+            if png.stem.isdigit() and len(png.stem) == 6:
+                png.unlink()
+        if not any(images.iterdir()):
+            images.rmdir()
 
 
 def rebuild_generator(state: dict[str, Any], ema: bool, device: torch.device) -> nn.Module:
@@ -244,6 +287,7 @@ def run(args: Args) -> list[str]:
     G = rebuild_generator(state, args.ema, device)
     figure = FIGURES[kind]
     out = Path(args.out) if args.out else (run_dir or ckpt.parent) / "generated"
+    claim(out, args.overwrite)
     out.mkdir(parents=True, exist_ok=True)
     pngs = out / "images" if args.images and kind == IMAGES else None
     x, z, y = generate(G, args, device, pngs, labels)

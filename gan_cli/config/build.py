@@ -54,10 +54,54 @@ def build_node(node: DictConfig, **kwargs: Any) -> Any:
 def optimizer(node: DictConfig, params) -> torch.optim.Optimizer:
     """The optimizer of an `optim.g` / `optim.d` node over `params`; one line if its
     arguments do not fit its class."""
+    key = node._get_full_key(None)
     try:
-        return build_node(node)(params)
+        cls = get_class(node._target_)
+    except Exception as e:
+        raise UserError(f"{key}._target_={node._target_} is not a class gan-cli can import") from e
+    try:
+        return build_node(node, **_numbers(key, cls, arguments(node)))(params)
     except (TypeError, ValueError) as e:
-        raise UserError(f"{node._get_full_key(None)}: {one_line(e)}") from e
+        raise UserError(f"{key}: {one_line(e)}") from e
+
+
+def _numbers(key: str, cls: type, given: dict[str, Any]) -> dict[str, Any]:
+    """The optimizer arguments whose default is a number (lr, eps, weight_decay, betas,
+    momentum...) as floats: `betas=[0,0.9]` is the paper's (0.0, 0.9), and a value that
+    is no number is one line naming the key."""
+    out = {}
+    for name, param in inspect.signature(cls).parameters.items():
+        if name not in given or param.default is inspect.Parameter.empty:
+            continue
+        default, value = param.default, given[name]
+        if isinstance(default, bool) or default is None:
+            continue
+        if isinstance(default, tuple) and all(_is_number(d) for d in default):
+            if not isinstance(value, list | tuple) or len(value) != len(default):
+                value = None
+            else:
+                value = [_float(v) for v in value]
+            if value is None or None in value:
+                pair = ",".join(str(float(d)) for d in default)
+                raise UserError(
+                    f"{key}.{name}={given[name]}: {len(default)} numbers, like [{pair}]"
+                )
+            out[name] = tuple(value)
+        elif _is_number(default) and (
+            "float" in str(param.annotation) or isinstance(default, float)
+        ):
+            if (number := _float(value)) is None:
+                raise UserError(f"{key}.{name}={value}: a number, like {default}")
+            out[name] = number
+    return out
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _float(x: Any) -> float | None:
+    return float(x) if _is_number(x) else None
 
 
 def arguments(node: DictConfig) -> dict:
@@ -105,6 +149,8 @@ def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) 
     """(GAN, data) for a checked config (gan_cli.config.checks.check), on `device`; under DDP,
     this rank's data shard and noise, and the networks wrapped."""
     t, world = cfg.trainer, world or World()
+    if t.threads is not None:  # trainer.threads: this process's share of a shared machine
+        torch.set_num_threads(t.threads)
     torch.manual_seed(t.seed)
     data = data_source(cfg, device)
     labelled = classes(cfg, data, device)

@@ -65,6 +65,7 @@ class Trainer:
     precision: Annotated[str, Check(lambda v: v in ("32", "bf16"), "one of 32|bf16")]
     compile: bool
     ema_decay: Annotated[float, Check(lambda v: 0 <= v < 1, "a number in [0, 1)")]
+    threads: Annotated[Optional[int], POSITIVE_INT] = None  # noqa: UP045
 
 
 class Logger:  # logger=none sets only the mode

@@ -24,6 +24,7 @@ MAY_CHANGE = (
     "trainer.eval_every",
     "trainer.ckpt_every",
     "trainer.keep_checkpoints",
+    "trainer.threads",
     "trainer.resume",
     "trainer.device",
     "trainer.nan_policy",
