@@ -43,3 +43,27 @@ def test_pickled_objects_are_refused(tmp_path, capsys):
     with pytest.raises(pickle.UnpicklingError):
         load_checkpoint(path)
     assert "this must never run" not in capsys.readouterr().out
+
+
+def test_files_are_made_with_the_users_umask(tmp_path, here):
+    """A run's files and gan-sample's are 0644 under umask 022, as any other program's
+    (atomic writes go through mkstemp, which makes 0600)."""
+    import os
+    import stat
+
+    from gan_cli.cli.sample import main as sample
+    from gan_cli.cli.train import main as train
+    from tests.conftest import FAST
+
+    old = os.umask(0o022)
+    try:
+        assert here(train, *FAST, "logger=none", "hydra.run.dir=run", cwd=tmp_path).returncode == 0
+        assert here(sample, "checkpoint=run", "n=4", cwd=tmp_path).returncode == 0
+    finally:
+        os.umask(old)
+    files = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]
+    names = {p.relative_to(tmp_path / "run").as_posix() for p in files}
+    assert {"config.yaml", "metrics.jsonl", "checkpoints/last.pt", "generated/samples.npz"} <= names
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {
+        p.name: "0o644" for p in files
+    }

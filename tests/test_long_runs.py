@@ -610,3 +610,37 @@ def test_a_resume_with_another_config_stops_and_changes_nothing(workdir, here):
     assert done.returncode == 2
     assert "is at step 20, trainer.steps is 10: raise trainer.steps" in done.stderr
     assert {f: (workdir / "run" / f).read_bytes() for f in files} == before
+
+
+def test_steps_per_s_counts_training_steps_only(tmp_path, monkeypatch):
+    """On a clock where a training step takes 10 ms and an evaluation 5 s, the rate is
+    100 steps a second whether the run evaluates every step or never, and each
+    evaluation's seconds are logged beside it."""
+    now = {"t": 0.0}
+    monkeypatch.setattr(loop.time, "perf_counter", lambda: now["t"])
+    step, evaluate = loop.train_step, loop.evaluate
+
+    def slow_step(*args):
+        now["t"] += 0.01
+        return step(*args)
+
+    def slow_evaluation(*args):
+        now["t"] += 5.0
+        return evaluate(*args)
+
+    monkeypatch.setattr(loop, "train_step", slow_step)
+    monkeypatch.setattr(loop, "evaluate", slow_evaluation)
+    common = [*CADENCE, "trainer.steps=20", "trainer.log_every=5", "logger=none"]
+    for every in (1, 0):
+        train.train(compose(*common, f"trainer.eval_every={every}"), tmp_path / str(every))
+    rates = {
+        every: [
+            r["time/steps_per_s"]
+            for r in jsonl(tmp_path / str(every) / "metrics.jsonl")
+            if "time/steps_per_s" in r
+        ]
+        for every in (1, 0)
+    }
+    assert rates[1] == pytest.approx([100.0] * 4) and rates[0] == pytest.approx([100.0] * 4)
+    evaluated = [r for r in jsonl(tmp_path / "1" / "metrics.jsonl") if "time/eval_s" in r]
+    assert [r["time/eval_s"] for r in evaluated] == pytest.approx([5.0] * 20)

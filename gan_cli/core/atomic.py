@@ -29,6 +29,7 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             yield f
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~_umask())  # as open() makes it; mkstemp's is 0600
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -39,6 +40,12 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # (reading the umask means setting it: set it straight back)
+    os.umask(mask)
+    return mask
 
 
 def remove_partial_writes(folder: str | Path, pattern: str = "*") -> None:

@@ -46,6 +46,29 @@ class State:
     images: dict[str, Path] = field(default_factory=dict)  # image files to log with them
 
 
+class StepClock:
+    """The seconds spent in training steps alone, since it was last read: the rate
+    LogLosses logs leaves out evaluation, sampling and checkpoints between the steps."""
+
+    def __init__(self) -> None:
+        self.seconds, self.steps = 0.0, 0
+
+    @contextmanager
+    def step(self):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds += time.perf_counter() - start
+            self.steps += 1
+
+    def steps_per_s(self) -> float:
+        """Training steps per second since the last call."""
+        rate = self.steps / self.seconds if self.seconds > 0 else float("nan")
+        self.seconds, self.steps = 0.0, 0
+        return rate
+
+
 class Periodic:
     """A task run every `every` generator steps and at the final step `last` (every = 0:
     only there)."""
@@ -83,12 +106,13 @@ def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -
     last = t.steps
     checkpoint = Checkpoint(t.ckpt_every, last, gan, data, eval_rng, guard, run)
     checkpoint.saved = None if resume is None else first - 1
+    clock = StepClock()
     with PreemptionHandler() as signals, progress_bar(world.is_main) as bar:
         progress = bar.add_task("train", total=last, completed=first - 1, stats="")
         tasks: list[Periodic] = [checkpoint]
         if world.is_main:
             tasks = [
-                LogLosses(t.log_every, last, gan, guard),
+                LogLosses(t.log_every, last, gan, guard, clock),
                 Evaluate(t.eval_every, last, gan, data, eval_rng, run),
                 Sample(t.sample_every, last, gan, plot_z, data, run),
                 Publish(run, latest, lambda stats: bar.update(progress, stats=stats), gan),
@@ -97,7 +121,8 @@ def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -
         for step in range(first, last + 1):
             for task in tasks:
                 task.before_step(step)
-            out = train_step(gan, data, step, guard, precision)
+            with clock.step():
+                out = train_step(gan, data, step, guard, precision)
             try:
                 guard.end_step(step, (gan.generator, gan.critic))
             except Diverged as e:
@@ -117,17 +142,12 @@ def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -
 
 class LogLosses(Periodic):
     """The step's losses, the critic's estimate on its last training batch, skipped
-    steps, and generator steps per second since the last log (training alone)."""
+    steps, and generator steps per second since the last log (the training steps alone:
+    time/steps_per_s of a run is the same however often it evaluates)."""
 
-    def __init__(self, every: int, last: int, gan: GAN, guard: Guard) -> None:
+    def __init__(self, every: int, last: int, gan: GAN, guard: Guard, clock: StepClock) -> None:
         super().__init__(every, last)
-        self.gan, self.guard = gan, guard
-        self.tick: float | None = None
-        self.tick_step = 0
-
-    def before_step(self, step: int) -> None:
-        if self.tick is None:  # first step, or the first after a log: restart the clock
-            self.tick, self.tick_step = time.perf_counter(), step - 1
+        self.gan, self.guard, self.clock = gan, guard, clock
 
     def __call__(self, state: State) -> None:
         out, objective = state.out, self.gan.objective
@@ -136,11 +156,8 @@ class LogLosses(Periodic):
             record[keys[0]] = objective.estimate(out["real_out"].detach(), out["fake_out"]).item()
         if self.guard.policy == "skip":
             record["train/skipped_steps"] = self.guard.skipped
-        record["time/steps_per_s"] = (state.step - self.tick_step) / (
-            time.perf_counter() - self.tick
-        )
+        record["time/steps_per_s"] = self.clock.steps_per_s()
         state.record.update(record)
-        self.tick = None  # time the training steps, not this step's bookkeeping
 
 
 class Evaluate(Periodic):
@@ -152,7 +169,10 @@ class Evaluate(Periodic):
 
     def __call__(self, state: State) -> None:
         chosen = [m for m in self.run.metrics if not m.at_end or state.step == self.last]
+        start = time.perf_counter()
         state.record.update(evaluate(self.gan, self.data, self.rng, self.run, chosen))
+        state.record["time/eval_s"] = time.perf_counter() - start  # (with a first
+        # evaluation's one-off costs: the domain classifier's training, Inception's load)
 
 
 class Publish(Periodic):
