@@ -49,6 +49,9 @@ def test_run_folder_layout(run):
     assert (run_dir / "metrics.jsonl").is_file()
     ckpts = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
     assert ckpts == ["last.pt", "step_0000010.pt", "step_0000020.pt", "step_0000030.pt"]
+    log = (run_dir / "train.log").read_text()  # Hydra's log of the job: what it trained
+    assert "training mlp on Toy2D (ring8, Wasserstein + GradientPenalty) for 30 steps" in log
+    assert "finished step 30: " in log and "wasserstein/exact" in log
     assert sorted(p.name for p in (run_dir / "samples").iterdir()) == [
         "step_0000015.png",
         "step_0000030.png",
@@ -128,3 +131,14 @@ def test_the_readmes_wandb_sync_commands_exist_in_the_installed_wandb():
     for command in commands:
         for flag in re.findall(r"\s(--?[a-z][\w-]*)", command):
             assert flag in usage, (command, flag)
+
+
+def test_help_says_what_gan_train_is_and_the_common_commands(workdir, here):
+    result = here(train_main, "--help", cwd=workdir)
+    assert result.returncode == 0
+    assert result.stdout.startswith("gan-train: train a GAN") and "powered by Hydra" not in (
+        result.stdout
+    )
+    for command in ("gan-train loss=vanilla", "gan-train -m", "trainer.resume=auto", "gan-sample"):
+        assert command in result.stdout, command
+    assert "loss: fgan, lsgan, sn, vanilla, wgan, wgan_gp" in result.stdout  # Hydra's lists

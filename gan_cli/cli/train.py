@@ -66,6 +66,17 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
         metrics.for_run(cfg.metrics, data, gan.objective, gan.classes is not None),
         world,
     )
+    if world.is_main:  # the job's log (train.log in the run folder) says what it trains
+        log.info(
+            "training %s on %s (%s, %s + %s) for %d steps on %s",
+            str(cfg.model.generator._target_).split(".")[-2],  # the model's module: mlp
+            _name(cfg.data),
+            cfg.data.get("distribution", "images"),
+            _name(cfg.loss.objective),
+            _name(cfg.loss.constraint),
+            cfg.trainer.steps,
+            device,
+        )
     exit_code = 1
     try:
         try:
@@ -83,8 +94,19 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     finally:
         tracker.finish(exit_code)
     if world.is_main:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(final.items()) if _is_number(v))
+        log.info("finished step %d: %s", cfg.trainer.steps, shown)
         print_summary(final, run_dir)
     return final
+
+
+def _name(node: DictConfig) -> str:
+    """A `_target_` node's class name, for the log."""
+    return str(node._target_).rsplit(".", 1)[-1]
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _tracker(cfg: DictConfig, run_dir: Path, world, resume) -> Tracker | NoTracker:
