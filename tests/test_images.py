@@ -370,3 +370,24 @@ def test_the_cifar_payload_is_real(tmp_path):
     target = _spoil(tmp_path / "data", "cifar payload", tmp_path)
     pickle.loads(target.read_bytes())
     assert (tmp_path / "PAYLOAD_RAN").exists()
+
+
+def test_inception_weights_that_do_not_download_are_the_one_warning_line(capsys, monkeypatch):
+    """torch.hub announces its download on stderr before it fails; without network the
+    user sees the one warning of metrics.fid, not that notice beside it."""
+    import sys
+    import urllib.error
+
+    import torch_fidelity.feature_extractor_inceptionv3 as fe
+
+    from gan_cli.metrics.fid import InceptionUnavailable, inception
+
+    def offline(url, *args, **kwargs):
+        sys.stderr.write(f'Downloading: "{url}" to /somewhere\n')  # as torch.hub does
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(fe, "load_state_dict_from_url", offline)
+    capsys.readouterr()
+    with pytest.raises(InceptionUnavailable, match="URLError"):
+        inception(None)
+    assert capsys.readouterr().err == ""

@@ -8,7 +8,10 @@ network. Features are computed once and fed to both metrics.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import sys
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -36,12 +39,16 @@ def inception(weights_path: str | None = None) -> nn.Module:
     """The standard FID feature extractor: uint8 (N, 3, H, W) -> (N, 2048)."""
     from torchmetrics.image.fid import NoTrainInceptionV3
 
-    try:
-        return NoTrainInceptionV3(
-            name="inception-v3-compat",
-            features_list=["2048"],
-            feature_extractor_weights_path=weights_path,
-        )
+    said = io.StringIO()  # torch.hub's "Downloading: ..." notice: shown only if it worked,
+    try:  # a failure is the one warning line of its caller
+        with contextlib.redirect_stderr(said):
+            extractor = NoTrainInceptionV3(
+                name="inception-v3-compat",
+                features_list=["2048"],
+                feature_extractor_weights_path=weights_path,
+            )
+        sys.stderr.write(said.getvalue())
+        return extractor
     except Exception as e:  # no network (URLError), a bad file (OSError, RuntimeError), ...
         reason = (str(e).strip().splitlines() or [""])[0][:120]
         raise InceptionUnavailable(
