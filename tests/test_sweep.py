@@ -138,3 +138,22 @@ def test_optuna_preset_minimizes_the_final_exact_w1(workdir, here):
     rows = list(csv.DictReader(open(sweep_dir / "summary.csv")))
     assert len(rows) == 2
     assert best == pytest.approx(min(float(r["wasserstein/exact"]) for r in rows))
+
+
+def test_the_summary_reads_whole_in_a_file(clip_sweep):
+    """Redirected (not a terminal), the table is plain text: no box characters to cut,
+    every column name whole, each metric once; summary.png is a grid of panels."""
+    from PIL import Image
+
+    sweep_dir, result = clip_sweep
+    lines = result.stdout.splitlines()
+    start = next(i for i, x in enumerate(lines) if x.startswith("sweep summary:"))
+    header = lines[start + 1].split()
+    end = next(i for i, x in enumerate(lines) if x.startswith("summary: "))
+    assert not set("━│┃─┏┓┗┛") & set("".join(lines[start:end]))
+    assert header[:3] == ["#", "status", "loss.clip"] and len(header) == len(set(header))
+    assert {"wasserstein/exact", "modes/captured", "loss/d"} <= set(header)
+    rows = [lines[start + 2 + i].split() for i in range(3)]
+    assert [r[0] for r in rows] == ["0", "1", "2"] and all(len(r) == len(header) for r in rows)
+    width, height = Image.open(sweep_dir / "summary.png").size
+    assert width <= 1400 and height >= 2 * 290  # at most 4 panels a row, so several rows

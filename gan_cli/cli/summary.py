@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import statistics
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,9 @@ import torch
 import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
-from rich.table import Table
 
 from gan_cli.cli.sweep import FAILED, group_name
-from gan_cli.core.console import console
+from gan_cli.core.console import console, print_table
 from gan_cli.metrics import scalar_names
 from gan_cli.training.figures import pyplot
 from gan_cli.training.tracking import wandb_mode
@@ -82,13 +82,9 @@ class SweepSummary(Callback):
         columns = write_csv(rows, sweep_dir / "summary.csv")
         sweep_plot(rows, swept, sweep_dir / "summary.png")
         metrics = [m for m in sweep_metrics() if m in columns]
-        table = Table(title=f"sweep summary: {sweep_dir}", title_justify="left")
         shown = ["status", *swept, *metrics]
-        for column in ["#", *shown]:
-            table.add_column(column, overflow="fold")
-        for i, row in enumerate(rows):
-            table.add_row(str(i), *[_cell(row.get(c, "")) for c in shown])
-        console.print(table)
+        cells = [[str(i), *[_cell(row.get(c, "")) for c in shown]] for i, row in enumerate(rows)]
+        print_table(f"sweep summary: {sweep_dir}", ["#", *shown], cells)
         written = [sweep_dir / "summary.csv", sweep_dir / "summary.png"]
         if "trainer.seed" in swept:
             written.append(_over_seeds(rows, swept, metrics, sweep_dir / "summary_seeds.csv"))
@@ -111,10 +107,7 @@ def _over_seeds(rows: list[dict], swept: list[str], metrics: list[str], path: Pa
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault(tuple(str(row.get(k, "")) for k in keys), []).append(row)
-    table = Table(title="mean ± std over seeds", title_justify="left")
-    for column in [*keys, "seeds ok", *metrics]:
-        table.add_column(column, overflow="fold")
-    out = []
+    out, shown = [], []
     for setting, jobs in groups.items():
         ok = [j for j in jobs if j["status"] == "ok"]
         summary = {**dict(zip(keys, setting, strict=True)), "seeds": len(jobs), "ok": len(ok)}
@@ -126,8 +119,8 @@ def _over_seeds(rows: list[dict], swept: list[str], metrics: list[str], path: Pa
             summary |= {f"{metric}/mean": mean, f"{metric}/std": std}
             cells.append(f"{mean:.4g} ± {std:.2g}" if values else "")
         out.append(summary)
-        table.add_row(*setting, f"{len(ok)}/{len(jobs)}", *cells)
-    console.print(table)
+        shown.append([*setting, f"{len(ok)}/{len(jobs)}", *cells])
+    print_table("mean ± std over seeds", [*keys, "seeds ok", *metrics], shown)
     write_csv(out, path)
     return path
 
@@ -170,8 +163,12 @@ def sweep_plot(rows: list[dict], swept: list[str], path: Path) -> None:
     x_key = keys[0]
     metrics = [m for m in sweep_metrics() if any(number(r.get(m)) is not None for r in ok)]
     plt = pyplot()
-    fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(3.2 * max(1, len(metrics)), 3))
-    axes = axes if hasattr(axes, "__len__") else [axes]
+    n_cols = min(4, max(1, len(metrics)))  # a grid of panels, at most 4 a row
+    n_rows = max(1, math.ceil(len(metrics) / n_cols))
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.4 * n_cols, 2.9 * n_rows), squeeze=False)
+    axes = list(axes.flat)
+    for ax in axes[len(metrics) :]:
+        ax.set_visible(False)
     xs = sorted({str(r.get(x_key, "")) for r in ok}, key=number_or_text)
     numeric = all(isinstance(number_or_text(x)[1], float) and number_or_text(x)[1] > 0 for x in xs)
     for ax, metric in zip(axes, metrics, strict=False):
@@ -209,7 +206,7 @@ def number_or_text(value: str) -> tuple[int, float | str]:
 def sweep_metrics() -> list[str]:
     """Final metrics worth plotting against a swept parameter: every registered metric's
     scalars, then the losses (timings are not)."""
-    return [*scalar_names(), "loss/d", "loss/g"]
+    return list(dict.fromkeys([*scalar_names(), "loss/d", "loss/g"]))  # each once
 
 
 def number(value) -> float | None:

@@ -39,14 +39,29 @@ def live_stats(metrics: dict[str, float], keys: list[str]) -> str:
     return "  ".join(f"{k} {metrics[k]:.4g}" for k in keys if k in metrics)
 
 
+def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    """A table: drawn with box characters at a terminal; elsewhere (a file, a pipe, a
+    SLURM log) as plain text, every column whole and lined up with spaces."""
+    if console.is_terminal:
+        table = Table(title=title, title_justify="left")
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        return
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    lines = [title, *("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+                      for line in [columns, *rows])]  # fmt: skip
+    console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+
+
 def print_summary(metrics: dict[str, float | str], run_dir: Path) -> None:
-    table = Table(title="final metrics", title_justify="left")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key in sorted(metrics):
-        value = metrics[key]
-        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
-    console.print(table)
+    rows = [
+        [key, f"{value:.6g}" if isinstance(value, float) else str(value)]
+        for key, value in sorted(metrics.items())
+    ]
+    print_table("final metrics", ["metric", "value"], rows)
     console.print(f"run folder: {run_dir}", soft_wrap=True)
     console.print(
         f"samples:    gan-sample checkpoint={shlex.quote(str(run_dir))} n=64", soft_wrap=True
