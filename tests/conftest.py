@@ -4,6 +4,7 @@ reading what a W&B offline run recorded."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import struct
 import subprocess
@@ -180,10 +181,17 @@ def run_in_process(
     monkeypatch.chdir(cwd)
     monkeypatch.setattr(sys, "argv", ["cmd", *args])
     code = 0
+    handlers, level = logging.root.handlers[:], logging.root.level
     try:
         main()
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:  # the run's log handlers (Hydra's, on this test's streams) go with it
+        for handler in logging.root.handlers:
+            if handler not in handlers:
+                handler.close()
+        logging.root.handlers[:] = handlers
+        logging.root.setLevel(level)
     if keep:
         return code, ""
     captured = capsys.readouterr()

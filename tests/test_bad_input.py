@@ -1,5 +1,7 @@
 """Bad input: one clear line naming the key and what is allowed, non-zero exit, no run."""
 
+import logging
+
 import pytest
 import torch
 
@@ -15,6 +17,22 @@ CASES = {
     "optimizer class that does not exist": (
         ["optim.d._target_=torch.optim.Foo"],
         ["optim.d._target_=torch.optim.Foo", "not a class"],
+    ),
+    "optimizer target that is a module": (
+        ["optim.g._target_=torch.optim.adam"],
+        ["optim.g._target_=torch.optim.adam", "not a class"],
+    ),
+    "objective class that does not exist": (
+        ["loss.objective._target_=gan_cli.losses.Foo"],
+        ["loss.objective._target_=gan_cli.losses.Foo", "not a class"],
+    ),
+    "data class that does not exist": (
+        ["data._target_=gan_cli.data.Foo"],
+        ["data._target_=gan_cli.data.Foo", "not a class"],
+    ),
+    "generator target that is a number": (
+        ["model.generator._target_=torch.pi"],
+        ["model.generator._target_=torch.pi", "not a class"],
     ),
     "required key": (["data=image_folder", "model=dcgan"], ["data.path is required"]),
     "metric that does not fit the data": (
@@ -69,13 +87,17 @@ def _check_one_line(code: int, output: str, must_mention: list[str], workdir) ->
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_bad_input_is_one_clear_line(case, workdir, capsys, monkeypatch):
+def test_bad_input_is_one_clear_line(case, workdir, capsys, monkeypatch, caplog):
     args, must_mention = CASES[case]
     code, output = run_in_process(main, args, workdir, capsys, monkeypatch)
     _check_one_line(code, output, must_mention, workdir)
+    # what a library logs would be more lines in a terminal (pytest catches it here)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
-@pytest.mark.parametrize("case", ["unknown group option", "wrong type", "unknown key"])
+@pytest.mark.parametrize(
+    "case", ["unknown group option", "wrong type", "unknown key", "data class that does not exist"]
+)
 def test_bad_input_through_the_installed_command(case, workdir):
     """The same, as a user's shell sees it: no traceback, a non-zero exit status."""
     args, must_mention = CASES[case]

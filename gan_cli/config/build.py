@@ -13,7 +13,6 @@ import inspect
 from typing import Any
 
 import torch
-from hydra._internal.utils import _locate
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -21,7 +20,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from gan_cli.config.schema import RUNTIME
+from gan_cli.config.schema import RUNTIME, target_class
 from gan_cli.core.errors import UserError, one_line
 from gan_cli.core.params import signature_params
 from gan_cli.data.base import IMAGES, DataSource
@@ -39,10 +38,7 @@ def build_node(node: DictConfig, **kwargs: Any) -> Any:
     """Instantiate a `_target_` node, passing `kwargs` the config cannot know (shapes, device)."""
     key = node._get_full_key(None) or "config"
     target = node.get("_target_")
-    try:
-        _locate(target)  # a class or a function (hydra.utils.get_method would log too)
-    except Exception as e:
-        raise UserError(f"{key}._target_={target} is not a class gan-cli can import") from e
+    target_class(target, key)
     try:
         return instantiate(node, **kwargs)
     except InstantiationException as e:
@@ -55,10 +51,7 @@ def optimizer(node: DictConfig, params) -> torch.optim.Optimizer:
     """The optimizer of an `optim.g` / `optim.d` node over `params`; one line if its
     arguments do not fit its class."""
     key = node._get_full_key(None)
-    try:
-        cls = get_class(node._target_)
-    except Exception as e:
-        raise UserError(f"{key}._target_={node._target_} is not a class gan-cli can import") from e
+    cls = target_class(node._target_, key)
     try:
         return build_node(node, **_numbers(key, cls, arguments(node)))(params)
     except (TypeError, ValueError) as e:

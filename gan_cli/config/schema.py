@@ -19,7 +19,7 @@ import typing
 from dataclasses import field, make_dataclass, replace
 from typing import Any, Optional
 
-from hydra.utils import get_class
+from hydra._internal.utils import _locate
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import (
     ConfigKeyError,
@@ -184,9 +184,21 @@ def _declared(cls: type) -> list[Param]:
     return params
 
 
+def target_class(target: Any, key: str) -> Any:
+    """The class a `_target_` names (or a function, with `functions`), or one line naming
+    the key. (hydra.utils.get_class would print its own error lines first.)"""
+    try:
+        found = _locate(str(target))
+    except Exception as e:
+        raise UserError(f"{key}._target_={target} is not a class gan-cli can import") from e
+    if not callable(found):
+        raise UserError(f"{key}._target_={target} is not a class gan-cli can import")
+    return found
+
+
 def _target_schema(raw: dict, prefix: str, specs: dict[str, Param]) -> type:
     """A `_target_` node: the target's keyword arguments (less what the code passes)."""
-    params = signature_params(get_class(raw["_target_"]), skip=RUNTIME)
+    params = signature_params(target_class(raw.get("_target_"), prefix), skip=RUNTIME)
     target = Param("_target_", str, MISSING)
     return _dataclass(_name(prefix), [target, *params], prefix, specs)
 
@@ -197,8 +209,9 @@ def _knob_schema(raw: dict, prefix: str, specs: dict[str, Param], declared: list
     `declared` here (knobs the code reads itself)."""
     targets = {k: v for k, v in raw.items() if isinstance(v, dict) and "_target_" in v}
     knobs: dict[str, Param] = {p.name: p for p in declared}
-    for node in targets.values():
-        for p in signature_params(get_class(node["_target_"]), skip=RUNTIME):
+    for key, node in targets.items():
+        target = target_class(node["_target_"], f"{prefix}.{key}")
+        for p in signature_params(target, skip=RUNTIME):
             ref = re.fullmatch(rf"\$\{{{prefix}\.(\w+)\}}", str(node.get(p.name)))
             if ref:
                 knobs.setdefault(ref.group(1), replace(p, name=ref.group(1), default=MISSING))
@@ -212,7 +225,7 @@ def _loss_schema(raw: dict, specs: dict[str, Param]) -> type:
     their parameters, at loss level (loss.gp_lambda)."""
     params, nested = _declared(Loss), {}
     for part, registry in (("objective", OBJECTIVES), ("constraint", CONSTRAINTS)):
-        target = get_class(raw[part]["_target_"])
+        target = target_class(raw[part].get("_target_"), f"loss.{part}")
         params += signature_params(target, skip=RUNTIME)
         name = next((n for n, cls in registry.items() if cls is target), part)
         target_only = [Param("_target_", str, MISSING)]  # its parameters sit in loss
