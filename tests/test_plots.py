@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.figure
+import numpy as np
 import torch
 
 from gan_cli.data.base import KINDS
@@ -36,3 +37,18 @@ def test_a_narrow_lines_plot_keeps_its_tick_labels_apart(tmp_path, monkeypatch):
     for boxes in labels:
         assert len(boxes) >= 3
         assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:], strict=False))
+
+
+def test_2d_interpolations_are_coloured_paths(tmp_path):
+    """Each path its own colour, its points joined by a line (not dots of one colour)."""
+    from PIL import Image
+
+    from gan_cli.training.figures import toy_paths
+
+    t = torch.linspace(0, 1, 10)
+    rows = torch.cat([torch.stack([t, t * k], 1) for k in (1.0, -1.0, 0.0)])  # 3 paths
+    toy_paths(tmp_path / "paths.png", rows, steps=10, title="3 paths")
+    pixels = np.asarray(Image.open(tmp_path / "paths.png").convert("RGB")).reshape(-1, 3)
+    saturated = pixels[(pixels.max(1).astype(int) - pixels.min(1)) > 80]  # coloured, not grey
+    hues = {tuple(p // 64) for p in saturated}
+    assert len(saturated) > 500 and len(hues) >= 3

@@ -307,7 +307,7 @@ def run(args: Args) -> list[str]:
         within = None if classes is None else labels.asked or list(range(len(classes.names)))
         rows = interpolation(G, args.interpolate, args.seed, device, within)
         title = f"{args.interpolate} interpolations, 10 steps each"
-        figure.draw(out / "interpolation.png", rows, None, None, title, nrow=10)
+        figure.paths(out / "interpolation.png", rows, title, nrow=10)
         wrote.append("interpolation.png")
     if scorer is not None:
         scores = scorer(G)

@@ -78,6 +78,26 @@ def toy_scatter(
     plt.close(fig)
 
 
+def toy_paths(path: Path, points: Tensor, steps: int, title: str = "") -> None:
+    """Interpolation paths of 2-D points: (K * steps, 2), one path of `steps` points a
+    row, drawn as a line of its own colour from a hollow start to a filled end."""
+    paths = points.float().cpu().view(-1, steps, 2)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    colours = plt.get_cmap("tab10")
+    for i, p in enumerate(paths):
+        colour = colours(i % 10)
+        ax.plot(p[:, 0], p[:, 1], "-", color=colour, lw=1.2, alpha=0.8)
+        ax.plot(p[:-1, 0], p[:-1, 1], "o", color=colour, ms=3)
+        ax.plot(p[0, 0], p[0, 1], "o", mfc="white", mec=colour, ms=7)
+        ax.plot(p[-1, 0], p[-1, 1], "o", color=colour, ms=7)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_title(title, fontsize=10)
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.08, top=0.94)
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def image_grid(path: Path, images: Tensor, nrow: int = 8) -> None:
     """images (N, C, H, W) in [-1, 1] -> one PNG grid, nrow images a row."""
     import torchvision  # here, not at the top: 2.5 s to import, and toy runs need none
@@ -110,6 +130,7 @@ class Figure:
     file: str
     draw: Callable[..., None]  # (path, fake, real, critic, title, nrow)
     shows_real: bool  # drawn over real samples (gan-sample rebuilds the data for them)
+    paths: Callable[..., None]  # interpolations (path, rows of `nrow` samples, title)
 
 
 def _scatter(path, fake, real=None, critic=None, title="", nrow=None) -> None:
@@ -120,7 +141,15 @@ def _grid(path, fake, real=None, critic=None, title="", nrow=COLUMNS) -> None:
     image_grid(path, fake, nrow=nrow)
 
 
+def _paths(path, rows, title="", nrow=10) -> None:
+    toy_paths(path, rows, nrow, title)
+
+
+def _grid_rows(path, rows, title="", nrow=10) -> None:
+    image_grid(path, rows, nrow=nrow)
+
+
 FIGURES = {
-    POINTS: Figure(1000, "scatter.png", _scatter, shows_real=True),
-    IMAGES: Figure(64, "grid.png", _grid, shows_real=False),
+    POINTS: Figure(1000, "scatter.png", _scatter, shows_real=True, paths=_paths),
+    IMAGES: Figure(64, "grid.png", _grid, shows_real=False, paths=_grid_rows),
 }
