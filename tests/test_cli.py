@@ -4,6 +4,7 @@ import json
 import math
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,18 @@ def test_console_shows_final_table_and_next_command(run):
     assert "final metrics" in result.stdout
     assert "wasserstein/exact" in result.stdout
     assert f"gan-sample checkpoint={run_dir}" in result.stdout.replace("\n", "")
+
+
+def test_progress_without_a_terminal_is_a_line_every_evaluation(run):
+    """A pipe gets lines, not a bar: the step, rate and time left at each evaluation
+    (trainer.eval_every=15) and at the end, and each evaluation's results."""
+    lines = run[2].stdout.splitlines()
+    progress = [line for line in lines if re.match(r"step \d+/", line)]
+    assert [line.split("  ")[0] for line in progress] == ["step 15/30", "step 30/30"]
+    assert all(" steps/s  elapsed " in line and "  left " in line for line in progress)
+    evaluated = [line for line in lines if " evaluated in " in line]
+    assert [line.split()[1] for line in evaluated] == ["15", "30"]
+    assert "wasserstein/exact" in evaluated[0]
 
 
 def test_logger_none_writes_no_wandb_run(workdir, here):

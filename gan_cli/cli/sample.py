@@ -42,14 +42,13 @@ from hydra.utils import get_class
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from PIL import Image
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor, nn
 
 from gan_cli.cli.scoring import Scorer
 from gan_cli.config import build
 from gan_cli.config.checks import resolve_device
 from gan_cli.core.atomic import atomic_write
-from gan_cli.core.console import console, err_console
+from gan_cli.core.console import console, err_console, phase
 from gan_cli.core.errors import UserError, one_line
 from gan_cli.data.base import IMAGES
 from gan_cli.models.conditional import generate as generate_batch
@@ -172,14 +171,7 @@ def generate(G: nn.Module, args: Args, device: torch.device, pngs: Path | None, 
     z_dim, total = G.z_dim, labels.total(args.n)
     rng = torch.Generator(device=device).manual_seed(args.seed)
     xs = zs = ys = None  # filled in place: memory is the arrays plus one batch
-    columns = (
-        TextColumn("[bold]gan-sample"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task("sample", total=total)
+    with phase("gan-sample", total, "images") as done:
         for start in range(0, total, args.batch_size):
             count = min(args.batch_size, total - start)
             z = torch.randn(count, z_dim, generator=rng, device=device)
@@ -195,7 +187,7 @@ def generate(G: nn.Module, args: Args, device: torch.device, pngs: Path | None, 
                 ys[start : start + count] = y.cpu().numpy()
             if pngs is not None:
                 write_pngs(x, pngs, start)
-            bar.advance(task, count)
+            done(count)
     return xs, zs, ys
 
 

@@ -25,6 +25,7 @@ import torchvision
 from PIL import Image
 from torch import Tensor
 
+from gan_cli.core.console import phase
 from gan_cli.core.errors import UserError
 from gan_cli.core.params import POSITIVE_INT, Annotated, Check, OneOf, at_least
 from gan_cli.data import formats
@@ -362,7 +363,12 @@ class ImageFolder(ImageData):
     ) -> None:
         files = self.prepare(path)
         mode = "RGB" if channels == 3 else "L"
-        images = torch.stack([_square(_read(f, mode), image_size) for f in files])
+        read = []
+        with phase(f"reading {path}", len(files), "images") as done:
+            for f in files:
+                read.append(_square(_read(f, mode), image_size))
+                done(1)
+        images = torch.stack(read)
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
         n_heldout = max(1, min(heldout_size, len(images) // 10))
         heldout, train = images[order[:n_heldout]], images[order[n_heldout:]]

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_cli.core.atomic import atomic_write
+from gan_cli.core.console import phase
 from gan_cli.core.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -137,14 +138,16 @@ def train(images: Tensor, labels: Tensor, n_classes: int, steps: int, device) ->
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     net.train()
-    for _ in range(steps):
-        idx = torch.randint(len(images), (BATCH,), generator=gen)
-        x = images[idx].to(device).float() / 127.5 - 1
-        loss = nn.functional.cross_entropy(net(x), labels[idx].to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
+    with phase("domain classifier", steps, "steps") as done:
+        for _ in range(steps):
+            idx = torch.randint(len(images), (BATCH,), generator=gen)
+            x = images[idx].to(device).float() / 127.5 - 1
+            loss = nn.functional.cross_entropy(net(x), labels[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            done(1)
     return net.eval()
 
 

@@ -13,12 +13,13 @@ import io
 import logging
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from gan_cli.core.console import phase
 from gan_cli.data.base import IMAGES
 from gan_cli.metrics import Evaluation, register
 from gan_cli.models.conditional import draw
@@ -58,14 +59,18 @@ def inception(weights_path: str | None = None) -> nn.Module:
 
 
 @torch.no_grad()
-def features(extractor: nn.Module, batches: Iterable[Tensor]) -> Tensor:
-    """Features (N, D) of image batches in [-1, 1], as uint8 RGB for the extractor."""
+def features(
+    extractor: nn.Module, batches: Iterable[Tensor], done: Callable[[int], None] = lambda n: None
+) -> Tensor:
+    """Features (N, D) of image batches in [-1, 1], as uint8 RGB for the extractor;
+    `done(n)` is told of each batch's n images."""
     out = []
     for x in batches:
         x = ((x.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
         if x.shape[1] == 1:  # grayscale, as Inception reads it
             x = x.expand(-1, 3, -1, -1)
         out.append(extractor(x).double().cpu())
+        done(len(x))
     return torch.cat(out)
 
 
@@ -116,13 +121,14 @@ def score(
     counts = [min(batch_size, n_samples - i) for i in range(0, n_samples, batch_size)]
     was_training = generator.training
     generator.eval()
-    try:
-        fake_batches = (draw(generator, n, gen, device, classes) for n in counts)
-        fake_features = features(extractor, fake_batches)
-    finally:
-        generator.train(was_training)
-    real_batches = (r.to(device).float() / 127.5 - 1 for r in real.split(batch_size))
-    real_features = features(extractor, real_batches)
+    with phase("FID features", n_samples + len(real), "images") as done:
+        try:
+            fake_batches = (draw(generator, n, gen, device, classes) for n in counts)
+            fake_features = features(extractor, fake_batches, done)
+        finally:
+            generator.train(was_training)
+        real_batches = (r.to(device).float() / 127.5 - 1 for r in real.split(batch_size))
+        real_features = features(extractor, real_batches, done)
     fid, kid, kid_std = fid_kid(real_features, fake_features)
     return {"fid": fid, "kid": kid, "kid/std": kid_std, "fid/n_samples": float(n_samples)}
 

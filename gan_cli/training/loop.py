@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_cli import metrics
-from gan_cli.core.console import live_stats, progress_bar
+from gan_cli.core.console import TrainingProgress, live_stats
 from gan_cli.models.conditional import generate
 from gan_cli.training.checkpoint import (
     checkpoint_state,
@@ -107,15 +107,16 @@ def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -
     checkpoint = Checkpoint(t.ckpt_every, last, gan, data, eval_rng, guard, run)
     checkpoint.saved = None if resume is None else first - 1
     clock = StepClock()
-    with PreemptionHandler() as signals, progress_bar(world.is_main) as bar:
-        progress = bar.add_task("train", total=last, completed=first - 1, stats="")
+    every = t.eval_every or max(1, last // 10)  # lines of progress, without a terminal
+    bar = TrainingProgress(first, last, every, visible=world.is_main)
+    with PreemptionHandler() as signals, bar:
         tasks: list[Periodic] = [checkpoint]
         if world.is_main:
             tasks = [
                 LogLosses(t.log_every, last, gan, guard, clock),
-                Evaluate(t.eval_every, last, gan, data, eval_rng, run),
+                Evaluate(t.eval_every, last, gan, data, eval_rng, run, bar.note),
                 Sample(t.sample_every, last, gan, plot_z, data, run),
-                Publish(run, latest, lambda stats: bar.update(progress, stats=stats), gan),
+                Publish(run, latest, bar.show, gan),
                 checkpoint,
             ]
         for step in range(first, last + 1):
@@ -131,7 +132,7 @@ def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -
             for task in tasks:
                 if task.due(state):
                     task(state)
-            bar.advance(progress)
+            bar.step(step)
             if state.preempted:
                 raise signals.stop(step)
     return latest
@@ -161,18 +162,26 @@ class LogLosses(Periodic):
 
 
 class Evaluate(Periodic):
-    """The run's registered metrics on held-out data (those `at_end` at the final step)."""
+    """The run's registered metrics on held-out data (those `at_end` at the final step),
+    and a line of their values for the user (`note`)."""
 
-    def __init__(self, every: int, last: int, gan: GAN, data: Any, eval_rng, run: Run) -> None:
+    def __init__(
+        self, every: int, last: int, gan: GAN, data: Any, eval_rng, run: Run, note: Callable
+    ) -> None:
         super().__init__(every, last)
-        self.gan, self.data, self.rng, self.run = gan, data, eval_rng, run
+        self.gan, self.data, self.rng, self.run, self.note = gan, data, eval_rng, run, note
 
     def __call__(self, state: State) -> None:
         chosen = [m for m in self.run.metrics if not m.at_end or state.step == self.last]
         start = time.perf_counter()
-        state.record.update(evaluate(self.gan, self.data, self.rng, self.run, chosen))
-        state.record["time/eval_s"] = time.perf_counter() - start  # (with a first
-        # evaluation's one-off costs: the domain classifier's training, Inception's load)
+        results = evaluate(self.gan, self.data, self.rng, self.run, chosen)
+        state.record.update(results)
+        state.record["time/eval_s"] = seconds = time.perf_counter() - start  # (with a
+        # first evaluation's one-off costs: the domain classifier's training, Inception's load)
+        if results:
+            numbers = [k for k, v in results.items() if isinstance(v, float | int)]
+            shown = live_stats(results, sorted(k for k in numbers if not k.endswith("/std")))
+            self.note(f"step {state.step} evaluated in {seconds:.1f} s: {shown}")
 
 
 class Publish(Periodic):
