@@ -1,5 +1,5 @@
-"""python -m bench [--quick] [--only overhead hardware pipeline memory quality tracking
-stacked remedies conditional gpu]"""
+"""python -m bench [--quick] [--only startup overhead hardware pipeline memory quality
+tracking stacked remedies conditional gpu]"""
 
 from __future__ import annotations
 
@@ -21,9 +21,11 @@ from bench.pipeline import memory, pipeline
 from bench.quality import quality
 from bench.remedies import remedies
 from bench.stacked import stacked
+from bench.startup import startup
 from bench.tracking import ESTIMATES, tracking
 
 PARTS = (
+    "startup",
     "overhead",
     "hardware",
     "pipeline",
@@ -54,7 +56,9 @@ def main() -> None:
     gan_train_rate = None
     for part in args.only:
         start = time.perf_counter()
-        if part == "overhead":
+        if part == "startup":
+            result = startup(args.quick, work / "startup")
+        elif part == "overhead":
             result = overhead(args.quick, work)
             gan_train_rate = result["dcgan cifar10 vanilla"]["gan_train_steps_per_s"][-1]
         elif part == "hardware":
@@ -86,7 +90,12 @@ def show(part: str, result: dict) -> None:
     if "skipped" in result:
         console.print(f"{part}: skipped: {result['skipped']}")
         return
-    if part == "overhead":
+    if part == "startup":
+        table = _table("start-up (median of 3 fresh processes)", "command", "s", "before (s)")
+        for name, r in result.items():
+            before = r.get("before_s")
+            table.add_row(name, f"{r['median_s']:.2f}", "-" if before is None else f"{before}")
+    elif part == "overhead":
         table = _table("loop overhead", "case", "gan-train steps/s", "bare steps/s", "ratio")
         for name, r in result.items():
             table.add_row(

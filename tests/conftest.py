@@ -198,6 +198,17 @@ def run_in_process(
     return code, captured.out + captured.err
 
 
+@pytest.fixture(autouse=True)
+def _no_wandb_service_left():
+    """A W&B service that an in-process run started stops with its test, and its address
+    (WANDB_SERVICE, which monkeypatch may have put back from an earlier test) goes too:
+    the next test's run starts its own, as a command's process would."""
+    yield
+    if "wandb" in sys.modules:
+        sys.modules["wandb"].teardown()
+    os.environ.pop("WANDB_SERVICE", None)
+
+
 @pytest.fixture
 def here(capsys, monkeypatch):
     """Run a command's main() in this process with the arguments, folder and environment

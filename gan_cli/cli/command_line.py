@@ -5,6 +5,8 @@ added with + that nothing reads, and, for a single run, every value (gan_cli.con
 
 from __future__ import annotations
 
+import string
+
 from hydra._internal.utils import get_args_parser
 from hydra.core.override_parser.types import Override
 from omegaconf import OmegaConf
@@ -19,6 +21,36 @@ from gan_cli.config.compose import (
 from gan_cli.config.schema import did_you_mean
 from gan_cli.core.errors import UserError
 from gan_cli.training.distributed import World
+
+
+def asks_for_help(args: list[str]) -> bool:
+    """`gan-train --help` (with gan-cli's own config tree)."""
+    parsed = get_args_parser().parse_args(args)
+    return parsed.help and not (parsed.config_name or parsed.config_dir or parsed.config_path)
+
+
+def help_text(args: list[str]) -> str:
+    """What `gan-train --help` prints: Hydra's help, from the template of `hydra.help`,
+    with the config groups listed by gan-cli (Hydra lists its own as well, for a template
+    that never shows them: a second and a half of deep copies, on every --help)."""
+    parsed = get_args_parser().parse_args(args)
+    cfg = compose_config(parsed.overrides, hydra=True)
+    template = cfg.hydra.help.template
+    groups = "".join(f"{g}: {', '.join(o)}\n" for g, o in config_groups().items() if o)
+    job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    return string.Template(template).substitute(
+        FLAGS_HELP=_flags_help(),
+        HYDRA_CONFIG_GROUPS="(gan-train --hydra-help lists them)",
+        APP_CONFIG_GROUPS=groups,
+        CONFIG=OmegaConf.to_yaml(job, resolve=parsed.resolve),
+    )
+
+
+def _flags_help() -> str:
+    """Hydra's own list of its flags, as its help shows it."""
+    from hydra._internal.hydra import Hydra
+
+    return Hydra.format_args_help(get_args_parser())
 
 
 def check_command_line(args: list[str]) -> list[str]:

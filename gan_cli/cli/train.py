@@ -20,7 +20,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_cli import metrics
 from gan_cli.cli import sweep
-from gan_cli.cli.command_line import check_command_line, hydra_arguments
+from gan_cli.cli.command_line import (
+    asks_for_help,
+    check_command_line,
+    help_text,
+    hydra_arguments,
+)
 from gan_cli.config.build import assemble
 from gan_cli.config.checks import check, resolve_device
 from gan_cli.config.compose import CONFIG_NAME, config_dir
@@ -186,6 +191,9 @@ def main() -> None:
     """
     sweep.FAILED.clear()  # (a second call in one process counts its own sweep only)
     try:
+        if asks_for_help(sys.argv[1:]):
+            print(help_text(sys.argv[1:]))
+            return
         sys.argv[1:] = check_command_line(sys.argv[1:])
         world = distributed.world()
         if world.active:
