@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gan_cli.core.console import phase
 from gan_cli.data.base import IMAGES
 from gan_cli.metrics import Evaluation, domain_classifier, register
 
@@ -43,8 +44,9 @@ def stack_modes(net: domain_classifier.Classifier, images: Tensor) -> Tensor:
 def _stacked_modes(ev: Evaluation) -> dict[str, float]:
     net = domain_classifier.for_data(ev.data.digits, ev.settings.classifier_steps)
     modes, total = [], ev.settings.stacked_samples
-    with torch.no_grad():
+    with torch.no_grad(), phase("stacked modes", total, "images") as done:
         for start in range(0, total, 500):
             n = min(500, total - start)
             modes.append(stack_modes(net, ev.draw(n)))
+            done(n)
     return mode_histogram(torch.cat(modes))
