@@ -39,3 +39,20 @@ def test_symmetric_and_translation():
     # a translate by v: any coupling costs >= |E[X - Y]| = |v| (Jensen); the twins attain it
     shift = np.array([3.0, 4.0])
     assert exact_w1(x, x + shift) == pytest.approx(5.0, abs=1e-9)
+
+
+def test_classes_score_is_the_inception_score_formula():
+    from gan_cli.metrics.classifier import domain_score
+
+    k = 10
+    sure_of_one = torch.zeros(50, k)
+    sure_of_one[:, 3] = 1
+    assert domain_score(sure_of_one) == pytest.approx(1.0)
+    sure_and_uniform = torch.eye(k).repeat(7, 1)  # each class as often, each image sure
+    assert domain_score(sure_and_uniform) == pytest.approx(k)
+    unsure = torch.full((40, k), 1 / k)
+    assert domain_score(unsure) == pytest.approx(1.0)
+    # any p(y|x): exp of the mean KL to the marginal, written out in numpy
+    p = torch.rand(300, k, generator=torch.Generator().manual_seed(0)).double().softmax(1).numpy()
+    kl = (p * (np.log(p) - np.log(p.mean(axis=0, keepdims=True)))).sum(axis=1)
+    assert domain_score(torch.from_numpy(p)) == pytest.approx(np.exp(kl.mean()), rel=1e-12)

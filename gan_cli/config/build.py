@@ -24,6 +24,7 @@ from gan_cli.config.schema import RUNTIME, target_class
 from gan_cli.core.errors import UserError, one_line
 from gan_cli.core.params import signature_params
 from gan_cli.data.base import IMAGES, DataSource
+from gan_cli.models.common import ArchError
 from gan_cli.models.packing import packed_shape
 from gan_cli.training import distributed
 from gan_cli.training.conditioning import Classes, of_labels
@@ -44,7 +45,21 @@ def build_node(node: DictConfig, **kwargs: Any) -> Any:
     except InstantiationException as e:
         if isinstance(e.__cause__, UserError):  # already the line users see
             raise e.__cause__ from None
+        if isinstance(e.__cause__, ArchError):  # named by the key the user sets
+            raise UserError(f"{_key_of(node, e.__cause__.param)}: {e.__cause__}") from None
         raise UserError(f"{key}: {one_line(e.__cause__ or e)}") from e
+
+
+def _key_of(node: DictConfig, name: str) -> str:
+    """'model.g_depth=2' for the generator's argument `depth`, which the knob
+    model.g_depth sets (g_ for the generator, d_ for the critic), else the argument's
+    own key; and its value."""
+    key, parent = node._get_full_key(None), node._get_parent()
+    knob = {"model.generator": "g_", "model.discriminator": "d_"}.get(key, "") + name
+    if knob != name and knob in parent:
+        key, node, name = "model", parent, knob
+    value = node.get(name)
+    return f"{key}.{name}={'null' if value is None else value}"
 
 
 def optimizer(node: DictConfig, params) -> torch.optim.Optimizer:
@@ -116,6 +131,17 @@ def generator(cfg: DictConfig, n_classes: int = 0) -> nn.Module:
     return build_node(cfg.model.generator, **_taken(cfg.model.generator, offered))
 
 
+def critic(cfg: DictConfig, shape: tuple[int, ...], n_classes: int = 0) -> nn.Module:
+    """The critic the config describes for samples of `shape` (packed as loss.pack
+    asks), on the CPU, before its constraint."""
+    offered = {
+        "in_shape": packed_shape(shape, cfg.loss.pack),
+        "conditional": cfg.model.conditional,
+        "n_classes": n_classes,
+    }
+    return build_node(cfg.model.discriminator, **_taken(cfg.model.discriminator, offered))
+
+
 def classes(cfg: DictConfig, data: DataSource, device: torch.device) -> Classes | None:
     """The classes of a conditional GAN (model.conditional), from the data's labels, with
     their frequencies on the training device (the generator step draws from them); one
@@ -150,13 +176,7 @@ def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) 
     n_classes = 0 if labelled is None else len(labelled.names)
     G = generator(cfg, n_classes).to(device)
     constraint = loss_part(cfg, "constraint")
-    offered = {
-        "in_shape": packed_shape(data.shape, cfg.loss.pack),
-        "conditional": cfg.model.conditional,
-        "n_classes": n_classes,
-    }
-    D = build_node(cfg.model.discriminator, **_taken(cfg.model.discriminator, offered))
-    D = constraint.prepare(D).to(device)
+    D = constraint.prepare(critic(cfg, data.shape, n_classes)).to(device)
     if world.active and cfg.loss.unroll:
         raise UserError(
             "loss.unroll runs the generator several times before one backward pass, "

@@ -17,7 +17,7 @@ from hydra.utils import get_class
 from omegaconf import DictConfig
 
 from gan_cli import metrics
-from gan_cli.config.build import LABELLED, arguments, optimizer
+from gan_cli.config.build import LABELLED, arguments, critic, generator, optimizer
 from gan_cli.config.compose import compose_config, config_groups
 from gan_cli.config.schema import typed
 from gan_cli.constraints import CONSTRAINTS
@@ -54,6 +54,7 @@ def check(cfg: DictConfig) -> DictConfig:
     data_cls = get_class(cfg.data._target_)
     shape = data_cls.sample_shape(**arguments(cfg.data))
     _check_model_fits(cfg, shape)
+    _check_architecture(cfg, shape)
     _check_constraint_fits(cfg)
     _check_conditional(cfg, data_cls.kind)
     metrics.selected(cfg.metrics, data_cls.kind)  # names known, and fitting this data
@@ -92,6 +93,16 @@ def _record_critic_norm(cfg: DictConfig) -> None:
         cfg.model.discriminator.norm = norm
         if "d_norm" in cfg.model:
             cfg.model.d_norm = norm
+
+
+def _check_architecture(cfg: DictConfig, shape: tuple[int, ...]) -> None:
+    """Stop an architecture its knobs cannot build (a depth the resolution cannot hold, a
+    conditional generator without batch norm), by building both networks without
+    memory (on the meta device)."""
+    n_classes = 0 if cfg.model.conditional == "none" else 2  # any number: the same layers
+    with torch.device("meta"):
+        generator(cfg, n_classes)
+        critic(cfg, shape, n_classes)
 
 
 def _check_constraint_fits(cfg: DictConfig) -> None:

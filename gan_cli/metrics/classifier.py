@@ -9,7 +9,15 @@
   data the fakes reach;
 - `classes/covered`: classes that receive at least 1% of the generated images, and
   `classes/kl`: KL(generated class histogram || the data's), both from the classifier's
-  predictions.
+  predictions;
+- `classes/score`: the Inception score's formula, exp(E_x KL(p(y|x) || p(y))), with the
+  domain classifier's p(y|x): from 1 (every image the same class, or every image
+  unsure) to the number of classes (each image sure of its class, the classes equally
+  often); the real data's own score (its `floor/classes/score`) is the ceiling to read
+  it against.
+
+The real data's own scores (as many training images as held-out ones) are logged once,
+at a run's first evaluation, as `floor/<key>`.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ COVERED = 0.01  # a class is covered when it gets at least this share of the fak
 _ANNOUNCED: set = set()  # (classifier, data) whose floor this process printed
 _SHRUNK: set = set()  # values of k this process warned about
 PRDC = ("prdc/precision", "prdc/recall", "prdc/density", "prdc/coverage")
+CLASSES = ("classes/covered", "classes/kl", "classes/score")
+FLOOR = tuple(f"floor/{k}" for k in ("fid/classifier", *PRDC, *CLASSES))
 
 
 def frechet_distance(x: Tensor, y: Tensor) -> float:
@@ -73,6 +83,15 @@ def _kth_neighbour(x: Tensor, k: int) -> Tensor:
     return d.kthvalue(k + 1, dim=1).values  # the 1st is the row itself, at 0
 
 
+def domain_score(probs: Tensor) -> float:
+    """exp(E_x KL(p(y|x) || p(y))) of class probabilities p(y|x) (N, K), p(y) their mean
+    over x: the Inception score's formula (Salimans et al. 2016) in any classifier."""
+    probs = probs.double()
+    marginal = probs.mean(dim=0, keepdim=True)
+    terms = torch.where(probs > 0, probs * (probs / marginal).log(), torch.zeros_like(probs))
+    return terms.sum(dim=1).mean().exp().item()
+
+
 def class_balance(predicted: Tensor, frequencies: Tensor) -> dict[str, float]:
     """`classes/covered` and `classes/kl` of predicted classes (N,) of generated images,
     against the data's class frequencies (K,)."""
@@ -85,16 +104,18 @@ def class_balance(predicted: Tensor, frequencies: Tensor) -> dict[str, float]:
 
 @register(
     "classifier",
-    keys=("fid/classifier", *PRDC, "classes/covered", "classes/kl"),
+    keys=("fid/classifier", *PRDC, *CLASSES, *FLOOR),
     kinds=(IMAGES,),
     fits=lambda data, objective: data.labels is not None and data.digits is None,
     live=("fid/classifier",),
 )
 def _classifier(ev: Evaluation) -> dict[str, float]:
     net = domain_classifier.for_data(ev.data, ev.settings.classifier_steps)
+    out = {}
     if (net.path, id(ev.data)) not in _ANNOUNCED:  # once a run: what the numbers mean
         _ANNOUNCED.add((net.path, id(ev.data)))
         scores = floor(ev.data, net, ev.settings.prdc_k, ev.seed)
+        out = {f"floor/{k}": v for k, v in scores.items()}
         log.info(
             "domain classifier: test accuracy %.2f%% (%s); the data's own scores, "
             "training against held-out images: %s",
@@ -103,20 +124,28 @@ def _classifier(ev: Evaluation) -> dict[str, float]:
             ", ".join(f"{k} {v:.4g}" for k, v in scores.items()),
         )
     (real, _), (fake, predicted) = classify(ev, ev.data.heldout), classify(ev, ev.fake)
-    return {
+    return out | {
         "fid/classifier": frechet_distance(real, fake),
         **prdc(real, fake, ev.settings.prdc_k),
         **class_balance(predicted, ev.data.labels.frequencies()),
+        "classes/score": domain_score(read(ev, ev.fake)[1]),
     }
 
 
-def classify(ev: Evaluation, images) -> tuple:
+def classify(ev: Evaluation, images) -> tuple[Tensor, Tensor]:
     """The domain classifier's (features, predicted classes) of the held-out images or
     of the evaluation's fakes, computed once an evaluation for every metric that reads
     them."""
+    feats, probs = read(ev, images)
+    return feats, probs.argmax(dim=1)
+
+
+def read(ev: Evaluation, images) -> tuple[Tensor, Tensor]:
+    """(features, class probabilities) of `images`, once an evaluation."""
     key = ("classifier", id(images))
     if key not in ev.cache:
-        ev.cache[key] = domain_classifier.for_data(ev.data, ev.settings.classifier_steps)(images)
+        net = domain_classifier.for_data(ev.data, ev.settings.classifier_steps)
+        ev.cache[key] = net.read(images)
     return ev.cache[key]
 
 
@@ -126,6 +155,7 @@ def floor(data, net: domain_classifier.Classifier, k: int, seed: int) -> dict[st
     pick = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(seed))
     real_train = data.train[pick[: len(data.heldout)]].float() / 127.5 - 1
     real, _ = net(data.heldout)
-    same, predicted = net(real_train)
+    same, probs = net.read(real_train)
     scores = {"fid/classifier": frechet_distance(real, same), **prdc(real, same, k)}
-    return scores | class_balance(predicted, data.labels.frequencies())
+    balance = class_balance(probs.argmax(dim=1), data.labels.frequencies())
+    return scores | balance | {"classes/score": domain_score(probs)}

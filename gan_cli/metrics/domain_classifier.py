@@ -75,17 +75,23 @@ class Classifier:
     accuracy: float
     path: Path
 
-    @torch.no_grad()
     def __call__(self, x: Tensor, chunk: int = 500) -> tuple[Tensor, Tensor]:
         """Images (N, C, H, W) in [-1, 1] -> (features (N, 128) float64, predicted class
         (N,)), in chunks so memory stays that of a batch."""
+        feats, probs = self.read(x, chunk)
+        return feats, probs.argmax(dim=1)
+
+    @torch.no_grad()
+    def read(self, x: Tensor, chunk: int = 500) -> tuple[Tensor, Tensor]:
+        """Images (N, C, H, W) in [-1, 1] -> (features (N, 128) float64, class
+        probabilities p(y|x) (N, K) float64)."""
         device = next(self.net.parameters()).device
-        feats, classes = [], []
+        feats, probs = [], []
         for part in x.split(chunk):
             f = self.net.features(part.to(device).float())
             feats.append(f.double())
-            classes.append(self.net.head(f).argmax(dim=1))
-        return torch.cat(feats), torch.cat(classes)
+            probs.append(self.net.head(f).double().softmax(dim=1))
+        return torch.cat(feats), torch.cat(probs)
 
 
 _LOADED: dict[Path, Classifier] = {}

@@ -10,7 +10,19 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from gan_cli.models.common import NORM, WIDTH, image_side, norm_layer
+from gan_cli.models.common import (
+    ACT,
+    DEPTH,
+    NORM,
+    WIDTH,
+    ArchError,
+    activation,
+    extra_layers,
+    image_side,
+    norm_layer,
+    spread,
+    widen,
+)
 from gan_cli.models.conditional import (
     CONDITIONAL,
     batch_norm,
@@ -34,8 +46,16 @@ class Generator(nn.Module):
     [-1, 1], S = 32 or 64.
 
     z is read as a 1x1 feature map; each transposed convolution doubles the side,
-    from 4x4 up, while the width halves down to g_channels. A class-conditional
-    generator has conditional batch norm (gan_cli.models.conditional).
+    from 4x4 up, while the width halves down to g_channels (`constant_width`: every
+    hidden layer g_channels wide). A class-conditional generator has conditional batch
+    norm (gan_cli.models.conditional), so it needs norm=batch.
+
+    The architecture study's knobs: `act` the hidden nonlinearity, `norm` the hidden
+    layers' normalization, `depth` the number of (transposed) convolutions: the base
+    model has one per resolution from 1x1 to S (4 at 32x32, 5 at 64x64); the layers
+    beyond them are 3x3 shape-keeping convolutions (with the norm and nonlinearity),
+    spread as evenly as possible over the hidden resolutions 4x4 .. S/2, the higher
+    resolutions taking the remainder (gan_cli.models.common.spread).
     """
 
     def __init__(
@@ -43,25 +63,45 @@ class Generator(nn.Module):
         out_shape: tuple[int, ...],
         z_dim: WIDTH = 100,
         g_channels: WIDTH = 64,
+        act: ACT = "relu",
+        norm: NORM = "batch",
+        depth: DEPTH = None,
+        constant_width: bool = False,
         n_classes: int = 0,
     ) -> None:
         super().__init__()
+        if n_classes and norm != "batch":
+            raise ArchError("norm", "a conditional generator reads its class in its batch norm")
         self.z_dim, self.n_classes = z_dim, n_classes
         self.embed = class_embedding(n_classes)
-        n_up = {32: 3, 64: 4}[image_side(out_shape, SIDES)]
-        width = g_channels * 2 ** (n_up - 1)
-        layers: list[nn.Module] = [
-            nn.ConvTranspose2d(z_dim, width, 4, 1, 0, bias=False),  # 1x1 -> 4x4
-            batch_norm(width, n_classes),
-            nn.ReLU(True),
-        ]
-        for _ in range(n_up - 1):
-            layers += [
-                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
-                batch_norm(width // 2, n_classes),
-                nn.ReLU(True),
-            ]
-            width //= 2
+        side = image_side(out_shape, SIDES)
+        n_up = {32: 3, 64: 4}[side]
+        extra = extra_layers(depth, n_up + 1, "depth", f"a dcgan generator of {side}x{side}")
+        k = widen(act)
+
+        def hidden(c_in: int, c_out: int, conv: nn.Module) -> list[nn.Module]:
+            normed = (
+                batch_norm(c_out * k, n_classes) if norm == "batch" else norm_layer(norm, c_out * k)
+            )
+            return [conv, normed, activation(act)]
+
+        def same(width: int) -> list[nn.Module]:
+            conv = nn.Conv2d(width, width * k, 3, 1, 1, bias=norm == "none")
+            return hidden(width, width, conv)
+
+        def width_at(i: int) -> int:  # the i-th hidden resolution's width (4x4: i = 0)
+            return g_channels if constant_width else g_channels * 2 ** (n_up - 1 - i)
+
+        bias = norm == "none"
+        width = width_at(0)
+        layers = hidden(z_dim, width, nn.ConvTranspose2d(z_dim, width * k, 4, 1, 0, bias=bias))
+        for i, n_same in enumerate(spread(extra, n_up)):
+            for _ in range(n_same):
+                layers += same(width)
+            if i < n_up - 1:
+                up = nn.ConvTranspose2d(width, width_at(i + 1) * k, 4, 2, 1, bias=bias)
+                layers += hidden(width, width_at(i + 1), up)
+                width = width_at(i + 1)
         layers += [nn.ConvTranspose2d(width, out_shape[0], 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
@@ -75,8 +115,12 @@ class Discriminator(nn.Module):
     map of phi(x)) to a single output (a logit or a critic value).
 
     `norm` is the normalization of the hidden layers: batch (the paper), layer or none,
-    as the loss allows. `conditional` adds a class head on phi(x), flattened
-    (gan_cli.models.conditional); `logits=True` asks an acgan one for its class logits.
+    as the loss allows; `act` their nonlinearity (the paper's LeakyReLU(0.2)); `depth`
+    the number of convolutions: the base model's one per resolution from S to 4x4 and the
+    final one (4 at 32x32), and beyond them 3x3 shape-keeping layers spread over the
+    resolutions S/2 .. 4x4, the deeper ones taking the remainder. `conditional` adds a
+    class head on phi(x), flattened (gan_cli.models.conditional); `logits=True` asks an
+    acgan one for its class logits.
     """
 
     def __init__(
@@ -84,23 +128,35 @@ class Discriminator(nn.Module):
         in_shape: tuple[int, ...],
         d_channels: WIDTH = 64,
         norm: NORM = "batch",
+        act: ACT = "leaky_relu",
+        depth: DEPTH = None,
         conditional: CONDITIONAL = "none",
         n_classes: int = 0,
     ) -> None:
         super().__init__()
-        n_down = {32: 3, 64: 4}[image_side(in_shape, SIDES)]
+        side = image_side(in_shape, SIDES)
+        n_down = {32: 3, 64: 4}[side]
+        extra = extra_layers(depth, n_down + 1, "depth", f"a dcgan critic of {side}x{side}")
+        k = widen(act)
         width = d_channels
         layers: list[nn.Module] = [
-            nn.Conv2d(in_shape[0], width, 4, 2, 1),  # no norm on the input layer
-            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(in_shape[0], width * k, 4, 2, 1),  # no norm on the input layer
+            activation(act),
         ]
-        for _ in range(n_down - 1):
-            layers += [
-                nn.Conv2d(width, width * 2, 4, 2, 1, bias=norm == "none"),
-                norm_layer(norm, width * 2),
-                nn.LeakyReLU(0.2, True),
-            ]
-            width *= 2
+        for i, n_same in enumerate(spread(extra, n_down)):
+            for _ in range(n_same):  # shape-keeping layers at this resolution
+                layers += [
+                    nn.Conv2d(width, width * k, 3, 1, 1, bias=norm == "none"),
+                    norm_layer(norm, width * k),
+                    activation(act),
+                ]
+            if i < n_down - 1:
+                layers += [
+                    nn.Conv2d(width, width * 2 * k, 4, 2, 1, bias=norm == "none"),
+                    norm_layer(norm, width * 2 * k),
+                    activation(act),
+                ]
+                width *= 2
         layers.append(nn.Conv2d(width, 1, 4, 1, 0))  # 4x4 -> 1x1
         self.net = nn.Sequential(*layers)
         self.class_head = head(conditional, width * 4 * 4, n_classes)

@@ -13,7 +13,16 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_cli.models.common import NORM, WIDTH, image_side, norm_layer
+from gan_cli.models.common import (
+    DEPTH,
+    NORM,
+    WIDTH,
+    ArchError,
+    extra_layers,
+    image_side,
+    norm_layer,
+    spread,
+)
 from gan_cli.models.conditional import (
     CONDITIONAL,
     batch_norm,
@@ -34,20 +43,25 @@ def fits(shape: tuple[int, ...]) -> bool:
 
 class UpBlock(nn.Module):
     """BN-ReLU-upsample-conv3x3-BN-ReLU-conv3x3, plus an upsampled 1x1-conv shortcut;
-    conditional batch norm with n_classes > 0."""
+    conditional batch norm with n_classes > 0. `up=False`: the same block keeping the
+    shape, with the identity as its shortcut (the extra blocks of a deeper network)."""
 
-    def __init__(self, channels: int, n_classes: int = 0) -> None:
+    def __init__(self, channels: int, n_classes: int = 0, up: bool = True) -> None:
         super().__init__()
         self.residual = nn.Sequential(
             batch_norm(channels, n_classes),
             nn.ReLU(),
-            nn.Upsample(scale_factor=2),
+            *([nn.Upsample(scale_factor=2)] if up else []),
             nn.Conv2d(channels, channels, 3, 1, 1),
             batch_norm(channels, n_classes),
             nn.ReLU(),
             nn.Conv2d(channels, channels, 3, 1, 1),
         )
-        self.shortcut = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(channels, channels, 1))
+        self.shortcut = (
+            nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(channels, channels, 1))
+            if up
+            else nn.Identity()
+        )
 
     def forward(self, x: Tensor, e: Tensor | None = None) -> Tensor:
         """x (B, C, H, W) and, when conditional, class embeddings e (B, E)."""
@@ -80,23 +94,45 @@ class DownBlock(nn.Module):
         return self.residual(x) + self.shortcut(x)
 
 
+def _depth_blocks(depth: int | None, base: int, stages: int, what: str) -> list[int]:
+    """Shape-keeping residual blocks (two convolutions each) a stage, for a network of
+    `depth` weight layers on its main path whose base model has `base`: spread over the
+    stages, the later ones first; depth - base must be even."""
+    extra = extra_layers(depth, base, "depth", what)
+    if extra % 2:
+        raise ArchError("depth", f"{what} has {base} + 2k layers (two a residual block)")
+    return spread(extra // 2, stages)
+
+
 class Generator(nn.Module):
     """z (B, z_dim) and, with n_classes > 0, labels y (B,) (conditional batch norm) ->
-    images (B, C, S, S) in [-1, 1]."""
+    images (B, C, S, S) in [-1, 1].
+
+    `depth`: the weight layers on the main path, the linear input, two convolutions a
+    residual block and the output convolution (8 at 32x32); the blocks beyond the base
+    model's keep the shape, spread over the resolutions 8x8 .. S, the higher ones first.
+    """
 
     def __init__(
         self,
         out_shape: tuple[int, ...],
         z_dim: WIDTH = 128,
         g_channels: WIDTH = 128,
+        depth: DEPTH = None,
         n_classes: int = 0,
     ) -> None:
         super().__init__()
         self.z_dim, self.channels, self.n_classes = z_dim, g_channels, n_classes
         self.embed = class_embedding(n_classes)
-        n_up = int(math.log2(image_side(out_shape, SIDES) // 4))
+        side = image_side(out_shape, SIDES)
+        n_up = int(math.log2(side // 4))
+        more = _depth_blocks(depth, 2 * n_up + 2, n_up, f"a resnet generator of {side}x{side}")
         self.linear = nn.Linear(z_dim, 4 * 4 * g_channels)
-        self.blocks = nn.Sequential(*[UpBlock(g_channels, n_classes) for _ in range(n_up)])
+        blocks = []
+        for n_same in more:
+            blocks.append(UpBlock(g_channels, n_classes))
+            blocks += [UpBlock(g_channels, n_classes, up=False) for _ in range(n_same)]
+        self.blocks = nn.Sequential(*blocks)
         self.out = nn.Sequential(
             batch_norm(g_channels, n_classes),
             nn.ReLU(),
@@ -116,21 +152,32 @@ class Discriminator(nn.Module):
     """images (B, C, S, S) (and labels y (B,) when conditional) -> raw output (B,). No
     normalization by default, as in both papers' critics; `norm` is what the loss
     allows. A class head (gan_cli.models.conditional) reads the pooled features, as in
-    Miyato & Koyama's ResNet; `logits=True` asks an acgan one for its class logits."""
+    Miyato & Koyama's ResNet; `logits=True` asks an acgan one for its class logits.
+
+    `depth`: the weight layers on the main path, two convolutions a residual block and
+    the linear output (9 at 32x32); the blocks beyond the base model's keep the shape,
+    spread over the resolutions S/2 .. 8x8, the lower ones first."""
 
     def __init__(
         self,
         in_shape: tuple[int, ...],
         d_channels: WIDTH = 128,
         norm: NORM = "none",
+        depth: DEPTH = None,
         conditional: CONDITIONAL = "none",
         n_classes: int = 0,
     ) -> None:
         super().__init__()
-        n_down = int(math.log2(image_side(in_shape, SIDES) // 8))  # down to 8x8
+        side = image_side(in_shape, SIDES)
+        n_down = int(math.log2(side // 8))  # down to 8x8
+        base = 2 * (n_down + 2) + 1
+        more = _depth_blocks(depth, base, n_down, f"a resnet critic of {side}x{side}")
         ch = d_channels
-        blocks = [DownBlock(in_shape[0], ch, down=True, norm=norm, first=True)]
-        blocks += [DownBlock(ch, ch, down=True, norm=norm) for _ in range(n_down - 1)]
+        blocks = []
+        for i, n_same in enumerate(more):
+            first = i == 0
+            blocks.append(DownBlock(in_shape[0] if first else ch, ch, True, norm, first=first))
+            blocks += [DownBlock(ch, ch, down=False, norm=norm) for _ in range(n_same)]
         blocks += [DownBlock(ch, ch, down=False, norm=norm) for _ in range(2)]
         self.blocks = nn.Sequential(*blocks)
         self.linear = nn.Linear(ch, 1)
