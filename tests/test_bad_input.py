@@ -73,6 +73,34 @@ CASES = {
     "betas not numbers": (["optim.d.betas=[a,b]"], ["optim.d.betas=['a', 'b']: 2 numbers"]),
     "added argument not a number": (["+optim.d.weight_decay=x"], ["optim.d.weight_decay=x"]),
     "zero threads": (["trainer.threads=0"], ["trainer.threads", "positive integer"]),
+    "unknown nonlinearity": (["model.g_act=swish"], ["model.g_act", "relu|leaky_relu|softplus"]),
+    "depth the resolution cannot hold": (
+        ["model=dcgan", "data=cifar10", "data.download=false", "model.d_depth=3"],
+        ["model.d_depth=3", "at least 4 layers"],
+    ),
+    "resnet depth between blocks": (
+        ["model=resnet", "data=cifar10", "data.download=false", "model.g_depth=9"],
+        ["model.g_depth=9", "8 + 2k"],
+    ),
+    "critic family that cannot read the data": (
+        ["+arch=g_mlp"],  # an MLP generator and DCGAN's critic, on 2-D points
+        ["model/discriminator=dcgan does not fit", "model=mlp fits any data"],
+    ),
+    "critic family without its knobs": (
+        ["model/discriminator=dcgan"],
+        ["model.discriminator.d_channels", "model.d_channels' not found"],
+    ),
+    "conditional generator without batch norm": (
+        [
+            "model=dcgan",
+            "data=cifar10",
+            "data.download=false",
+            "model.g_norm=none",
+            "model.conditional=projection",
+        ],
+        ["model.g_norm=none", "batch norm"],
+    ),
+    "arch seed not an integer": (["model.arch_seed=x"], ["model.arch_seed=x", "an integer"]),
 }
 
 

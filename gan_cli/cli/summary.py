@@ -18,6 +18,7 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from gan_cli.cli import robustness
 from gan_cli.cli.sweep import FAILED, group_name
 from gan_cli.core.console import console, print_table
 from gan_cli.metrics import scalar_names
@@ -88,12 +89,43 @@ class SweepSummary(Callback):
         written = [sweep_dir / "summary.csv", sweep_dir / "summary.png"]
         if "trainer.seed" in swept:
             written.append(_over_seeds(rows, swept, metrics, sweep_dir / "summary_seeds.csv"))
+        found = robustness.study(rows, swept)
+        if isinstance(found, str):
+            console.print(found, soft_wrap=True, highlight=False)
+        elif found is not None:
+            written += _robustness(found, sweep_dir)
         console.print("summary: " + ", ".join(map(str, written)), soft_wrap=True)
         FAILED[:] = [row["job"] for row in rows if row["status"] != "ok"]
         for row in rows:
             if row["status"] != "ok":
                 console.print(f"[red]failed:[/] {row['job']}: {row['error']}", highlight=False)
-        _wandb_summary(config, rows, columns)
+        _wandb_summary(config, rows, columns, None if isinstance(found, str) else found)
+
+
+def _robustness(found: robustness.Study, sweep_dir: Path) -> list[Path]:
+    """robustness.csv and robustness.png, and the table printed."""
+    columns = list(found.rows[0])
+    title = (
+        f"architectures that succeed, {found.pairs} pairs of {found.compared}={found.a} and "
+        f"={found.b}; threshold: a fraction of the real data's classes/score {found.ceiling:.3g}"
+    )
+    print_table(title, columns, [[str(r[c]) for c in columns] for r in found.rows])
+    write_csv(found.rows, sweep_dir / "robustness.csv")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    bottom = [0] * len(found.rows)
+    labels = [str(r["threshold"]) for r in found.rows]
+    for column in columns[1:]:
+        heights = [r[column] for r in found.rows]
+        ax.bar(labels, heights, bottom=bottom, label=column)
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    ax.set_xlabel("min. classes/score, a fraction of the real data's")
+    ax.set_ylabel("architectures")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    fig.savefig(sweep_dir / "robustness.png")
+    plt.close(fig)
+    return [sweep_dir / "robustness.csv", sweep_dir / "robustness.png"]
 
 
 def _cell(value: Any) -> str:
@@ -125,8 +157,14 @@ def _over_seeds(rows: list[dict], swept: list[str], metrics: list[str], path: Pa
     return path
 
 
-def _wandb_summary(config: DictConfig, rows: list[dict[str, Any]], columns: list[str]) -> None:
-    """The summary table, in a small W&B run of the sweep's group."""
+def _wandb_summary(
+    config: DictConfig,
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    study: robustness.Study | None = None,
+) -> None:
+    """The summary table (and the architecture study's, with its figure), in a small W&B
+    run of the sweep's group."""
     logger = OmegaConf.to_container(config.logger, resolve=True)
     mode = wandb_mode(logger.get("mode"))
     if mode == "disabled":
@@ -146,7 +184,13 @@ def _wandb_summary(config: DictConfig, rows: list[dict[str, Any]], columns: list
     )
     try:
         data = [[_plain(row.get(c)) for c in columns] for row in rows]
-        run.log({"summary": wandb.Table(columns=columns, data=data)})
+        tables = {"summary": wandb.Table(columns=columns, data=data)}
+        if study is not None:
+            study_columns = list(study.rows[0])
+            cells = [[r[c] for c in study_columns] for r in study.rows]
+            tables["robustness"] = wandb.Table(columns=study_columns, data=cells)
+            tables["robustness_figure"] = wandb.Image(str(sweep_dir / "robustness.png"))
+        run.log(tables)
     finally:
         run.finish()
 

@@ -24,6 +24,7 @@ from gan_cli.constraints import CONSTRAINTS
 from gan_cli.core.errors import UserError
 from gan_cli.data.base import IMAGES
 from gan_cli.losses import OBJECTIVES
+from gan_cli.models.common import draw_architecture
 from gan_cli.training.resume import check_resume, find_resume
 from gan_cli.training.unroll import simulated_update
 
@@ -46,6 +47,7 @@ def resolve_device(name: str, key: str = "trainer.device") -> torch.device:
 def check(cfg: DictConfig) -> DictConfig:
     """The config as a run uses it: typed and range-checked by the schema, then the rules
     between keys. Cheap and without side effects."""
+    _draw_architecture(cfg)
     cfg = typed(cfg)
     _record_critic_norm(cfg)
     resolve_device(cfg.trainer.device)
@@ -82,6 +84,22 @@ def validate(cfg: DictConfig, run_dir: str | None = None) -> DictConfig:
     if cfg.loss.unroll:  # the critic's optimizer is one the unrolled steps can simulate
         simulated_update(built)
     return cfg
+
+
+def _draw_architecture(cfg: DictConfig) -> None:
+    """model.arch_seed: the architecture it draws (gan_cli.models.common.SPACE) replaces
+    the model's knobs, so the config (config.yaml, checkpoints, W&B) records it. Before
+    the schema resolves the knobs into the networks' arguments."""
+    seed = cfg.model.get("arch_seed")
+    if seed is None:
+        return
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise UserError(f"model.arch_seed={seed}: an integer, or null for no draw")
+    drawn = draw_architecture(seed, cfg.model.keys())
+    if not drawn:
+        raise UserError(f"model.arch_seed={seed}: this model has none of the study's knobs")
+    for knob, value in drawn.items():
+        cfg.model[knob] = value
 
 
 def _record_critic_norm(cfg: DictConfig) -> None:
@@ -135,18 +153,21 @@ def _check_conditional(cfg: DictConfig, kind: str) -> None:
 
 
 def _check_model_fits(cfg: DictConfig, shape: tuple[int, ...]) -> None:
-    """Stop a model/data pairing that cannot work, naming which models fit which data."""
+    """Stop a model/data pairing that cannot work (the generator's family, or the
+    critic's when it is another), naming which models fit which data."""
 
     def module_of(target: str):
         return importlib.import_module(target.rsplit(".", 1)[0])
 
-    chosen = module_of(cfg.model.generator._target_)
-    if chosen.fits(shape):
-        return
-    models = {}
-    for name in config_groups()["model"]:
-        generator = compose_config([f"model={name}"]).model.generator._target_
-        models[name] = module_of(generator)
-    model = next((n for n, m in models.items() if m is chosen), chosen.__name__)
-    fit = "; ".join(f"model={n} fits {m.FITS}" for n, m in models.items())
-    raise UserError(f"model={model} does not fit this data (samples of shape {shape}): {fit}")
+    for part in ("generator", "discriminator"):
+        chosen = module_of(cfg.model[part]._target_)
+        if chosen.fits(shape):
+            continue
+        models = {}
+        for name in config_groups()["model"]:
+            generator = compose_config([f"model={name}"]).model.generator._target_
+            models[name] = module_of(generator)
+        model = next((n for n, m in models.items() if m is chosen), chosen.__name__)
+        fit = "; ".join(f"model={n} fits {m.FITS}" for n, m in models.items())
+        which = f"model={model}" if part == "generator" else f"model/discriminator={model}"
+        raise UserError(f"{which} does not fit this data (samples of shape {shape}): {fit}")
