@@ -157,3 +157,14 @@ def test_the_summary_reads_whole_in_a_file(clip_sweep):
     assert [r[0] for r in rows] == ["0", "1", "2"] and all(len(r) == len(header) for r in rows)
     width, height = Image.open(sweep_dir / "summary.png").size
     assert width <= 1400 and height >= 2 * 290  # at most 4 panels a row, so several rows
+
+
+def test_a_job_folder_name_fits_the_file_system_and_stays_unique():
+    from gan_cli.cli.sweep import NAME_BYTES, job_folder
+
+    short = "loss=wgan_gp,trainer.steps=3"
+    assert job_folder(short) == short  # names as Hydra makes them, where they fit
+    long = ",".join(f"model.key_{i}=value_{i}" for i in range(30))
+    other = long.replace("value_29", "value_30")
+    assert len(job_folder(long).encode()) <= NAME_BYTES < len(long)
+    assert job_folder(long).startswith(long[:100]) and job_folder(long) != job_folder(other)

@@ -81,7 +81,8 @@ def check_command_line(args: list[str]) -> list[str]:
                     key = typed_as[o.input_line]
                     options = "|".join(groups[group])
                     raise UserError(f"{key}={value} is not an option; choose one of {options}")
-    base = compose_config([o.input_line for o in choices])
+    # the keys the choices bring (a sweep over choices: those of its first value)
+    base = compose_config([_first(o) for o in choices])
     known = _keys(OmegaConf.to_container(base))
     for o in overrides:
         if o not in choices:
@@ -97,6 +98,13 @@ def check_command_line(args: list[str]) -> list[str]:
         )
         validate(compose_config([o.input_line for o in overrides]), run_dir)
     return [spelled.get(a, a) for a in args]
+
+
+def _first(o: Override) -> str:
+    """The override line of one value: a sweep's first (`loss=vanilla,lsgan`: loss=vanilla)."""
+    if not o.is_sweep_override():
+        return o.input_line
+    return f"{o.input_line.split('=', 1)[0]}={next(iter(o.sweep_string_iterator()))}"
 
 
 def _check_key(o: Override, known: list[str]) -> None:

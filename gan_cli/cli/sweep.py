@@ -9,6 +9,7 @@ the same table to W&B in a small summary run of the group.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -16,12 +17,30 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from omegaconf import OmegaConf
 
 from gan_cli.core.atomic import atomic_write
 from gan_cli.training.tracking import tags
 
 # Failed jobs of the last sweep in this process; gan-train exits with this count.
 FAILED: list[str] = []
+
+
+NAME_BYTES = 200  # a job folder's name at most (file systems refuse names over 255 bytes)
+
+
+def job_folder(overrides: str) -> str:
+    """A sweep job's folder name (hydra.sweep.subdir): its overrides, Hydra's
+    override_dirname; a longer one is cut, and ends in a hash of the whole, so that two
+    jobs never share a folder."""
+    whole = overrides.encode()
+    if len(whole) <= NAME_BYTES:
+        return overrides
+    digest = hashlib.sha1(whole).hexdigest()[:12]
+    return whole[: NAME_BYTES - 16].decode(errors="ignore") + "..." + digest
+
+
+OmegaConf.register_new_resolver("job_folder", job_folder, replace=True)
 
 
 def is_multirun() -> bool:

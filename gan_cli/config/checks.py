@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 from hydra.utils import get_class
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from gan_cli import metrics
 from gan_cli.config.build import LABELLED, arguments, critic, generator, optimizer
-from gan_cli.config.compose import compose_config, config_groups
+from gan_cli.config.compose import config_dir
 from gan_cli.config.schema import typed
 from gan_cli.constraints import CONSTRAINTS
 from gan_cli.core.errors import UserError
@@ -163,10 +163,12 @@ def _check_model_fits(cfg: DictConfig, shape: tuple[int, ...]) -> None:
         chosen = module_of(cfg.model[part]._target_)
         if chosen.fits(shape):
             continue
+        # each model=NAME's generator (conf/model/generator/NAME.yaml), read as files:
+        # a sweep's job runs inside Hydra, where composing again is not allowed
         models = {}
-        for name in config_groups()["model"]:
-            generator = compose_config([f"model={name}"]).model.generator._target_
-            models[name] = module_of(generator)
+        for file in sorted((Path(config_dir()) / "model").glob("*.yaml")):
+            generator = OmegaConf.load(file.parent / "generator" / file.name)._target_
+            models[file.stem] = module_of(generator)
         model = next((n for n, m in models.items() if m is chosen), chosen.__name__)
         fit = "; ".join(f"model={n} fits {m.FITS}" for n, m in models.items())
         which = f"model={model}" if part == "generator" else f"model/discriminator={model}"
