@@ -260,6 +260,9 @@ def test_fid_and_kid_at_the_end_of_training(image_root, inception_weights, tmp_p
     metrics = train(cfg, tmp_path)
     assert math.isfinite(metrics["fid"]) and metrics["fid"] > 0
     assert math.isfinite(metrics["kid"]) and metrics["fid/n_samples"] == 12
+    # the Inception score of the samples and of the real images, from 1 to its 1008 classes
+    assert 1 <= metrics["is"] <= 1008 and 1 <= metrics["floor/is"] <= 1008
+    assert metrics["is/std"] >= 0
     last = jsonl(tmp_path / "metrics.jsonl")[-1]
     assert last["step"] == 2 and last["fid/reference"] == "test" and last["fid"] == metrics["fid"]
 

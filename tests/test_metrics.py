@@ -56,3 +56,28 @@ def test_classes_score_is_the_inception_score_formula():
     p = torch.rand(300, k, generator=torch.Generator().manual_seed(0)).double().softmax(1).numpy()
     kl = (p * (np.log(p) - np.log(p.mean(axis=0, keepdims=True)))).sum(axis=1)
     assert domain_score(torch.from_numpy(p)) == pytest.approx(np.exp(kl.mean()), rel=1e-12)
+
+
+def test_the_inception_score_of_logits_is_its_formula_over_splits():
+    """`is` from Inception's logits: the same formula, as torch-fidelity splits it."""
+    from gan_cli.metrics.fid import inception_score
+
+    k = 1008
+    sure_of_one = torch.full((100, k), -30.0)
+    sure_of_one[:, 5] = 30.0
+    assert inception_score(sure_of_one)[0] == pytest.approx(1.0)
+    sure_and_uniform = torch.full((k * 2, k), -30.0)
+    sure_and_uniform[torch.arange(k * 2), torch.arange(k * 2) % k] = 30.0
+    mean, std = inception_score(sure_and_uniform, splits=1)
+    assert mean == pytest.approx(k, rel=1e-6) and std == 0
+    # random logits, 4 splits: exp of the mean KL to each split's marginal, in numpy
+    logits = torch.randn(400, 7, generator=torch.Generator().manual_seed(1)).double() * 3
+    order = np.random.RandomState(2020).permutation(400)  # torch-fidelity's shuffle
+    scores = []
+    for part in np.split(logits.numpy()[order], 4):
+        p = np.exp(part - part.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        scores.append(np.exp((p * (np.log(p) - np.log(p.mean(0, keepdims=True)))).sum(1).mean()))
+    mean, std = inception_score(logits, splits=4)
+    assert mean == pytest.approx(np.mean(scores), rel=1e-9)
+    assert std == pytest.approx(np.std(scores), rel=1e-9)

@@ -1,9 +1,12 @@
-"""FID and KID on demand, through torchmetrics with torch-fidelity's InceptionV3 (the
-network of the original FID code; 2048-d pool features).
+"""FID, KID and the Inception score on demand, through torchmetrics and torch-fidelity
+with torch-fidelity's InceptionV3 (the network of the original FID and Inception-score
+code): FID and KID of its 2048-d pool features, the Inception score (`is`, Salimans et
+al. 2016) of its 1008 logits, with torch-fidelity's own formula (10 splits); the real
+images' own score is its ceiling (`floor/is`).
 
 The Inception weights are downloaded once and cached by torch (WEIGHTS_URL), or read
 from a copy of that file (`metrics.inception_weights=PATH`) on machines without
-network. Features are computed once and fed to both metrics.
+network. Features are computed once and fed to every metric.
 """
 
 from __future__ import annotations
@@ -32,12 +35,17 @@ WEIGHTS_URL = (
 )
 
 
+# the layers read in one pass: FID's and KID's pool features, the Inception score's logits
+# (torch-fidelity's "logits_unbiased": the classifier without its bias, as the original code)
+LAYERS = ("2048", "logits_unbiased")
+
+
 class InceptionUnavailable(Exception):
     """The Inception weights could neither be downloaded nor read."""
 
 
 def inception(weights_path: str | None = None) -> nn.Module:
-    """The standard FID feature extractor: uint8 (N, 3, H, W) -> (N, 2048)."""
+    """The standard FID feature extractor, uint8 (N, 3, H, W) -> the LAYERS."""
     from torchmetrics.image.fid import NoTrainInceptionV3
 
     said = io.StringIO()  # torch.hub's "Downloading: ..." notice: shown only if it worked,
@@ -45,7 +53,7 @@ def inception(weights_path: str | None = None) -> nn.Module:
         with contextlib.redirect_stderr(said):
             extractor = NoTrainInceptionV3(
                 name="inception-v3-compat",
-                features_list=["2048"],
+                features_list=list(LAYERS),
                 feature_extractor_weights_path=weights_path,
             )
         sys.stderr.write(said.getvalue())
@@ -61,17 +69,29 @@ def inception(weights_path: str | None = None) -> nn.Module:
 @torch.no_grad()
 def features(
     extractor: nn.Module, batches: Iterable[Tensor], done: Callable[[int], None] = lambda n: None
-) -> Tensor:
-    """Features (N, D) of image batches in [-1, 1], as uint8 RGB for the extractor;
-    `done(n)` is told of each batch's n images."""
-    out = []
+) -> tuple[Tensor, Tensor]:
+    """Pool features (N, 2048) and logits (N, 1008) of image batches in [-1, 1], as uint8
+    RGB for the extractor; `done(n)` is told of each batch's n images."""
+    pool, logits = [], []
     for x in batches:
         x = ((x.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
         if x.shape[1] == 1:  # grayscale, as Inception reads it
             x = x.expand(-1, 3, -1, -1)
-        out.append(extractor(x).double().cpu())
+        # torch-fidelity's forward returns every layer asked for (torchmetrics' only the first)
+        f, y = extractor._torch_fidelity_forward(x)
+        pool.append(f.double().cpu())
+        logits.append(y.double().cpu())
         done(len(x))
-    return torch.cat(out)
+    return torch.cat(pool), torch.cat(logits)
+
+
+def inception_score(logits: Tensor, splits: int = 10) -> tuple[float, float]:
+    """The Inception score exp(E_x KL(p(y|x) || p(y))) of logits (N, classes), its mean
+    and std over `splits` parts: torch-fidelity's computation (its shuffle and seed)."""
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
+    out = isc_features_to_metric(logits, splits=min(splits, len(logits)))
+    return out["inception_score_mean"], out["inception_score_std"]
 
 
 class _Given(nn.Module):
@@ -113,8 +133,9 @@ def score(
     classes: Any = None,
 ) -> dict[str, float]:
     """FID and KID of `n_samples` generated images against up to n_samples real uint8
-    images of `reference` (N, C, H, W); a conditional generator's of classes drawn from
-    the data's frequencies (`classes`, gan_cli.training.conditioning.Classes)."""
+    images of `reference` (N, C, H, W), and the Inception score of both; a conditional
+    generator's of classes drawn from the data's frequencies (`classes`,
+    gan_cli.training.conditioning.Classes)."""
     device = next(generator.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
     real = reference[:n_samples]
@@ -124,18 +145,27 @@ def score(
     with phase("FID features", n_samples + len(real), "images") as done:
         try:
             fake_batches = (draw(generator, n, gen, device, classes) for n in counts)
-            fake_features = features(extractor, fake_batches, done)
+            fake_features, fake_logits = features(extractor, fake_batches, done)
         finally:
             generator.train(was_training)
         real_batches = (r.to(device).float() / 127.5 - 1 for r in real.split(batch_size))
-        real_features = features(extractor, real_batches, done)
+        real_features, real_logits = features(extractor, real_batches, done)
     fid, kid, kid_std = fid_kid(real_features, fake_features)
-    return {"fid": fid, "kid": kid, "kid/std": kid_std, "fid/n_samples": float(n_samples)}
+    (is_mean, is_std), (is_real, _) = inception_score(fake_logits), inception_score(real_logits)
+    return {
+        "fid": fid,
+        "kid": kid,
+        "kid/std": kid_std,
+        "fid/n_samples": float(n_samples),
+        "is": is_mean,
+        "is/std": is_std,
+        "floor/is": is_real,
+    }
 
 
 @register(
     "fid",
-    keys=("fid", "kid", "kid/std", "fid/n_samples", "fid/reference"),
+    keys=("fid", "kid", "kid/std", "fid/n_samples", "fid/reference", "is", "is/std", "floor/is"),
     kinds=(IMAGES,),
     at_end=True,
 )
