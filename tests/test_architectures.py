@@ -100,7 +100,10 @@ def test_a_constant_width_generator_and_resnet_depth():
 VARIANTS = ["baseline", "g_nobn_const", "g_mlp", "no_norm", "gated", "tanh", "resnet101"]
 
 
-@pytest.mark.parametrize("arch", VARIANTS)
+# the 101-layer ResNet's step takes half a minute on 2 cores: in the slow suite (.ci/run)
+@pytest.mark.parametrize(
+    "arch", [pytest.param(a, marks=pytest.mark.slow) if a == "resnet101" else a for a in VARIANTS]
+)
 def test_each_variant_builds_what_it_names_and_trains_a_step(arch, image_root, tmp_path):
     loss = "wgan_gp" if arch == "no_norm" else "vanilla"
     widths = [] if arch == "resnet101" else ["model.g_channels=8", "model.d_channels=8"]
@@ -214,3 +217,100 @@ def test_the_paired_table_counts_what_the_status_files_say(tmp_path):
         }
         assert row == {"threshold": fraction, **expected}
     assert sum(found.rows[0][k] for k in ("only_vanilla", "only_wgan_gp", "both", "neither")) == 6
+
+
+def test_the_figure_of_sample_grids_is_a_table_of_the_two_swept_keys(tmp_path):
+    """samples.png and samples.csv of a fake sweep of 2 variants x 2 losses, one failed:
+    rows in the order the sweep lists them, each score the job's own."""
+    import csv
+
+    from PIL import Image
+
+    from gan_cli.cli.summary import sample_grid
+
+    scores = {("tanh", "vanilla"): 4.0, ("tanh", "wgan_gp"): 6.5, ("baseline", "vanilla"): 8.25}
+    for arch in ("tanh", "baseline"):
+        for loss in ("vanilla", "wgan_gp"):
+            job = tmp_path / f"{arch}_{loss}"
+            (job / ".hydra").mkdir(parents=True)
+            (job / ".hydra" / "overrides.yaml").write_text(
+                yaml.safe_dump([f"+arch={arch}", f"loss={loss}"])
+            )
+            ok = (arch, loss) in scores
+            (job / "status.json").write_text(
+                json.dumps(
+                    {
+                        "status": "ok" if ok else "failed",
+                        "error": "" if ok else "diverged",
+                        "metrics": {"classes/score": scores[arch, loss]} if ok else {},
+                    }
+                )
+            )
+            (job / "samples").mkdir()
+            for step in (1, 2):
+                Image.new("RGB", (20, 20), (step * 100, 0, 0)).save(
+                    job / "samples" / f"step_{step:07d}.png"
+                )
+    order = {"+arch": ["tanh", "baseline"], "loss": ["vanilla", "wgan_gp"]}
+    written = sample_grid(collect(tmp_path), ["+arch", "loss"], order, tmp_path)
+    assert written == [tmp_path / "samples.png", tmp_path / "samples.csv"]
+    table = list(csv.DictReader(open(tmp_path / "samples.csv")))
+    assert [r["+arch"] for r in table] == ["tanh", "baseline"]
+    for row in table:
+        for loss in ("vanilla", "wgan_gp"):
+            expected = scores.get((row["+arch"], loss))
+            assert row[loss] == ("" if expected is None else str(expected))
+    figure = Image.open(tmp_path / "samples.png")
+    assert figure.width > 200 and figure.height > 200
+    # one swept key, or three: no such figure
+    assert sample_grid(collect(tmp_path), ["+arch"], order, tmp_path / "none") == []
+
+
+def test_the_variants_sweep_draws_the_figure_and_its_scores(image_root, workdir, here):
+    """+sweep=architectures through gan-train -m (two of its variants, two losses): the
+    summary writes samples.png and samples.csv, the scores each job logged."""
+    import csv
+
+    from gan_cli.cli.train import main as train_main
+
+    result = here(
+        train_main,
+        "-m",
+        "+sweep=architectures",
+        "+arch=g_mlp,baseline",
+        "loss=wgan_gp,vanilla",
+        *image_data("mnist", image_root),
+        "model.g_channels=8",
+        "model.d_channels=8",
+        "trainer.steps=1",
+        "trainer.eval_every=0",
+        "trainer.sample_every=0",
+        "metrics.eval=[classifier]",
+        "data.heldout_size=200",
+        "logger=none",
+        cwd=workdir,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (sweep_dir,) = (workdir / "outputs" / "multirun").glob("*/*")
+    table = list(csv.DictReader(open(sweep_dir / "samples.csv")))
+    assert [r["+arch"] for r in table] == ["g_mlp", "baseline"]  # as the command lists them
+    assert list(table[0]) == ["+arch", "wgan_gp", "vanilla"]
+    jobs = {(r["+arch"], r["loss"]): r for r in csv.DictReader(open(sweep_dir / "summary.csv"))}
+    for row in table:
+        for loss in ("wgan_gp", "vanilla"):
+            assert float(row[loss]) == float(jobs[row["+arch"], loss]["classes/score"])
+    assert (sweep_dir / "samples.png").stat().st_size > 0
+    assert "classes/score of each job's last samples" in result.stdout
+
+
+def test_a_sweep_job_whose_critic_cannot_read_the_data_fails_with_that_line(workdir, here):
+    """Inside a sweep's job (Hydra running) the check names the families that fit."""
+    import csv
+
+    from gan_cli.cli.train import main as train_main
+
+    result = here(train_main, "-m", "+arch=g_mlp", "trainer.steps=1", "logger=none", cwd=workdir)
+    assert result.returncode == 1
+    (sweep_dir,) = (workdir / "outputs" / "multirun").glob("*/*")
+    (row,) = csv.DictReader(open(sweep_dir / "summary.csv"))
+    assert "model/discriminator=dcgan does not fit this data" in row["error"]

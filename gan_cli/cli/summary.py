@@ -1,7 +1,10 @@
 """The summary of a sweep (gan-train -m): at the end, the `SweepSummary` callback reads
 every job's status.json (gan_cli.cli.sweep) and writes `summary.csv` and `summary.png` in
 the sweep folder, prints a table, and sends the same table to W&B in a small summary
-run of the group.
+run of the group. A sweep over two keys also gets `samples.png`, each job's
+last sample grid in a table of the two keys (the WGAN-GP paper's Figure 2), and
+`samples.csv`, its score in the same table; a sweep over architectures and two values of
+another key gets the robustness table (gan_cli.cli.robustness).
 """
 
 from __future__ import annotations
@@ -89,6 +92,8 @@ class SweepSummary(Callback):
         written = [sweep_dir / "summary.csv", sweep_dir / "summary.png"]
         if "trainer.seed" in swept:
             written.append(_over_seeds(rows, swept, metrics, sweep_dir / "summary_seeds.csv"))
+        grid = sample_grid(rows, swept, swept_values(config, swept), sweep_dir)
+        written += grid
         found = robustness.study(rows, swept)
         if isinstance(found, str):
             console.print(found, soft_wrap=True, highlight=False)
@@ -99,7 +104,90 @@ class SweepSummary(Callback):
         for row in rows:
             if row["status"] != "ok":
                 console.print(f"[red]failed:[/] {row['job']}: {row['error']}", highlight=False)
-        _wandb_summary(config, rows, columns, None if isinstance(found, str) else found)
+        _wandb_summary(config, rows, columns, None if isinstance(found, str) else found, grid)
+
+
+def swept_values(config: DictConfig, swept: list[str]) -> dict[str, list[str]]:
+    """Each swept key's values in the order the sweep lists them (a comma list on the
+    command line or in hydra.sweeper.params); a key given another way (range(...)) is
+    left out, and its values are sorted where needed."""
+    given = dict(o.split("=", 1) for o in config.hydra.overrides.task if "=" in o)
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    out = {}
+    for key in swept:
+        text = str(given.get(key, params.get(key, "")))
+        if "," in text and "(" not in text:
+            out[key] = [v.strip() for v in text.split(",")]
+    return out
+
+
+GRID_SCORES = ("classes/score", "is", "fid/classifier", "fid")  # the first a sweep logged
+MAX_SIDE = 12  # rows or columns beyond which a figure of sample grids is not drawn
+
+
+def sample_grid(
+    rows: list[dict], swept: list[str], order: dict[str, list[str]], sweep_dir: Path
+) -> list[Path]:
+    """samples.png: each job's last sample grid (samples/step_*.png), in a table of the
+    sweep's two keys (rows: the first), titled with its score; samples.csv: that score
+    in the same table, printed too. Only for a sweep of exactly two keys, with
+    at most MAX_SIDE values each; a failed job's cell says so."""
+    keys = swept
+    grids = {r["job"]: last_grid(Path(r["folder"])) for r in rows}
+    if len(keys) != 2 or not any(grids.values()):
+        return []
+    values = [_values(rows, k, order) for k in keys]
+    if max(map(len, values)) > MAX_SIDE:
+        return []
+    score = next((m for m in GRID_SCORES if any(number(r.get(m)) is not None for r in rows)), None)
+    cells = {(str(r.get(keys[0], "")), str(r.get(keys[1], ""))): r for r in rows}
+    plt = pyplot()
+    fig, axes = plt.subplots(
+        len(values[0]),
+        len(values[1]),
+        figsize=(2.2 * len(values[1]), 2.35 * len(values[0])),
+        squeeze=False,
+    )
+    table = []
+    for i, a in enumerate(values[0]):
+        line = {keys[0]: a}
+        for j, b in enumerate(values[1]):
+            ax, row = axes[i][j], cells.get((a, b))
+            ax.set_xticks([]), ax.set_yticks([])
+            value = None if row is None or score is None else number(row.get(score))
+            line[b] = "" if value is None else value
+            if row is not None and row["status"] == "ok" and grids[row["job"]]:
+                ax.imshow(plt.imread(grids[row["job"]]))
+                ax.set_title("" if value is None else f"{score} {value:.3g}", fontsize=7)
+            else:
+                ax.text(0.5, 0.5, "failed" if row else "no job", ha="center", va="center")
+            if i == 0:
+                ax.set_xlabel(f"{keys[1]}={b}", fontsize=8)
+                ax.xaxis.set_label_position("top")
+            if j == 0:
+                ax.set_ylabel(f"{keys[0]}={a}", fontsize=8)
+        table.append(line)
+    fig.tight_layout()
+    fig.savefig(sweep_dir / "samples.png", dpi=120)
+    plt.close(fig)
+    write_csv(table, sweep_dir / "samples.csv")
+    print_table(
+        f"{score or 'no score'} of each job's last samples ({sweep_dir / 'samples.png'})",
+        [keys[0], *values[1]],
+        [[_cell(line[c]) for c in [keys[0], *values[1]]] for line in table],
+    )
+    return [sweep_dir / "samples.png", sweep_dir / "samples.csv"]
+
+
+def last_grid(run_dir: Path) -> Path | None:
+    """A run's newest sample figure, or None."""
+    return max(run_dir.glob("samples/step_*.png"), default=None)
+
+
+def _values(rows: list[dict], key: str, order: dict[str, list[str]]) -> list[str]:
+    seen = {str(r.get(key, "")) for r in rows}
+    listed = [v for v in order.get(key, []) if v in seen]
+    return listed + sorted(seen - set(listed), key=number_or_text)
 
 
 def _robustness(found: robustness.Study, sweep_dir: Path) -> list[Path]:
@@ -162,9 +250,10 @@ def _wandb_summary(
     rows: list[dict[str, Any]],
     columns: list[str],
     study: robustness.Study | None = None,
+    grid: list[Path] = (),
 ) -> None:
-    """The summary table (and the architecture study's, with its figure), in a small W&B
-    run of the sweep's group."""
+    """The summary table (and the architecture study's, with its figure; the figure of
+    sample grids and its scores), in a small W&B run of the sweep's group."""
     logger = OmegaConf.to_container(config.logger, resolve=True)
     mode = wandb_mode(logger.get("mode"))
     if mode == "disabled":
@@ -190,6 +279,11 @@ def _wandb_summary(
             cells = [[r[c] for c in study_columns] for r in study.rows]
             tables["robustness"] = wandb.Table(columns=study_columns, data=cells)
             tables["robustness_figure"] = wandb.Image(str(sweep_dir / "robustness.png"))
+        if grid:
+            with open(sweep_dir / "samples.csv", newline="") as f:
+                scores = list(csv.reader(f))
+            tables["samples"] = wandb.Image(str(sweep_dir / "samples.png"))
+            tables["samples_scores"] = wandb.Table(columns=scores[0], data=scores[1:])
         run.log(tables)
     finally:
         run.finish()
