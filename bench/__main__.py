@@ -1,5 +1,5 @@
 """python -m bench [--quick] [--only startup overhead hardware pipeline memory quality
-tracking stacked remedies conditional gpu]"""
+tracking stacked remedies conditional architectures gpu]"""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench.architectures import architectures
 from bench.common import RESULTS, machine
 from bench.conditional import conditional
 from bench.gpu import gpu
@@ -35,6 +36,7 @@ PARTS = (
     "stacked",
     "remedies",
     "conditional",
+    "architectures",
     "gpu",
 )
 console = Console()
@@ -77,6 +79,8 @@ def main() -> None:
             result = remedies(args.quick, work)
         elif part == "conditional":
             result = conditional(args.quick, work)
+        elif part == "architectures":
+            result = architectures(args.quick, work)
         else:
             result = gpu(args.quick, work)
         seconds = time.perf_counter() - start
@@ -262,6 +266,9 @@ def show(part: str, result: dict) -> None:
                 per_class,
                 f"{r['seconds']:.0f}",
             )
+    elif part == "architectures":
+        _show_architectures(result)
+        return
     else:
         table = _table("GPU throughput", "model", "loss", "precision", "compile", "images/s")
         for r in result["throughput"]:
@@ -270,6 +277,43 @@ def show(part: str, result: dict) -> None:
             )
         show("overhead", result["overhead"])
     console.print(table)
+
+
+def _show_architectures(result: dict) -> None:
+    v, r = result["variants"], result["random"]
+    losses = [c for c in v["scores"][0] if c != "+arch"]
+    table = _table(
+        f"classes/score of {len(v['scores'])} variants, {result['steps']} steps "
+        "(samples: architectures.png)",
+        "+arch",
+        *losses,
+    )
+    for row in v["scores"]:
+        table.add_row(row["+arch"], *[_f_or_dash(_number(row[c]), "{:.2f}") for c in losses])
+    console.print(table)
+    table = _table("resnet101: its steps/s, timed over a few steps", "loss", "steps/s")
+    for job in result["resnet101"]["jobs"]:
+        table.add_row(job["loss"], _f_or_dash(job.get("time/steps_per_s"), "{:.3f}"))
+    console.print(table)
+    columns = list(r["table"][0])
+    table = _table(
+        f"{len(r['jobs']) // 2} random architectures x vanilla, wgan_gp, "
+        f"{result['random_steps']} steps; the paper's 200 in brackets "
+        f"({r['seconds_per_job']:.0f} s a job; 400 jobs: {r['full_study_cpu_hours']:.1f} "
+        f"CPU-hours, at the paper's 200k steps {r['paper_budget_cpu_hours']:.0f})",
+        *columns,
+    )
+    for ours, paper in zip(r["table"], result["random"]["paper_table"], strict=True):
+        cells = [ours["threshold"]] + [f"{ours[c]} ({paper[c]})" for c in columns[1:]]
+        table.add_row(*cells)
+    console.print(table)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
 
 
 def _table(title: str, *columns: str) -> Table:

@@ -1,0 +1,160 @@
+"""12. The WGAN-GP paper's architecture study (Gulrajani et al. 2017, Section 5.1 and
+Figure 2) on real Fashion-MNIST at 32x32, through the commands a user types:
+
+- `gan-train -m +sweep=architectures`: the +arch variants x DCGAN (vanilla), LSGAN,
+  WGAN with clipping and WGAN-GP; the summary's samples.png (each job's last grid) and
+  samples.csv (its classes/score) are kept as architectures.png and in the results.
+  The 101-layer ResNet (+arch=resnet101) costs some 40 times a DCGAN step on a CPU: its
+  four methods are timed over a few steps (`resnet101`), not trained to the budget;
+- `gan-train -m +sweep=random_architectures`: architectures drawn by model.arch_seed, each
+  with vanilla and wgan_gp; the summary's robustness.csv beside the paper's table.
+
+Every job has the same budget: `trainer.steps` generator steps (each after its loss's
+n_critic critic steps), batch 64, seed 0, one thread, two jobs at a time (joblib). The
+score is `classes/score` at the end, with the real data's own `floor/classes/score` as
+its ceiling. Each job's cost is the seconds from its folder's creation to its
+status.json. Fashion-MNIST comes from Debian's dataset-fashion-mnist (or
+GAN_BENCH_FASHION); without it the part is skipped and says why."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.common import RESULTS
+from bench.conditional import _classifier, fashion
+from bench.stacked import FASHION
+
+FIGURE, TABLE_FIGURE = "architectures.png", "architectures_robustness.png"
+# the variants trained to the budget on a CPU: all but resnet101
+ON_CPU = ("baseline", "g_nobn_const", "g_mlp", "no_norm", "gated", "tanh")
+PAPER = [  # Gulrajani et al. 2017, Figure 2 (left): 200 architectures, Inception score
+    {"threshold": 1.0, "only_vanilla": 0, "only_wgan_gp": 8, "both": 192, "neither": 0},
+    {"threshold": 3.0, "only_vanilla": 1, "only_wgan_gp": 88, "both": 110, "neither": 1},
+    {"threshold": 5.0, "only_vanilla": 0, "only_wgan_gp": 147, "both": 42, "neither": 11},
+    {"threshold": 7.0, "only_vanilla": 1, "only_wgan_gp": 104, "both": 5, "neither": 90},
+    {"threshold": 9.0, "only_vanilla": 0, "only_wgan_gp": 0, "both": 0, "neither": 200},
+]
+
+
+def command(sweep: str, steps: int, *extra: str) -> list[str]:
+    """The overrides of one study after `gan-train -m` (what the README shows)."""
+    return [
+        f"+sweep={sweep}",
+        "data=fashion_mnist",
+        f"trainer.steps={steps}",
+        "trainer.eval_every=0",  # classes/score at the end only
+        "trainer.sample_every=0",  # the last sample grid only
+        "metrics.eval=[classifier]",
+        *extra,
+    ]
+
+
+def architectures(quick: bool, work: Path) -> dict[str, Any]:
+    root = fashion(work)
+    if root is None:
+        return {"skipped": f"no Fashion-MNIST (GAN_BENCH_FASHION, {FASHION})"}
+    # generator steps of the variants' jobs, of the random architectures' jobs, and of
+    # the resnet101 timings (each job's steps after its loss's n_critic critic steps)
+    steps, random_steps, n_random, timed = (3, 3, 2, 1) if quick else (150, 100, 24, 3)
+    variants = ["+arch=baseline,g_mlp"] if quick else [f"+arch={','.join(ON_CPU)}"]
+    accuracy = _classifier(root)  # trained once and cached, before the jobs share it
+    grid = command("architectures", steps, *variants)
+    random = command("random_architectures", random_steps, f"model.arch_seed=range({n_random})")
+    out: dict[str, Any] = {
+        "steps": steps,
+        "random_steps": random_steps,
+        "seed": 0,
+        "classifier_accuracy": accuracy,
+    }
+    resnet = command("architectures", timed, "+arch=resnet101")
+    for name, overrides in (("variants", grid), ("resnet101", resnet), ("random", random)):
+        sweep_dir = work / "architectures" / name
+        seconds = _sweep(overrides, root, sweep_dir)
+        out[name] = {
+            "command": "gan-train -m " + " ".join(overrides),
+            "wall_seconds": seconds,
+            "jobs": _jobs(sweep_dir),
+        }
+    out["variants"]["scores"] = _csv(work / "architectures" / "variants" / "samples.csv")
+    random_dir = work / "architectures" / "random"
+    out["random"]["table"] = _csv(random_dir / "robustness.csv")
+    out["random"]["paper_table"] = PAPER
+    costs = [j["seconds"] for j in out["random"]["jobs"] if j["seconds"] is not None]
+    per_job = statistics.mean(costs) if costs else float("nan")
+    out["random"]["seconds_per_job"] = per_job
+    # the paper's study: 200 architectures x 2 losses, at this budget, and at its own
+    # 200,000 generator steps (from the jobs' training speed)
+    out["random"]["full_study_cpu_hours"] = 400 * per_job / 3600
+    rates = [j["time/steps_per_s"] for j in out["random"]["jobs"] if "time/steps_per_s" in j]
+    hours = [200_000 / r / 3600 for r in rates]
+    out["random"]["paper_budget_cpu_hours"] = 2 * 200 * statistics.mean(hours) if hours else None
+    if not quick:
+        shutil.copyfile(work / "architectures" / "variants" / "samples.png", RESULTS / FIGURE)
+        shutil.copyfile(random_dir / "robustness.png", RESULTS / TABLE_FIGURE)
+    return out
+
+
+def _sweep(overrides: list[str], root: Path, sweep_dir: Path) -> float:
+    """Run one study through gan-train's console script; the seconds it took."""
+    import time
+
+    if sweep_dir.exists():
+        shutil.rmtree(sweep_dir)
+    args = [
+        str(Path(sys.executable).with_name("gan-train")),
+        "-m",
+        *overrides,
+        f"data.root={root}",
+        "data.download=false",
+        "trainer.threads=1",  # one process per core
+        "trainer.ckpt_every=0",
+        "logger=none",
+        "trainer.device=cpu",
+        "hydra/launcher=joblib",
+        f"hydra.launcher.n_jobs={os.cpu_count() or 1}",
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
+    start = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if not (sweep_dir / "summary.csv").is_file():
+        raise RuntimeError(f"the sweep wrote no summary (exit {done.returncode}): {done.stderr}")
+    return seconds
+
+
+DRAWN = ("g_act", "d_act", "g_depth", "d_depth", "g_norm", "d_norm", "g_channels", "d_channels")
+JOB_KEYS = ("+arch", "model.arch_seed", "loss")  # what tells the jobs apart
+SCALARS = ("classes/score", "floor/classes/score", "fid/classifier", "time/steps_per_s")
+
+
+def _jobs(sweep_dir: Path) -> list[dict[str, Any]]:
+    """Each job of the sweep's summary.csv: its overrides, status, scores and seconds."""
+    rows = []
+    for row in _csv(sweep_dir / "summary.csv"):
+        job = Path(row["folder"])
+        status = job / "status.json"
+        started = job / ".hydra" / "config.yaml"
+        seconds = None
+        if status.is_file() and started.is_file():
+            seconds = status.stat().st_mtime - started.stat().st_mtime
+        keep = {k: row[k] for k in ("status", *JOB_KEYS) if k in row}
+        keep |= {k: float(row[k]) for k in SCALARS if row.get(k) not in (None, "")}
+        if "model.arch_seed" in row and (job / "config.yaml").is_file():  # what it drew
+            model = yaml.safe_load((job / "config.yaml").read_text())["model"]
+            keep["drawn"] = {k: model.get(k) for k in DRAWN}
+        rows.append({**keep, "error": row.get("error", ""), "seconds": seconds})
+    return rows
+
+
+def _csv(path: Path) -> list[dict[str, Any]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
