@@ -9,6 +9,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -82,15 +83,27 @@ def wandb_records(run_dir: Path, index: int | None = None) -> list:
     The file is W&B's transaction log (the LevelDB log format): a 7-byte header, then
     32 KiB blocks of chunks, each with a 7-byte header (crc32, length, type), and the
     chunks of one record (type FULL=1, or FIRST=2 MIDDLE=3 LAST=4) hold a protobuf Record.
-    """
-    from wandb.proto import wandb_internal_pb2
 
+    W&B's service may still be writing the file's tail when `run.finish` has returned (seen
+    on a loaded CI machine: the last history rows were missing), so this reads until the
+    run's exit record is there, for up to 30 s, and then returns what the file holds.
+    """
     paths = sorted((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
     if index is None:
         (path,) = paths
     else:
         path = paths[index]
-    raw = path.read_bytes()
+    deadline = time.monotonic() + 30
+    while True:
+        records = _parse_wandb_log(path.read_bytes())
+        if (records and records[-1].HasField("exit")) or time.monotonic() > deadline:
+            return records
+        time.sleep(0.2)
+
+
+def _parse_wandb_log(raw: bytes) -> list:
+    from wandb.proto import wandb_internal_pb2
+
     assert raw[:4] == b":W&B"
     block, pos, chunks, records = 32768, 7, b"", []
     while pos + 7 <= len(raw):
@@ -103,6 +116,8 @@ def wandb_records(run_dir: Path, index: int | None = None) -> list:
         if kind == 0:  # zero padding up to the end of the block
             pos += left - 7
             continue
+        if pos + length > len(raw):  # a chunk still being written
+            break
         chunks += raw[pos : pos + length]
         pos += length
         if kind in (1, 4):
