@@ -47,6 +47,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small budgets: under 5 minutes")
     parser.add_argument("--only", nargs="+", choices=PARTS, default=PARTS)
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (data, runs)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="architectures: keep the jobs an earlier run left in --work, run only the rest",
+    )
     args = parser.parse_args()
     os.environ.setdefault("WANDB_SILENT", "true")  # the runs' W&B banners would bury the tables
     # quick runs are a smoke test: they never replace the committed full results
@@ -80,7 +85,7 @@ def main() -> None:
         elif part == "conditional":
             result = conditional(args.quick, work)
         elif part == "architectures":
-            result = architectures(args.quick, work)
+            result = architectures(args.quick, work, args.reuse)
         else:
             result = gpu(args.quick, work)
         seconds = time.perf_counter() - start

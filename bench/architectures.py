@@ -14,7 +14,13 @@ n_critic critic steps), batch 64, seed 0, one thread, two jobs at a time (joblib
 score is `classes/score` at the end, with the real data's own `floor/classes/score` as
 its ceiling. Each job's cost is the seconds from its folder's creation to its
 status.json. Fashion-MNIST comes from Debian's dataset-fashion-mnist (or
-GAN_BENCH_FASHION); without it the part is skipped and says why."""
+GAN_BENCH_FASHION); without it the part is skipped and says why.
+
+With `--reuse` (and the same --work), the jobs an earlier, stopped run finished are kept:
+a study whose jobs all finished is not run again, and the random study runs only the
+architectures with a job missing (each job is deterministic: seed 0, one thread), so the
+results are those of one uninterrupted run; only `wall_seconds` then counts this run's
+part alone (`reused_jobs` says how many were kept)."""
 
 from __future__ import annotations
 
@@ -34,6 +40,7 @@ from bench.conditional import _classifier, fashion
 from bench.stacked import FASHION
 
 FIGURE, TABLE_FIGURE = "architectures.png", "architectures_robustness.png"
+LOSSES = ("vanilla", "wgan_gp")  # the random study's pair
 # the variants trained to the budget on a CPU: all but resnet101
 ON_CPU = ("baseline", "g_nobn_const", "g_mlp", "no_norm", "gated", "tanh")
 PAPER = [  # Gulrajani et al. 2017, Figure 2 (left): 200 architectures, Inception score
@@ -58,7 +65,7 @@ def command(sweep: str, steps: int, *extra: str) -> list[str]:
     ]
 
 
-def architectures(quick: bool, work: Path) -> dict[str, Any]:
+def architectures(quick: bool, work: Path, reuse: bool = False) -> dict[str, Any]:
     root = fashion(work)
     if root is None:
         return {"skipped": f"no Fashion-MNIST (GAN_BENCH_FASHION, {FASHION})"}
@@ -78,10 +85,23 @@ def architectures(quick: bool, work: Path) -> dict[str, Any]:
     resnet = command("architectures", timed, "+arch=resnet101")
     for name, overrides in (("variants", grid), ("resnet101", resnet), ("random", random)):
         sweep_dir = work / "architectures" / name
-        seconds = _sweep(overrides, root, sweep_dir)
+        found = _job_folders(sweep_dir) if reuse else {}
+        kept = {k: f for k, f in found.items() if (f / "status.json").is_file()}
+        todo: list[str] | None = overrides
+        if kept and name == "random":  # only the architectures with a job missing
+            seeds = [s for s in range(n_random) if sum((s, x) in kept for x in LOSSES) < 2]
+            keep = [o for o in overrides if not o.startswith("model.arch_seed=")]
+            todo = [*keep, f"model.arch_seed={','.join(map(str, seeds))}"] if seeds else None
+            for (seed, _), folder in found.items():  # their jobs start afresh
+                if seed in seeds:
+                    shutil.rmtree(folder)
+        elif kept and (sweep_dir / "summary.csv").is_file():
+            todo = None  # this study's sweep ran to its end
+        seconds = _sweep(todo, root, sweep_dir, fresh=not kept) if todo else 0.0
         out[name] = {
             "command": "gan-train -m " + " ".join(overrides),
             "wall_seconds": seconds,
+            "reused_jobs": len(kept),
             "jobs": _jobs(sweep_dir),
         }
     out["variants"]["scores"] = _csv(work / "architectures" / "variants" / "samples.csv")
@@ -103,11 +123,23 @@ def architectures(quick: bool, work: Path) -> dict[str, Any]:
     return out
 
 
-def _sweep(overrides: list[str], root: Path, sweep_dir: Path) -> float:
-    """Run one study through gan-train's console script; the seconds it took."""
+def _job_folders(sweep_dir: Path) -> dict[tuple[Any, str], Path]:
+    """The job folders an earlier run of a study left, by (model.arch_seed or +arch, loss)."""
+    out = {}
+    for overrides_file in sweep_dir.glob("*/.hydra/overrides.yaml"):
+        given = dict(o.split("=", 1) for o in yaml.safe_load(overrides_file.read_text()))
+        seed = given.get("model.arch_seed")
+        key = (int(seed) if seed is not None else given.get("+arch"), given.get("loss", ""))
+        out[key] = overrides_file.parent.parent
+    return out
+
+
+def _sweep(overrides: list[str], root: Path, sweep_dir: Path, fresh: bool = True) -> float:
+    """Run one study through gan-train's console script (into an emptied folder, unless
+    not `fresh`: then beside the jobs already there); the seconds it took."""
     import time
 
-    if sweep_dir.exists():
+    if fresh and sweep_dir.exists():
         shutil.rmtree(sweep_dir)
     args = [
         str(Path(sys.executable).with_name("gan-train")),

@@ -405,7 +405,8 @@ def test_ema_generator_is_the_average_of_the_weights(tmp_path, monkeypatch):
     assert not torch.equal(ema["net.0.weight"], snapshots[-1]["net.0.weight"])
 
 
-@pytest.mark.parametrize("loss", ["wgan_gp", "vanilla"])
+# the default suite runs one loss; the critic's extra steps (wgan_gp) in the slow one
+@pytest.mark.parametrize("loss", [pytest.param("wgan_gp", marks=pytest.mark.slow), "vanilla"])
 def test_two_gloo_processes_train_one_run(loss, workdir):
     """torchrun with 2 CPU processes: the ranks' weights stay identical (also under the
     gradient penalty's double backward), each rank draws its own data, and there is one
@@ -454,6 +455,7 @@ def test_resume_from_a_folder_without_checkpoints_is_one_line(workdir, capsys, m
     assert "gan-train: error: trainer.resume=empty: a folder without checkpoints/last.pt" in output
 
 
+@pytest.mark.slow  # submitit's requeue; the signal tests cover the checkpoint and resume
 def test_submitit_requeues_a_preempted_job_which_resumes(workdir):
     """SIGUSR2 (what SLURM sends a submitit job before preemption): the job checkpoints,
     submitit requeues it, and the requeued job resumes with trainer.resume=auto."""
@@ -493,7 +495,10 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
-@pytest.mark.parametrize(("preset", "critic_compiled"), [("wgan_gp", False), ("vanilla", True)])
+@pytest.mark.parametrize(
+    ("preset", "critic_compiled"),
+    [pytest.param("wgan_gp", False, marks=pytest.mark.slow), ("vanilla", True)],
+)
 def test_compile_wraps_the_networks_where_it_helps(preset, critic_compiled, tmp_path, monkeypatch):
     """The generator is compiled; the critic too, unless its penalty needs a double
     backward. The compiled run computes what the eager one does."""
@@ -515,6 +520,7 @@ def test_compile_wraps_the_networks_where_it_helps(preset, critic_compiled, tmp_
         assert compiled[key] == pytest.approx(eager[key], rel=1e-3, abs=1e-4)
 
 
+@pytest.mark.slow  # two submitit tasks; the gloo test covers two processes training one run
 def test_submitit_tasks_train_one_run_together(workdir):
     """hydra.launcher.tasks_per_node=2: the job's two tasks are the ranks of one
     DistributedDataParallel run (as they would be across SLURM nodes)."""

@@ -16,7 +16,7 @@ LAUNCHERS = {"basic": [], "submitit_local": ["hydra/launcher=submitit_local"]}
 
 
 # the sweep through submitit's local launcher repeats the basic one's checks: slow
-# (test_two_job_lambda_sweep runs both launchers in the default suite)
+# (as test_two_job_lambda_sweep's)
 @pytest.fixture(
     scope="module", params=["basic", pytest.param("submitit_local", marks=pytest.mark.slow)]
 )
@@ -99,7 +99,10 @@ def test_seed_preset_shows_mean_and_spread_and_survives_failed_jobs(workdir, her
     assert "mean ± std over seeds" in result.stdout
 
 
-@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+@pytest.mark.parametrize(
+    "launcher",
+    [pytest.param(x, marks=pytest.mark.slow) if x != "basic" else x for x in sorted(LAUNCHERS)],
+)
 def test_two_job_lambda_sweep(launcher, workdir):
     args = ["-m", "loss=wgan_gp", "loss.gp_lambda=10,2", "logger=none", *LAUNCHERS[launcher]]
     result = gan_train(*args, *TINY, cwd=workdir)
