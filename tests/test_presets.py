@@ -12,7 +12,7 @@ from gan_cli.constraints.weight_clipping import WeightClipping
 from gan_cli.data.toy2d import MIXTURES, Toy2D
 from gan_cli.losses.fgan import DIVERGENCES
 from gan_cli.metrics.modes import mode_coverage
-from gan_cli.training.step import GAN
+from gan_cli.training.step import CRITIC, GAN, GENERATOR, Network
 from tests.conftest import FAST, compose, jsonl
 
 ESTIMATES = {
@@ -69,7 +69,8 @@ def test_weight_clipping_holds_after_every_critic_step(tmp_path, monkeypatch):
 
 
 def test_critic_warmup_follows_the_reference_schedule(tmp_path, monkeypatch):
-    gan = GAN(None, None, None, None, None, None, n_critic=5, critic_warmup=True)
+    nets = {name: Network(torch.nn.Linear(1, 1), None, name) for name in (GENERATOR, CRITIC)}
+    gan = GAN(nets, None, None, n_critic=5, critic_warmup=True)
     steps = {s: gan.critic_steps(s) for s in (1, 25, 26, 500, 501, 502, 1001)}
     assert steps == {1: 100, 25: 100, 26: 5, 500: 5, 501: 100, 502: 5, 1001: 100}
     calls = []

@@ -29,7 +29,7 @@ from gan_cli.models.packing import packed_shape
 from gan_cli.training import distributed
 from gan_cli.training.conditioning import Classes, of_labels
 from gan_cli.training.distributed import World
-from gan_cli.training.step import GAN, Forwards
+from gan_cli.training.step import CRITIC, GAN, GENERATOR, Forwards, Network
 from gan_cli.training.unroll import Unroller
 
 LABELLED = "data=mnist|fashion_mnist|cifar10|stacked_mnist, or image_folder with class subfolders"
@@ -186,14 +186,15 @@ def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) 
         torch.manual_seed(t.seed + world.rank)
         data.shard(world.rank, world.size)
     objective = loss_part(cfg, "objective")
-    opt_g, opt_d = optimizer(cfg.optim.g, G.parameters()), optimizer(cfg.optim.d, D.parameters())
+    networks = {
+        GENERATOR: network(cfg, G, cfg.optim.g, "g"),
+        CRITIC: network(cfg, D, cfg.optim.d, "d"),
+    }
+    opt_d = networks[CRITIC].optimizer
     gan = GAN(
-        generator=G,
-        critic=D,
+        networks=networks,
         objective=objective,
         constraint=constraint,
-        opt_g=opt_g,
-        opt_d=opt_d,
         n_critic=cfg.loss.n_critic,
         critic_warmup=cfg.loss.critic_warmup,
         ema=ema_of(G, t.ema_decay) if t.ema_decay > 0 else None,
@@ -202,18 +203,23 @@ def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) 
         unroller=Unroller(D, opt_d, objective, constraint, cfg.loss.unroll)
         if cfg.loss.unroll
         else None,
-        schedules=schedules(cfg.optim.schedule, t.steps, opt_g, opt_d),
         classes=labelled,
     )
     return gan, data
 
 
-def schedules(kind: str, steps: int, *optimizers: torch.optim.Optimizer) -> list[LRScheduler]:
-    """optim.schedule: constant (none), or linear: every learning rate falls linearly
+def network(cfg: DictConfig, module: nn.Module, node: DictConfig, tag: str) -> Network:
+    """A trained network with its optimizer (the `optim.<tag>` node) and schedule."""
+    opt = optimizer(node, module.parameters())
+    return Network(module, opt, tag, schedule(cfg.optim.schedule, cfg.trainer.steps, opt))
+
+
+def schedule(kind: str, steps: int, opt: torch.optim.Optimizer) -> LRScheduler | None:
+    """optim.schedule: constant (None), or linear: every learning rate falls linearly
     from its value to 0 at trainer.steps (generator step s trains with lr * (1 - (s-1)/steps))."""
     if kind == "constant":
-        return []
-    return [LambdaLR(opt, lambda done: max(0.0, 1 - done / steps)) for opt in optimizers]
+        return None
+    return LambdaLR(opt, lambda done: max(0.0, 1 - done / steps))
 
 
 def _taken(node: DictConfig, offered: dict[str, Any]) -> dict[str, Any]:

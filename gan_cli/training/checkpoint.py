@@ -119,8 +119,8 @@ def checkpoint_state(
     guard: Guard,
     run: Run,
 ) -> dict[str, Any] | None:
-    """Everything a resumed run needs to go on exactly: the weights, both optimizers
-    and their learning-rate schedules, the EMA, every random stream, the config as
+    """Everything a resumed run needs to go on exactly: each network's weights,
+    optimizer and learning-rate schedule, the EMA, every random stream, the config as
     trained, the W&B run id, and a conditional GAN's class names and frequencies; None
     on ranks other than 0 (which only give their random streams: each rank draws its
     own)."""
@@ -128,13 +128,11 @@ def checkpoint_state(
     streams = run.world.gather(streams)
     if not run.world.is_main:
         return None
-    state = {
-        "step": step,
-        "config": run.config,
-        "generator": gan.generator.state_dict(),
-        "discriminator": gan.critic.state_dict(),
-        "opt_g": gan.opt_g.state_dict(),
-        "opt_d": gan.opt_d.state_dict(),
+    state: dict[str, Any] = {"step": step, "config": run.config}
+    for name, net in gan.networks.items():
+        state[name] = net.module.state_dict()
+        state[f"opt_{net.tag}"] = net.optimizer.state_dict()
+    state |= {
         "rng": streams,
         "skipped_steps": guard.skipped,
         "critic_updates": gan.critic_updates,
@@ -158,10 +156,9 @@ def restore(
     world: World,
 ) -> int:
     """Load a checkpoint's state into the run; return its step."""
-    gan.generator.load_state_dict(state["generator"])
-    gan.critic.load_state_dict(state["discriminator"])
-    gan.opt_g.load_state_dict(state["opt_g"])
-    gan.opt_d.load_state_dict(state["opt_d"])
+    for name, net in gan.networks.items():
+        net.module.load_state_dict(state[name])
+        net.optimizer.load_state_dict(state[f"opt_{net.tag}"])
     if gan.ema is not None and "generator_ema" in state:
         gan.ema.module.load_state_dict(state["generator_ema"])
         gan.ema.n_averaged.copy_(state["ema_averaged"])

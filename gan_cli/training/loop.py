@@ -125,7 +125,7 @@ def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -
             with clock.step():
                 out = train_step(gan, data, step, guard, precision)
             try:
-                guard.end_step(step, (gan.generator, gan.critic))
+                guard.end_step(step, gan.modules)
             except Diverged as e:
                 raise Diverged(f"{e}; the last good checkpoint is {checkpoint.kept}") from None
             state = State(step, out, preempted=world.any(signals.signum is not None))
@@ -248,7 +248,7 @@ class Checkpoint(Periodic):
         return super().due(state) or state.preempted
 
     def __call__(self, state: State) -> None:
-        if not all_finite((self.gan.generator, self.gan.critic)):
+        if not all_finite(self.gan.modules):
             raise Diverged(f"step {state.step}: the weights are no longer finite")
         saved = checkpoint_state(self.gan, self.data, state.step, self.rng, self.guard, self.run)
         if saved is not None:  # rank 0

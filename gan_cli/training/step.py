@@ -1,15 +1,15 @@
 """One training step: n_critic critic updates, then one generator update.
 
-What is trained (`GAN`: the networks, the objective's math, the constraint's hooks, the
-optimizers) and how one step runs it; the loop around it owns the cadence of
-everything else.
+What is trained (`GAN`: its named networks, each with its optimizer and schedule, the
+objective's math, the constraint's hooks) and how one step runs it; the loop around it
+owns the cadence of everything else.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -45,22 +45,35 @@ class Forwards:
 
 
 @dataclass
-class GAN:
-    """Everything that is trained, and how."""
+class Network:
+    """One trained network, with its optimizer and its learning-rate schedule (None:
+    constant). In a checkpoint its weights go under its name in `GAN.networks` and its
+    optimizer's state under `opt_<tag>` (opt_g, opt_d: the two-network format)."""
 
-    generator: nn.Module
-    critic: nn.Module
+    module: nn.Module
+    optimizer: torch.optim.Optimizer
+    tag: str
+    schedule: LRScheduler | None = None
+
+
+GENERATOR, CRITIC = "generator", "discriminator"  # the two networks every GAN has
+
+
+@dataclass
+class GAN:
+    """Everything that is trained, and how: `networks` by name, the generator and the
+    critic first (a third network, such as a reconstructor, is one more entry: the
+    checkpoint, the schedules and the finiteness checks take it from there)."""
+
+    networks: dict[str, Network]
     objective: Objective
     constraint: Constraint
-    opt_g: torch.optim.Optimizer
-    opt_d: torch.optim.Optimizer
     n_critic: int
     critic_warmup: bool = False
     ema: AveragedModel | None = None  # an exponential moving average of the generator
     forwards: Forwards | None = None  # None: the plain modules
     pack: int = 1  # PacGAN: the critic judges packs of this many samples
     unroller: Unroller | None = None  # unrolled GAN: simulated critic steps in G's update
-    schedules: list[LRScheduler] = field(default_factory=list)  # stepped after each step
     critic_updates: int = 0  # so far (a lazy penalty applies on every k-th)
     classes: Classes | None = None  # a class-conditional GAN's classes; None: unconditional
 
@@ -68,6 +81,31 @@ class GAN:
         if self.forwards is None:
             G, D = self.generator, self.critic
             self.forwards = Forwards(g=G, d=D, g_fixed=G, d_fixed=D)
+
+    @property
+    def generator(self) -> nn.Module:
+        return self.networks[GENERATOR].module
+
+    @property
+    def critic(self) -> nn.Module:
+        return self.networks[CRITIC].module
+
+    @property
+    def opt_g(self) -> torch.optim.Optimizer:
+        return self.networks[GENERATOR].optimizer
+
+    @property
+    def opt_d(self) -> torch.optim.Optimizer:
+        return self.networks[CRITIC].optimizer
+
+    @property
+    def modules(self) -> tuple[nn.Module, ...]:
+        return tuple(n.module for n in self.networks.values())
+
+    @property
+    def schedules(self) -> list[LRScheduler]:
+        """The learning-rate schedules, in the networks' order; stepped after each step."""
+        return [n.schedule for n in self.networks.values() if n.schedule is not None]
 
     @property
     def z_dim(self) -> int:
