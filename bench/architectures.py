@@ -16,15 +16,19 @@ its ceiling. Each job's cost is the seconds from its folder's creation to its
 status.json. Fashion-MNIST comes from Debian's dataset-fashion-mnist (or
 GAN_BENCH_FASHION); without it the part is skipped and says why.
 
-With `--reuse` (and the same --work), the jobs an earlier, stopped run finished are kept:
-a study whose jobs all finished is not run again, and the random study runs only the
-architectures with a job missing (each job is deterministic: seed 0, one thread), so the
-results are those of one uninterrupted run; only `wall_seconds` then counts this run's
-part alone (`reused_jobs` says how many were kept)."""
+With `--reuse`, the jobs an earlier, stopped run finished are kept: those it left in
+--work (its job folders) and, for those not there, those it recorded in
+bench/results/architectures.json (the same study's command). A study whose jobs all
+finished is not run again, and the random study runs only the architectures with a job
+missing (each job is deterministic: seed 0, one thread), so the results are those of one
+uninterrupted run; its table is made from all the jobs, by the summary's own
+`robustness.study`. Only `wall_seconds` then counts this run's part alone (`reused_jobs`
+says how many were kept)."""
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import statistics
@@ -38,6 +42,8 @@ import yaml
 from bench.common import RESULTS
 from bench.conditional import _classifier, fashion
 from bench.stacked import FASHION
+from gan_cli.cli import robustness
+from gan_cli.cli.summary import _robustness
 
 FIGURE, TABLE_FIGURE = "architectures.png", "architectures_robustness.png"
 LOSSES = ("vanilla", "wgan_gp")  # the random study's pair
@@ -83,30 +89,53 @@ def architectures(quick: bool, work: Path, reuse: bool = False) -> dict[str, Any
         "classifier_accuracy": accuracy,
     }
     resnet = command("architectures", timed, "+arch=resnet101")
+    earlier = _earlier(quick) if reuse else {}
     for name, overrides in (("variants", grid), ("resnet101", resnet), ("random", random)):
         sweep_dir = work / "architectures" / name
+        line = "gan-train -m " + " ".join(overrides)
         found = _job_folders(sweep_dir) if reuse else {}
         kept = {k: f for k, f in found.items() if (f / "status.json").is_file()}
+        before = earlier.get(name, {})
+        recorded = {} if before.get("command") != line else {_key(j): j for j in before["jobs"]}
+        recorded = {k: j for k, j in recorded.items() if k not in kept and j["seconds"]}
         todo: list[str] | None = overrides
-        if kept and name == "random":  # only the architectures with a job missing
-            seeds = [s for s in range(n_random) if sum((s, x) in kept for x in LOSSES) < 2]
+        if (kept or recorded) and name == "random":  # only the architectures with a job missing
+            done = kept.keys() | recorded.keys()
+            seeds = [s for s in range(n_random) if sum((s, x) in done for x in LOSSES) < 2]
             keep = [o for o in overrides if not o.startswith("model.arch_seed=")]
             todo = [*keep, f"model.arch_seed={','.join(map(str, seeds))}"] if seeds else None
             for (seed, _), folder in found.items():  # their jobs start afresh
                 if seed in seeds:
                     shutil.rmtree(folder)
+            recorded = {k: j for k, j in recorded.items() if k[0] not in seeds}
         elif kept and (sweep_dir / "summary.csv").is_file():
-            todo = None  # this study's sweep ran to its end
+            todo, recorded = None, {}  # this study's sweep ran to its end
+        elif recorded and "stopped" not in before:
+            todo, kept = None, {}  # ... and was recorded in the results
+        else:
+            recorded = {}
         seconds = _sweep(todo, root, sweep_dir, fresh=not kept) if todo else 0.0
+        jobs = _jobs(sweep_dir) if (sweep_dir / "summary.csv").is_file() else []
         out[name] = {
-            "command": "gan-train -m " + " ".join(overrides),
+            "command": line,
             "wall_seconds": seconds,
-            "reused_jobs": len(kept),
-            "jobs": _jobs(sweep_dir),
+            "reused_jobs": len(kept) + len(recorded),
+            "jobs": sorted([*recorded.values(), *jobs], key=lambda j: str(_key(j))),
         }
-    out["variants"]["scores"] = _csv(work / "architectures" / "variants" / "samples.csv")
+    variants_dir = work / "architectures" / "variants"
+    if (variants_dir / "samples.csv").is_file():
+        out["variants"]["scores"] = _csv(variants_dir / "samples.csv")
+        if not quick:
+            shutil.copyfile(variants_dir / "samples.png", RESULTS / FIGURE)
+    else:  # the recorded run's (and its figure, committed with it)
+        out["variants"]["scores"] = earlier["variants"]["scores"]
     random_dir = work / "architectures" / "random"
-    out["random"]["table"] = _csv(random_dir / "robustness.csv")
+    found = robustness.study(out["random"]["jobs"], ["model.arch_seed", "loss"])
+    if not isinstance(found, robustness.Study):
+        raise RuntimeError(f"the random study has no table: {found}")
+    _robustness(found, random_dir)  # over all its jobs, those reused included
+    out["random"]["pairs"] = found.pairs
+    out["random"]["table"] = found.rows
     out["random"]["paper_table"] = PAPER
     costs = [j["seconds"] for j in out["random"]["jobs"] if j["seconds"] is not None]
     per_job = statistics.mean(costs) if costs else float("nan")
@@ -118,9 +147,23 @@ def architectures(quick: bool, work: Path, reuse: bool = False) -> dict[str, Any
     hours = [200_000 / r / 3600 for r in rates]
     out["random"]["paper_budget_cpu_hours"] = 2 * 200 * statistics.mean(hours) if hours else None
     if not quick:
-        shutil.copyfile(work / "architectures" / "variants" / "samples.png", RESULTS / FIGURE)
         shutil.copyfile(random_dir / "robustness.png", RESULTS / TABLE_FIGURE)
     return out
+
+
+def _earlier(quick: bool) -> dict[str, Any]:
+    """The studies the committed results recorded (of a run at the same budget)."""
+    path = RESULTS / "architectures.json"
+    recorded = json.loads(path.read_text()) if path.is_file() else None
+    if not recorded or recorded.get("quick") != quick:
+        return {}
+    return recorded["result"]
+
+
+def _key(job: dict[str, Any]) -> tuple[Any, str]:
+    """A job's row's key, as _job_folders gives it: (model.arch_seed or +arch, loss)."""
+    seed = job.get("model.arch_seed")
+    return (int(seed) if seed not in (None, "") else job.get("+arch"), job.get("loss", ""))
 
 
 def _job_folders(sweep_dir: Path) -> dict[tuple[Any, str], Path]:
