@@ -34,6 +34,26 @@ CASES = {
         ["model.generator._target_=torch.pi"],
         ["model.generator._target_=torch.pi", "not a class"],
     ),
+    "packs of pairs": (["loss=veegan", "loss.pack=2"], ["loss.pack=2", "loss=veegan", "pack=1"]),
+    "unrolled pairs": (["loss=ali", "loss.unroll=3"], ["loss.unroll=3", "loss=ali", "unroll=0"]),
+    "conditional pairs": (
+        [
+            "loss=veegan",
+            "data=cifar10",
+            "data.download=false",
+            "model=dcgan",
+            "model.conditional=projection",
+        ],
+        ["model.conditional=projection", "loss=veegan"],
+    ),
+    "a penalty on pairs": (
+        ["loss=ali", "loss.constraint=gradient_penalty"],
+        ["loss.constraint=gradient_penalty", "pairs", "none, weight_clipping or spectral_norm"],
+    ),
+    "pairs without a reconstructor": (
+        ["loss=vanilla", "loss.objective=veegan"],
+        ["loss.objective=veegan needs a reconstructor", "use loss=veegan"],
+    ),
     "required key": (["data=image_folder", "model=dcgan"], ["data.path is required"]),
     "metric that does not fit the data": (
         ["metrics.eval=[sliced_w1]"],

@@ -68,10 +68,12 @@ def test_each_preset_carries_its_papers_defaults(loss):
         "sn": ("hinge", "spectral_norm", 1, "Adam", 2e-4, [0.5, 0.999]),
         "fgan": ("fgan", "none", 1, "Adam", 2e-4, [0.5, 0.999]),
         "lsgan": ("least_squares", "none", 1, "RMSprop", 1e-4, None),
+        "ali": ("ali", "none", 1, "Adam", 2e-4, [0.5, 0.999]),
+        "veegan": ("veegan", "none", 1, "Adam", 2e-4, [0.5, 0.999]),
     }[loss]
     objective = _option(OBJECTIVES, cfg.loss.objective._target_)
     constraint = _option(CONSTRAINTS, cfg.loss.constraint._target_)
-    for opt in (cfg.optim.g, cfg.optim.d):
+    for opt in (cfg.optim.g, cfg.optim.d, *([cfg.optim.r] if cfg.optim.r else [])):
         betas = list(opt.betas) if "betas" in opt else None
         got = (objective, constraint, cfg.loss.n_critic)
         assert (*got, opt._target_.split(".")[-1], opt.lr, betas) == expected
@@ -82,9 +84,14 @@ def test_each_preset_carries_its_papers_defaults(loss):
         "sn": ("n_power_iterations", 1),
         "fgan": ("divergence", "jensen_shannon"),
         "lsgan": ("real_label", 1.0),
+        "veegan": ("recon_weight", 1.0),
     }
-    key, value = special[loss]
-    assert cfg.loss[key] == value
+    if loss in special:  # ali has no parameter of its own
+        key, value = special[loss]
+        assert cfg.loss[key] == value
+    if loss in ("ali", "veegan"):  # the reconstructor, with the generator's optimizer
+        assert cfg.model.reconstructor._target_ == "gan_cli.models.joint.Reconstructor"
+        assert cfg.optim.r == cfg.optim.g
     if loss == "wgan":
         assert cfg.data.batch_size == 64 and cfg.loss.critic_warmup is False
 
@@ -101,7 +108,9 @@ NESTED = {"objective": OBJECTIVES, "constraint": CONSTRAINTS}
 
 @pytest.mark.parametrize(("kind", "option"), [(k, o) for k in NESTED for o in GROUPS[f"loss/{k}"]])
 def test_objectives_and_constraints_can_be_chosen_per_run(kind, option):
-    cfg = check(compose("loss=sn", f"loss.{kind}={option}"))
+    on_pairs = kind == "objective" and OBJECTIVES[option].networks  # needs its reconstructor
+    base = f"loss={option}" if on_pairs else "loss=sn"
+    cfg = check(compose(base, f"loss.{kind}={option}"))
     assert _option(NESTED[kind], cfg.loss[kind]._target_) == option
     for param in signature_params(NESTED[kind][option], skip=RUNTIME):
         assert param.name in cfg.loss  # its parameters come along, at loss.<name>

@@ -10,6 +10,7 @@ folder, checkpoint, W&B) is the one it trained with.
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any
 
 import torch
@@ -24,7 +25,9 @@ from gan_cli.config.schema import RUNTIME, target_class
 from gan_cli.core.errors import UserError, one_line
 from gan_cli.core.params import signature_params
 from gan_cli.data.base import IMAGES, DataSource
+from gan_cli.losses.joint import RECONSTRUCTOR
 from gan_cli.models.common import ArchError
+from gan_cli.models.joint import PairCritic
 from gan_cli.models.packing import packed_shape
 from gan_cli.training import distributed
 from gan_cli.training.conditioning import Classes, of_labels
@@ -133,13 +136,23 @@ def generator(cfg: DictConfig, n_classes: int = 0) -> nn.Module:
 
 def critic(cfg: DictConfig, shape: tuple[int, ...], n_classes: int = 0) -> nn.Module:
     """The critic the config describes for samples of `shape` (packed as loss.pack
-    asks), on the CPU, before its constraint."""
-    offered = {
-        "in_shape": packed_shape(shape, cfg.loss.pack),
-        "conditional": cfg.model.conditional,
-        "n_classes": n_classes,
-    }
-    return build_node(cfg.model.discriminator, **_taken(cfg.model.discriminator, offered))
+    asks), on the CPU, before its constraint; for an objective on pairs (loss=ali|veegan),
+    the family's critic inside a PairCritic D(x, z)."""
+    node = cfg.model.discriminator
+    in_shape = packed_shape(shape, cfg.loss.pack)
+    on_pairs = bool(get_class(cfg.loss.objective._target_).networks)
+    z_dim = cfg.model.generator.z_dim
+    at_input = on_pairs and getattr(get_class(node._target_), "flattens", False)
+    if at_input:  # it reads the pair (x, z) as one vector
+        in_shape = (math.prod(shape) + z_dim,)
+    offered = {"in_shape": in_shape, "conditional": cfg.model.conditional, "n_classes": n_classes}
+    D = build_node(node, **_taken(node, offered))
+    return PairCritic(D, z_dim, at_input) if on_pairs else D
+
+
+def reconstructor(cfg: DictConfig, shape: tuple[int, ...]) -> nn.Module:
+    """F: x -> z of an objective on pairs (model.reconstructor), on the CPU."""
+    return build_node(cfg.model.reconstructor, in_shape=shape)
 
 
 def classes(cfg: DictConfig, data: DataSource, device: torch.device) -> Classes | None:
@@ -190,6 +203,10 @@ def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) 
         GENERATOR: network(cfg, G, cfg.optim.g, "g"),
         CRITIC: network(cfg, D, cfg.optim.d, "d"),
     }
+    R = None
+    if RECONSTRUCTOR in objective.networks:  # after G and D: their weights do not move
+        R = reconstructor(cfg, data.shape).to(device)
+        networks[RECONSTRUCTOR] = network(cfg, R, cfg.optim.r, "r")
     opt_d = networks[CRITIC].optimizer
     gan = GAN(
         networks=networks,
@@ -198,7 +215,7 @@ def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) 
         n_critic=cfg.loss.n_critic,
         critic_warmup=cfg.loss.critic_warmup,
         ema=ema_of(G, t.ema_decay) if t.ema_decay > 0 else None,
-        forwards=forwards(G, D, constraint.double_backward, world, t.compile),
+        forwards=forwards(G, D, constraint.double_backward, world, t.compile, R),
         pack=cfg.loss.pack,
         unroller=Unroller(D, opt_d, objective, constraint, cfg.loss.unroll)
         if cfg.loss.unroll
@@ -233,14 +250,15 @@ def ema_of(G: nn.Module, decay: float) -> AveragedModel:
     return AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
-def forwards(G, D, double_backward: bool, world: World, compile: bool) -> Forwards:
+def forwards(G, D, double_backward: bool, world: World, compile: bool, R=None) -> Forwards:
     """How the loop calls the networks: compiled with `trainer.compile` (not a critic
     whose penalty needs a double backward, which compiled graphs do not support), and
-    wrapped in DistributedDataParallel on several ranks."""
+    wrapped in DistributedDataParallel on several ranks; R, a reconstructor, likewise."""
     if compile:
         G = torch.compile(G)
+        R = None if R is None else torch.compile(R)
         if not double_backward:
             D = torch.compile(D)
-    return Forwards(
-        g=distributed.wrap(G, world), d=distributed.wrap(D, world), g_fixed=G, d_fixed=D
-    )
+    wrap = distributed.wrap
+    r = None if R is None else wrap(R, world)
+    return Forwards(g=wrap(G, world), d=wrap(D, world), g_fixed=G, d_fixed=D, r=r)

@@ -20,7 +20,7 @@ from gan_cli import metrics
 from gan_cli.config.build import LABELLED, arguments, critic, generator, optimizer
 from gan_cli.config.compose import config_dir
 from gan_cli.config.schema import typed
-from gan_cli.constraints import CONSTRAINTS
+from gan_cli.constraints import CONSTRAINTS, Constraint
 from gan_cli.core.errors import UserError
 from gan_cli.data.base import IMAGES
 from gan_cli.losses import OBJECTIVES
@@ -59,6 +59,7 @@ def check(cfg: DictConfig) -> DictConfig:
     _check_architecture(cfg, shape)
     _check_constraint_fits(cfg)
     _check_conditional(cfg, data_cls.kind)
+    _check_pairs(cfg)
     metrics.selected(cfg.metrics, data_cls.kind)  # names known, and fitting this data
     weights = cfg.metrics.inception_weights
     if weights is not None and not Path(weights).is_file():
@@ -79,8 +80,9 @@ def validate(cfg: DictConfig, run_dir: str | None = None) -> DictConfig:
     data_cls = get_class(cfg.data._target_)
     if hasattr(data_cls, "prepare"):
         data_cls.prepare(**arguments(cfg.data))
-    for side in ("g", "d"):  # on a dummy parameter: bad arguments fail here
-        built = optimizer(cfg.optim[side], [torch.zeros(1, requires_grad=True)])
+    for side in ("g", "d", "r"):  # on a dummy parameter: bad arguments fail here
+        if cfg.optim[side] is not None:
+            built = optimizer(cfg.optim[side], [torch.zeros(1, requires_grad=True)])
     if cfg.loss.unroll:  # the critic's optimizer is one the unrolled steps can simulate
         simulated_update(built)
     return cfg
@@ -150,6 +152,37 @@ def _check_conditional(cfg: DictConfig, kind: str) -> None:
                 f"loss.{key}={cfg.loss[key]} does not combine with model.conditional={chosen}: "
                 f"set loss.{key}={plain}, or model.conditional=none"
             )
+
+
+def _check_pairs(cfg: DictConfig) -> None:
+    """An objective on pairs (loss=ali|veegan) updates its three networks together from
+    one batch of pairs: no packs, unrolled steps or labels, and no penalty (defined on
+    the critic of samples, not of pairs); it needs its reconstructor."""
+    objective = get_class(cfg.loss.objective._target_)
+    if not objective.networks:
+        return
+    name = next(n for n, cls in OBJECTIVES.items() if cls is objective)
+    chosen = f"loss={name}"
+    if "reconstructor" not in cfg.model or cfg.optim.r is None:
+        raise UserError(
+            f"loss.objective={name} needs a reconstructor and its optimizer: use loss={name}"
+        )
+    plain = {"loss.pack": 1, "loss.unroll": 0, "model.conditional": "none"}
+    for key, value in plain.items():
+        given = OmegaConf.select(cfg, key)
+        if given != value:
+            raise UserError(
+                f"{key}={given} does not combine with {chosen}, which trains its three "
+                f"networks together on pairs (x, z): set {key}={value}"
+            )
+    constraint = get_class(cfg.loss.constraint._target_)
+    if constraint.penalty is not Constraint.penalty:
+        which = next(n for n, cls in CONSTRAINTS.items() if cls is constraint)
+        raise UserError(
+            f"loss.constraint={which} penalizes the critic's gradient in x, which "
+            f"{chosen}'s critic on pairs (x, z) does not have: use none, weight_clipping or "
+            "spectral_norm"
+        )
 
 
 def _check_model_fits(cfg: DictConfig, shape: tuple[int, ...]) -> None:

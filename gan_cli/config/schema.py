@@ -102,6 +102,7 @@ class Loss:
 class Optim:  # optim.g and optim.d are any optimizer's `_target_` node
     g: dict[str, Any]
     d: dict[str, Any]
+    r: Optional[dict[str, Any]] = None  # noqa: UP045 - the reconstructor's (loss=ali|veegan)
     schedule: Annotated[str, OneOf(("constant", "linear"))] = "constant"
 
 

@@ -25,6 +25,9 @@ class Objective:
 
     estimate_keys: tuple[str, str] | None = None
 
+    # the networks it trains besides the generator and the critic (gan_cli.losses.joint)
+    networks: tuple[str, ...] = ()
+
     def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
         raise NotImplementedError
 

@@ -46,6 +46,7 @@ class Evaluation:
     pack: int = 1
     fake_labels: Tensor | None = None
     classes: Any = None  # gan_cli.training.conditioning.Classes of a conditional generator, or None
+    reconstructor: nn.Module | None = None  # F: x -> z of a GAN on pairs (loss=ali|veegan)
     cache: dict = field(default_factory=dict)  # what several metrics read, computed once
 
     @cached_property

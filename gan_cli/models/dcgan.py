@@ -159,9 +159,14 @@ class Discriminator(nn.Module):
                 width *= 2
         layers.append(nn.Conv2d(width, 1, 4, 1, 0))  # 4x4 -> 1x1
         self.net = nn.Sequential(*layers)
-        self.class_head = head(conditional, width * 4 * 4, n_classes)
+        self.n_features = width * 4 * 4
+        self.class_head = head(conditional, self.n_features, n_classes)
+
+    def features(self, x: Tensor) -> Tensor:
+        """phi(x), the 4x4 features the last convolution reads, flattened: (B, n_features)."""
+        return self.net[:-1](x).flatten(1)
 
     def forward(self, x: Tensor, y: Tensor | None = None, logits: bool = False):
-        h = self.net[:-1](x)  # phi(x): (B, width, 4, 4)
-        out = self.net[-1](h).flatten()
-        return conditioned(out, h.flatten(1), y, self.class_head, logits)
+        h = self.features(x)
+        out = self.net[-1](h.view(len(h), -1, 4, 4)).flatten()
+        return conditioned(out, h, y, self.class_head, logits)

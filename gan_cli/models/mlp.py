@@ -85,6 +85,8 @@ class Discriminator(nn.Module):
     reads the last hidden layer; `logits=True` asks an acgan one for its class logits.
     `act`, `norm` and `depth` as the generator's."""
 
+    flattens = True  # it reads any input as a vector (a pair critic concatenates x and z)
+
     def __init__(
         self,
         in_shape: tuple[int, ...],
@@ -99,9 +101,13 @@ class Discriminator(nn.Module):
         super().__init__()
         n_hidden = _hidden(n_layers, depth)
         self.net = _mlp(math.prod(in_shape), 1, hidden_dim, n_hidden, norm, act)
-        features = hidden_dim if n_hidden else math.prod(in_shape)
-        self.class_head = head(conditional, features, n_classes)
+        self.n_features = hidden_dim if n_hidden else math.prod(in_shape)
+        self.class_head = head(conditional, self.n_features, n_classes)
+
+    def features(self, x: Tensor) -> Tensor:
+        """phi(x), the last hidden layer: (B, n_features)."""
+        return self.net[:-1](x.flatten(1))
 
     def forward(self, x: Tensor, y: Tensor | None = None, logits: bool = False):
-        h = self.net[:-1](x.flatten(1))  # the last hidden layer, (B, hidden_dim)
+        h = self.features(x)
         return conditioned(self.net[-1](h).squeeze(1), h, y, self.class_head, logits)

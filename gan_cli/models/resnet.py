@@ -181,8 +181,13 @@ class Discriminator(nn.Module):
         blocks += [DownBlock(ch, ch, down=False, norm=norm) for _ in range(2)]
         self.blocks = nn.Sequential(*blocks)
         self.linear = nn.Linear(ch, 1)
+        self.n_features = ch
         self.class_head = head(conditional, ch, n_classes)
 
+    def features(self, x: Tensor) -> Tensor:
+        """phi(x), the globally sum-pooled features: (B, n_features)."""
+        return F.relu(self.blocks(x)).sum(dim=(2, 3))
+
     def forward(self, x: Tensor, y: Tensor | None = None, logits: bool = False):
-        h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling: phi(x), (B, ch)
+        h = self.features(x)
         return conditioned(self.linear(h).flatten(), h, y, self.class_head, logits)

@@ -28,6 +28,7 @@ from gan_cli.training.checkpoint import (
     save_checkpoint,
 )
 from gan_cli.training.figures import COLUMNS, FIGURES, class_rows, first_classes
+from gan_cli.training.joint import joint_step
 from gan_cli.training.preemption import PreemptionHandler
 from gan_cli.training.run import Run
 from gan_cli.training.step import GAN, Diverged, Guard, all_finite, autocast, train_step
@@ -109,6 +110,8 @@ def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -
     clock = StepClock()
     every = t.eval_every or max(1, last // 10)  # lines of progress, without a terminal
     bar = TrainingProgress(first, last, every, visible=world.is_main)
+    # a GAN of more than two networks: its objective says what each phase trains
+    step_fn = joint_step if gan.objective.networks else train_step
     with PreemptionHandler() as signals, bar:
         tasks: list[Periodic] = [checkpoint]
         if world.is_main:
@@ -123,7 +126,7 @@ def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -
             for task in tasks:
                 task.before_step(step)
             with clock.step():
-                out = train_step(gan, data, step, guard, precision)
+                out = step_fn(gan, data, step, guard, precision)
             try:
                 guard.end_step(step, gan.modules)
             except Diverged as e:
@@ -217,8 +220,8 @@ class Sample(Periodic):
     def __call__(self, state: State) -> None:
         path = self.run.run_dir / "samples" / f"step_{state.step:07d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        G, D, real = self.gan.sampler, self.gan.critic, self.data.heldout
-        with eval_mode(G, D), torch.no_grad():
+        G, real = self.gan.sampler, self.data.heldout
+        with eval_mode(*self.gan.modules, G), torch.no_grad():
             critic = lambda points: self.gan.critic_on_points(points.to(real.device))  # noqa: E731
             figure, z, y = FIGURES[self.data.kind], self.z, None
             if self.gan.classes is not None:
@@ -267,7 +270,7 @@ def evaluate(gan: GAN, data: Any, eval_rng, run: Run, chosen: list) -> dict[str,
     """The chosen metrics on held-out real data (N, ...) against N fresh generated
     samples (from the averaged generator when one is kept)."""
     G, D, heldout = gan.sampler, gan.critic, data.heldout
-    with eval_mode(G, D):
+    with eval_mode(*gan.modules, G):
         z = torch.randn(len(heldout), gan.z_dim, generator=eval_rng, device=heldout.device)
         y = gan.labels(len(z), heldout.device, eval_rng)  # None: unconditional
         fake = metrics.chunked(G, z, y)
@@ -284,6 +287,7 @@ def evaluate(gan: GAN, data: Any, eval_rng, run: Run, chosen: list) -> dict[str,
             gan.pack,
             fake_labels=y,
             classes=gan.classes,
+            reconstructor=gan.reconstructor,
         )
         out: dict[str, float] = {}
         for metric in chosen:

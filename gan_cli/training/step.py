@@ -19,6 +19,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from gan_cli.constraints import Constraint
 from gan_cli.losses import Objective
+from gan_cli.losses.joint import CRITIC, GENERATOR, RECONSTRUCTOR
 from gan_cli.models.conditional import generate
 from gan_cli.models.packing import pack
 from gan_cli.training.conditioning import Classes
@@ -42,6 +43,7 @@ class Forwards:
     d: Callable[[Tensor], Tensor]
     g_fixed: Callable[[Tensor], Tensor]
     d_fixed: Callable[[Tensor], Tensor]
+    r: Callable[[Tensor], Tensor] | None = None  # the reconstructor of a GAN on pairs
 
 
 @dataclass
@@ -54,9 +56,6 @@ class Network:
     optimizer: torch.optim.Optimizer
     tag: str
     schedule: LRScheduler | None = None
-
-
-GENERATOR, CRITIC = "generator", "discriminator"  # the two networks every GAN has
 
 
 @dataclass
@@ -79,8 +78,8 @@ class GAN:
 
     def __post_init__(self) -> None:
         if self.forwards is None:
-            G, D = self.generator, self.critic
-            self.forwards = Forwards(g=G, d=D, g_fixed=G, d_fixed=D)
+            G, D, R = self.generator, self.critic, self.reconstructor
+            self.forwards = Forwards(g=G, d=D, g_fixed=G, d_fixed=D, r=R)
 
     @property
     def generator(self) -> nn.Module:
@@ -89,6 +88,12 @@ class GAN:
     @property
     def critic(self) -> nn.Module:
         return self.networks[CRITIC].module
+
+    @property
+    def reconstructor(self) -> nn.Module | None:
+        """F: x -> z of a GAN on pairs (loss=ali|veegan); None for the others."""
+        net = self.networks.get(RECONSTRUCTOR)
+        return None if net is None else net.module
 
     @property
     def opt_g(self) -> torch.optim.Optimizer:
@@ -132,7 +137,9 @@ class GAN:
 
     def critic_on_points(self, x: Tensor) -> Tensor:
         """The critic's value at each sample of x, as plots show it: with packing, the
-        value of a pack of m copies of the sample."""
+        value of a pack of m copies of the sample; on pairs, D(x, F(x))."""
+        if self.reconstructor is not None:
+            return self.critic(x, self.reconstructor(x))
         return self.critic(pack(x.repeat_interleave(self.pack, 0), self.pack))
 
     def critic_steps(self, step: int) -> int:

@@ -1,0 +1,64 @@
+"""The interface of the objectives that train more than two networks together: a
+generator G: z -> x, a reconstructor F: x -> z and a discriminator on pairs D(x, z)
+(gan_cli.models.joint), as ALI/BiGAN and VEEGAN do.
+
+Such an objective says what each network learns from one forward pass: `phases` gives
+each loss and the networks (by name) whose parameters take its gradient. The training
+step differentiates every loss for its own networks only and then updates them all at
+once (the simultaneous update of both papers' code), without knowing what they mean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from gan_cli.losses.base import Objective
+
+GENERATOR, CRITIC, RECONSTRUCTOR = "generator", "discriminator", "reconstructor"
+
+
+@dataclass
+class Phase:
+    """One loss (a scalar) and the networks it trains."""
+
+    loss: Tensor
+    networks: tuple[str, ...]
+
+
+@dataclass
+class Pairs:
+    """The discriminator's raw outputs on one batch: `real_out` = D(x, F(x)) (B,) for
+    real x, `fake_out` = D(G(z), z) (B,) for fresh z; and G, F, z for what else an
+    objective computes (VEEGAN's reconstruction of z)."""
+
+    real_out: Tensor
+    fake_out: Tensor
+    z: Tensor
+    fake: Tensor  # G(z)
+    reconstruct: Callable[[Tensor], Tensor]  # F
+
+
+class JointObjective(Objective):
+    """Base of the objectives on pairs. `networks` names the networks beyond the
+    generator and the critic it trains; `phases(pairs)` maps each logged loss name
+    (loss/d, loss/g, ...) to its Phase, and may add scalars of its own (loss/recon)."""
+
+    networks: tuple[str, ...] = (RECONSTRUCTOR,)
+
+    def phases(self, pairs: Pairs) -> tuple[dict[str, Phase], dict[str, Tensor]]:
+        raise NotImplementedError
+
+    # the two-network interface does not apply: the step calls `phases`
+    def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        raise TypeError(f"{type(self).__name__} trains on pairs: see phases()")
+
+    def g_loss(self, fake_out: Tensor) -> Tensor:
+        raise TypeError(f"{type(self).__name__} trains on pairs: see phases()")
+
+
+def latent_error(z: Tensor, z_hat: Tensor) -> Tensor:
+    """E ||z - z_hat||_2^2 over the batch: (B, z_dim) twice -> a scalar."""
+    return (z.float() - z_hat.float()).pow(2).sum(dim=1).mean()

@@ -1,0 +1,49 @@
+"""VEEGAN (Srivastava et al. 2017, "VEEGAN: Reducing Mode Collapse in GANs using
+Implicit Variational Learning"), Algorithm 1.
+
+A reconstructor F: x -> z learns to invert the generator, and a discriminator D(z, x)
+is a logistic regression of the generator's pairs (z, G(z)), label 1, against the data's
+(F(x), x), label 0:
+  L_D = mean(-log sigmoid(D(z, G(z))) - log(1 - sigmoid(D(F(x), x))))
+      = mean(softplus(-D(z, G(z))) + softplus(D(F(x), x)))
+D's logit then estimates the log density ratio in the variational bound of the
+paper (eq. 8), which the generator minimizes with the reconstruction error:
+  L_G = mean(D(z, G(z))) + mean(||z - F(G(z))||_2^2)
+and the reconstructor minimizes only the reconstruction error (its gradient of L_G, as
+the raw logit does not depend on F), so one backward pass of L_G trains both.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from gan_cli.core.params import POSITIVE, Annotated
+from gan_cli.losses.base import register
+from gan_cli.losses.joint import (
+    CRITIC,
+    GENERATOR,
+    RECONSTRUCTOR,
+    JointObjective,
+    Pairs,
+    Phase,
+    latent_error,
+)
+
+
+@register("veegan")
+class VEEGAN(JointObjective):
+    """`recon_weight` scales the reconstruction term d(z, F(G(z))) (1 in the paper)."""
+
+    def __init__(self, recon_weight: Annotated[float, POSITIVE] = 1.0) -> None:
+        self.recon_weight = recon_weight
+
+    def phases(self, pairs: Pairs) -> tuple[dict[str, Phase], dict[str, Tensor]]:
+        real, fake = pairs.real_out.float(), pairs.fake_out.float()
+        d_loss = F.softplus(-fake).mean() + F.softplus(real).mean()  # generated pairs: label 1
+        recon = latent_error(pairs.z, pairs.reconstruct(pairs.fake))  # ||z - F(G(z))||^2
+        g_loss = fake.mean() + self.recon_weight * recon  # the raw logit, not a log-loss
+        return {
+            "loss/d": Phase(d_loss, (CRITIC,)),
+            "loss/g": Phase(g_loss, (GENERATOR, RECONSTRUCTOR)),
+        }, {"loss/recon": recon.detach()}
