@@ -56,6 +56,7 @@ from gan_cli.training import conditioning
 from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
 from gan_cli.training.conditioning import SampleClasses, asked_classes
 from gan_cli.training.figures import COLUMNS, FIGURES, class_rows, first_classes
+from gan_cli.training.mixture import Mixture
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +149,18 @@ def claim(out: Path, overwrite: bool) -> None:
             images.rmdir()
 
 
-def rebuild_generator(state: dict[str, Any], ema: bool, device: torch.device) -> nn.Module:
+def rebuild_generator(
+    state: dict[str, Any], ema: bool, device: torch.device, seed: int = 0
+) -> nn.Module:
     """The generator from the checkpoint's config and weights (the EMA ones if present);
-    a conditional one with the classes the checkpoint records."""
+    a conditional one with the classes the checkpoint records; an AdaGAN mixture
+    (+boost=adagan) of its components, each sample's component drawn from `seed`."""
+    if "mixture" in state:
+        mixture, one = state["mixture"], {k: v for k, v in state.items() if k != "mixture"}
+        parts = [
+            rebuild_generator({**one, "generator": c}, False, device) for c in mixture["components"]
+        ]
+        return Mixture(parts, mixture["weights"], seed).to(device).eval()
     n_classes = len(state["classes"]["names"]) if "classes" in state else 0
     G = build.generator(OmegaConf.create(state["config"]), n_classes)
     weights = state["generator_ema"] if ema and "generator_ema" in state else state["generator"]
@@ -276,7 +286,7 @@ def run(args: Args) -> list[str]:
     classes = conditioning.from_state(state) if "classes" in state else None
     labels = SampleClasses(classes, asked_classes(args.class_, classes))
     scorer = Scorer(cfg, args, device, classes) if args.metrics else None
-    G = rebuild_generator(state, args.ema, device)
+    G = rebuild_generator(state, args.ema, device, args.seed)
     figure = FIGURES[kind]
     out = Path(args.out) if args.out else (run_dir or ckpt.parent) / "generated"
     claim(out, args.overwrite)

@@ -19,7 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from gan_cli import metrics
-from gan_cli.cli import sweep
+from gan_cli.cli import adagan, sweep
 from gan_cli.cli.command_line import (
     asks_for_help,
     check_command_line,
@@ -42,8 +42,20 @@ from gan_cli.training.tracking import Continued, NoTracker, Tracker
 log = logging.getLogger(__name__)
 
 
-def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
-    """One training run from a composed config; returns the final metrics.
+def fit(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
+    """What a gan-train run does: one training, or AdaGAN's rounds with +boost=adagan."""
+    cfg = check(cfg)
+    if "boost" in cfg:
+        if distributed.world().active:
+            raise UserError("+boost=adagan runs on one process: start it without torchrun")
+        return adagan.boost(cfg, run_dir, train)
+    return train(cfg, run_dir)
+
+
+def train(cfg: DictConfig, run_dir: Path, data_weights=None) -> dict[str, float]:
+    """One training run from a composed config; returns the final metrics. With
+    `data_weights` (N,), training samples are drawn from the data's finite training set
+    with these probabilities (an AdaGAN round).
 
     Every rank of a distributed run calls this with the same config and run folder.
     """
@@ -56,6 +68,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     if resume is not None:  # before anything is written: a checkpoint of another run stops
         check_resume(resume[1], cfg, resume[0])
     gan, data = assemble(cfg, device, world)
+    data.reweight(data_weights)
     if world.is_main:
         if world.active:
             log.info("DistributedDataParallel over %d processes on %s", world.size, device)
@@ -135,14 +148,14 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float] | float:
     try:
         if not sweep.is_multirun():
             try:
-                return train(cfg, run_dir)
+                return fit(cfg, run_dir)
             except UserError as e:
                 _exit_with(e)
             except Diverged as e:  # the W&B run is already marked failed
                 _exit_with(e, code=1)
         # In a sweep a failed job is recorded and the sweep goes on (the summary counts it).
         try:
-            final = train(cfg, run_dir)
+            final = fit(cfg, run_dir)
         except Preempted:
             raise
         except Exception as e:

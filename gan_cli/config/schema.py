@@ -106,6 +106,12 @@ class Optim:  # optim.g and optim.d are any optimizer's `_target_` node
     schedule: Annotated[str, OneOf(("constant", "linear"))] = "constant"
 
 
+class Boost:  # +boost=adagan (conf/boost/adagan.yaml says what each key does)
+    rounds: Annotated[int, POSITIVE_INT]
+    beta: Annotated[Optional[float], Check(lambda v: 0 < v < 1, "a number in (0, 1)")] = None  # noqa: UP045
+    classifier_steps: Annotated[int, POSITIVE_INT] = 500
+
+
 def typed(cfg: DictConfig) -> DictConfig:
     """The composed config, typed, resolved and range-checked, as plain values (no
     interpolations, no enums); UserError names the first bad key and what is allowed."""
@@ -171,6 +177,8 @@ def _root_schema(raw: dict, specs: dict[str, Param]) -> type:
         "loss": _loss_schema(raw["loss"], specs),
         "optim": _dataclass("Optim", _declared(Optim), "optim", specs),
     }
+    if "boost" in raw:  # +boost=adagan
+        nodes["boost"] = _dataclass("Boost", _declared(Boost), "boost", specs)
     fields = [(name, node, field(default_factory=node)) for name, node in nodes.items()]
     fields.append(("optimize", Optional[str], field(default=None)))  # noqa: UP045
     return make_dataclass("GanTrain", fields)

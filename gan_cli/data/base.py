@@ -47,7 +47,9 @@ class DataSource:
     - `modes`: (centres (K, d), std) of a Gaussian mixture, for mode coverage, or None;
     - `labels`: the class labels (Labels) of labelled data, or None;
     - `state_dict()` / `load_state_dict()`: the sampler's state, for an exact resume;
-    - `shard(rank, size)`: draw as one rank of a distributed run.
+    - `shard(rank, size)`: draw as one rank of a distributed run;
+    - `examples()`: the finite training set (N, *shape) that `reweight(weights)` weighs
+      (AdaGAN): then each training sample is example i with probability weights[i].
     """
 
     kind: ClassVar[str]
@@ -57,6 +59,7 @@ class DataSource:
     shape: tuple[int, ...]
     heldout: Tensor
     _gen: torch.Generator  # every training batch is drawn with it
+    weights: Tensor | None = None  # AdaGAN: each training example's probability; None: uniform
 
     @classmethod
     def sample_shape(cls, **config: Any) -> tuple[int, ...]:
@@ -75,6 +78,25 @@ class DataSource:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._gen.set_state(state["generator"])
+
+    def examples(self) -> Tensor:
+        """The finite training set, (N, *shape) in the generator's range."""
+        raise NotImplementedError
+
+    @property
+    def n_examples(self) -> int:
+        return len(self.examples())
+
+    def reweight(self, weights: Tensor | None) -> None:
+        """Draw training samples from examples() with these probabilities (N,) (None:
+        as before)."""
+        if weights is not None and len(weights) != self.n_examples:
+            raise ValueError(f"{len(weights)} weights for {self.n_examples} examples")
+        self.weights = None if weights is None else weights.float().to(self._gen.device)
+
+    def weighted(self, n: int) -> Tensor:
+        """n example indices drawn by the weights, from the training stream."""
+        return torch.multinomial(self.weights, n, replacement=True, generator=self._gen)
 
     def shard(self, rank: int, size: int) -> None:
         """Draw as rank `rank` of `size`: its own random stream (and, where the data is

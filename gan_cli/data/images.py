@@ -90,11 +90,22 @@ class ImageData(DataSource):
     def sample_labelled(self) -> tuple[Tensor, Tensor | None]:
         """A training batch and its labels (batch_size,) int64 (None for unlabelled data),
         from the same random indices as `sample`: the stream is the same either way."""
-        idx = torch.randint(
-            len(self.images), (self.batch_size,), generator=self._gen, device=self.images.device
-        )
+        if self.weights is not None:  # AdaGAN: examples by their weights
+            idx = self.weighted(self.batch_size)
+        else:
+            idx = torch.randint(
+                len(self.images), (self.batch_size,), generator=self._gen, device=self.images.device
+            )
         x = to_unit_range(self.images[idx].to(self.device, non_blocking=True))
         return x, None if self.targets is None else self.targets[idx].to(self.device)
+
+    def examples(self) -> Tensor:
+        """This rank's training images (N, *shape) in [-1, 1], on their device."""
+        return to_unit_range(self.images)
+
+    @property
+    def n_examples(self) -> int:
+        return len(self.images)
 
     @property
     def heldout_labels(self) -> Tensor | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -18,6 +19,7 @@ from gan_cli.core.params import POSITIVE_INT, Annotated, OneOf, at_least
 from gan_cli.data.base import POINTS, DataSource
 
 Sampler = Callable[[int, torch.Generator], Tensor]
+POOL = 64_000  # the finite training set AdaGAN reweights (Tolstikhin et al.'s toy sets: 64k points)
 
 
 def _ring8_centers() -> Tensor:
@@ -93,7 +95,7 @@ class Toy2D(DataSource):
         self._draw = DISTRIBUTIONS[distribution]
         # (centres (K, 2), std) of a Gaussian mixture, for the mode-coverage metrics
         self.modes = MIXTURES.get(distribution)
-        self._gen = torch.Generator().manual_seed(seed)
+        self._gen, self._seed = torch.Generator().manual_seed(seed), seed
         heldout_gen = torch.Generator().manual_seed(seed + 1_000_003)
         self.heldout = self._draw(heldout_size, heldout_gen).to(self.device)
 
@@ -102,5 +104,17 @@ class Toy2D(DataSource):
         return cls.shape
 
     def sample(self) -> Tensor:
-        """One training batch, (batch_size, 2)."""
+        """One training batch, (batch_size, 2): fresh points, or points of the finite
+        training set examples() drawn by their weights once reweighted (AdaGAN)."""
+        if self.weights is not None:
+            return self.examples()[self.weighted(self.batch_size)].to(self.device)
         return self._draw(self.batch_size, self._gen).to(self.device)
+
+    @cached_property
+    def _examples(self) -> Tensor:
+        return self._draw(POOL, torch.Generator().manual_seed(self._seed + 2_000_003))
+
+    def examples(self) -> Tensor:
+        """A fixed training set of POOL points on the CPU (from its own seeded stream), for
+        reweighting."""
+        return self._examples
