@@ -17,11 +17,8 @@ def _train_and_keep(gan, data, *args, **kwargs):
     metrics = _train(gan, data, *args, **kwargs)
     out = Path(os.environ["GAN_TEST_RANKS"])
     out.mkdir(parents=True, exist_ok=True)
-    state = {
-        "generator": gan.generator.state_dict(),
-        "discriminator": gan.critic.state_dict(),
-        "batch": data.sample(),
-    }
+    state = {name: net.module.state_dict() for name, net in gan.networks.items()}
+    state["batch"] = data.sample()
     torch.save(state, out / f"rank{os.environ['RANK']}.pt")
     return metrics
 

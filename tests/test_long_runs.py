@@ -405,12 +405,19 @@ def test_ema_generator_is_the_average_of_the_weights(tmp_path, monkeypatch):
     assert not torch.equal(ema["net.0.weight"], snapshots[-1]["net.0.weight"])
 
 
-# the default suite runs one loss; the critic's extra steps (wgan_gp) in the slow one
-@pytest.mark.parametrize("loss", [pytest.param("wgan_gp", marks=pytest.mark.slow), "vanilla"])
+# the default suite runs one loss; the critic's extra steps (wgan_gp) and a third
+# network trained through backward(inputs=...) (veegan) in the slow one
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    "loss", [pytest.param("wgan_gp", marks=SLOW), pytest.param("veegan", marks=SLOW), "vanilla"]
+)
 def test_two_gloo_processes_train_one_run(loss, workdir):
     """torchrun with 2 CPU processes: the ranks' weights stay identical (also under the
-    gradient penalty's double backward), each rank draws its own data, and there is one
-    run folder, one metrics.jsonl and one W&B run."""
+    gradient penalty's double backward, and for each of a GAN on pairs' three networks),
+    each rank draws its own data, and there is one run folder, one metrics.jsonl and one
+    W&B run."""
     ranks = workdir / "ranks"
     worker = Path(__file__).with_name("ddp_worker.py")
     run = subprocess.run(
@@ -438,7 +445,7 @@ def test_two_gloo_processes_train_one_run(loss, workdir):
     assert len(_wandb_ids(run_dir)) == 1
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     r0, r1 = (torch.load(ranks / f"rank{r}.pt", weights_only=True) for r in (0, 1))
-    for net in ("generator", "discriminator"):
+    for net in set(r0) - {"batch"}:
         for k in r0[net]:
             assert torch.equal(r0[net][k], r1[net][k]), f"{net}.{k} differs between ranks"
     saved = load_checkpoint(run_dir / "checkpoints" / "last.pt")
