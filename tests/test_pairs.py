@@ -160,3 +160,11 @@ def test_veegan_learns_to_reconstruct(tmp_path):
     assert all(math.isfinite(r["recon/data"]) for r in rows)
     state = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
     assert {"reconstructor", "opt_r", "generator", "discriminator"} <= set(state)
+
+
+def test_veegan_latent_noise_samples_around_the_reconstruction():
+    f_x = torch.zeros(20_000, 2)
+    assert torch.equal(VEEGAN().code(f_x), f_x)  # deterministic by default
+    codes = VEEGAN(latent_noise=0.3).code(f_x)
+    assert codes.std().item() == pytest.approx(0.3, rel=0.03)
+    assert codes.mean().item() == pytest.approx(0.0, abs=0.01)

@@ -51,6 +51,11 @@ class JointObjective(Objective):
     def phases(self, pairs: Pairs) -> tuple[dict[str, Phase], dict[str, Tensor]]:
         raise NotImplementedError
 
+    def code(self, f_x: Tensor) -> Tensor:
+        """The latent a real example x is paired with, from F(x) (B, z_dim): F(x) itself
+        (a deterministic reconstructor); a stochastic one samples around it."""
+        return f_x
+
     # the two-network interface does not apply: the step calls `phases`
     def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
         raise TypeError(f"{type(self).__name__} trains on pairs: see phases()")

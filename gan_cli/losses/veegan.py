@@ -15,10 +15,11 @@ the raw logit does not depend on F), so one backward pass of L_G trains both.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gan_cli.core.params import POSITIVE, Annotated
+from gan_cli.core.params import AT_LEAST_0, POSITIVE, Annotated
 from gan_cli.losses.base import register
 from gan_cli.losses.joint import (
     CRITIC,
@@ -33,10 +34,22 @@ from gan_cli.losses.joint import (
 
 @register("veegan")
 class VEEGAN(JointObjective):
-    """`recon_weight` scales the reconstruction term d(z, F(G(z))) (1 in the paper)."""
+    """`recon_weight` scales the reconstruction term d(z, F(G(z))) (1 in the paper).
+    `latent_noise` = s > 0 makes the reconstructor the Gaussian p(z|x) = N(F(x), s^2 I)
+    of the paper's derivation: the data's pairs are (F(x) + s eps, x), a sample of it, as
+    Algorithm 1 draws them (z_g ~ p_gamma(z|x)); 0 pairs x with F(x) itself."""
 
-    def __init__(self, recon_weight: Annotated[float, POSITIVE] = 1.0) -> None:
-        self.recon_weight = recon_weight
+    def __init__(
+        self,
+        recon_weight: Annotated[float, POSITIVE] = 1.0,
+        latent_noise: Annotated[float, AT_LEAST_0] = 0.0,
+    ) -> None:
+        self.recon_weight, self.latent_noise = recon_weight, latent_noise
+
+    def code(self, f_x: Tensor) -> Tensor:
+        if not self.latent_noise:
+            return f_x
+        return f_x + self.latent_noise * torch.randn_like(f_x)
 
     def phases(self, pairs: Pairs) -> tuple[dict[str, Phase], dict[str, Tensor]]:
         real, fake = pairs.real_out.float(), pairs.fake_out.float()

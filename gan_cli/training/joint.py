@@ -26,7 +26,7 @@ def joint_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
         z = noise(gan, x)
         with precision:
             fake = F.g(z)
-            real_out = F.d(x, F.r(x)).float()
+            real_out = F.d(x, gan.objective.code(F.r(x))).float()
             fake_out = F.d(fake, z).float()
             phases, scalars = gan.objective.phases(Pairs(real_out, fake_out, z, fake, F.r))
         if i < gan.critic_steps(step) - 1:  # a critic update alone
