@@ -168,3 +168,24 @@ def test_veegan_latent_noise_samples_around_the_reconstruction():
     codes = VEEGAN(latent_noise=0.3).code(f_x)
     assert codes.std().item() == pytest.approx(0.3, rel=0.03)
     assert codes.mean().item() == pytest.approx(0.0, abs=0.01)
+
+
+def test_a_resumed_veegan_run_continues_exactly(tmp_path):
+    """10 steps, then 10 more from the checkpoint, give the straight 20 steps' weights
+    (all three networks and their optimizers) and metrics."""
+    common = ["loss=veegan", "logger=none", "trainer.eval_every=5", "trainer.sample_every=0"]
+    common += ["trainer.log_every=5", "data.heldout_size=300", "trainer.ema_decay=0.9"]
+    train(compose(*common, "trainer.steps=20"), tmp_path / "straight")
+    train(compose(*common, "trainer.steps=10"), tmp_path / "resumed")
+    train(compose(*common, "trainer.steps=20", "trainer.resume=auto"), tmp_path / "resumed")
+    a, b = (torch.load(tmp_path / r / "checkpoints" / "last.pt") for r in ("straight", "resumed"))
+    for key in ("generator", "discriminator", "reconstructor", "generator_ema"):
+        assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), key
+    assert a["opt_r"]["state"][0]["step"] == b["opt_r"]["state"][0]["step"] == 20
+
+    def rows(run):
+        return [{k: v for k, v in r.items() if not k.startswith("time/")} for r in jsonl(run)]
+
+    assert rows(tmp_path / "straight" / "metrics.jsonl") == rows(
+        tmp_path / "resumed" / "metrics.jsonl"
+    )

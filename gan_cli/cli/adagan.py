@@ -4,9 +4,10 @@ mixture of the earlier ones misses (gan_cli.training.mixture).
 
 One run folder: round_01/, round_02/, ... each a run folder of its own (its config,
 metrics.jsonl, checkpoints, samples, W&B run, in the W&B group of the whole run); and
-at the top the mixture: metrics.jsonl (its metrics after each round, `step` = the round),
-samples/round_NN.png, and checkpoints/last.pt, one checkpoint that gan-sample samples
-(each sample from a component drawn by the mixture weights). Round 1 is the plain run
+at the top the whole run's config.yaml and the mixture: metrics.jsonl (its metrics
+after each round, `step` = the round), samples/round_NN.png, and checkpoints/last.pt,
+one checkpoint that gan-sample samples (each sample from a component drawn by the
+mixture weights). Round 1 is the plain run
 of the preset (same seed, same data stream); round t trains with seed + t - 1.
 
 `trainer.resume=auto` continues an interrupted AdaGAN at its round and step: the rounds
@@ -28,6 +29,7 @@ from gan_cli import metrics
 from gan_cli.cli import sweep
 from gan_cli.config.build import data_source, generator
 from gan_cli.config.checks import resolve_device
+from gan_cli.core.atomic import atomic_write
 from gan_cli.core.errors import UserError
 from gan_cli.data.base import IMAGES
 from gan_cli.losses import Objective
@@ -55,6 +57,9 @@ def boost(cfg: DictConfig, run_dir: Path, train) -> dict[str, float]:
         raise UserError("+boost=adagan mixes unconditional generators: set model.conditional=none")
     device = resolve_device(cfg.trainer.device)
     state = _resumed(cfg, run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_write(run_dir / "config.yaml", "w") as f:  # the config as run, boost included
+        f.write(OmegaConf.to_yaml(cfg))
     done = state["round"] if state else 0
     components = state["mixture"]["components"] if state else []
     weights = state["mixture"]["weights"] if state else []
