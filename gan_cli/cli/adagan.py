@@ -66,6 +66,9 @@ def boost(cfg: DictConfig, run_dir: Path, train) -> dict[str, float]:
     data_weights = state["data_weights"] if state else None
     wandb_id = state.get("wandb_id") if state else None
     data = data_source(cfg, device)
+    if done and data_weights is None:  # a finished run given more rounds
+        mixture = _mixture(cfg, components, weights, device)
+        data_weights = _reweight(cfg, data, mixture, mixture_beta(done + 1, beta), done)
     final: dict[str, float] = {}
     for t in range(done + 1, rounds + 1):
         log.info("AdaGAN round %d of %d", t, rounds)

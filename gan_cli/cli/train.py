@@ -48,7 +48,9 @@ def fit(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     if "boost" in cfg:
         if distributed.world().active:
             raise UserError("+boost=adagan runs on one process: start it without torchrun")
-        return adagan.boost(cfg, run_dir, train)
+        final = adagan.boost(cfg, run_dir, train)
+        print_summary(final, run_dir)  # the mixture's, and the whole run's folder
+        return final
     return train(cfg, run_dir)
 
 

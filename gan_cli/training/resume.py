@@ -57,10 +57,14 @@ def check_resume(state: dict[str, Any], cfg: DictConfig, path: Path) -> None:
     """One line if the checkpoint at `path` was trained with another config than `cfg`
     (in a key outside MAY_CHANGE), or is already at or past trainer.steps."""
     saved, now = _flat(state["config"]), _flat(OmegaConf.to_container(cfg))
+    boosted = "mixture" in state  # an AdaGAN run (+boost=adagan): counted in rounds
+    if boosted and "boost" not in cfg:
+        raise UserError(f"trainer.resume: {path} is an AdaGAN run: resume it with +boost=adagan")
+    may_change = (*MAY_CHANGE, "boost.rounds") if boosted else MAY_CHANGE
     differ = [
         k
         for k in sorted(saved.keys() & now.keys())
-        if saved[k] != now[k] and not k.startswith(MAY_CHANGE)
+        if saved[k] != now[k] and not k.startswith(may_change)
     ]
     if differ:
         shown = ", ".join(f"{k} ({saved[k]!r} there, {now[k]!r} here)" for k in differ[:4])
@@ -69,7 +73,12 @@ def check_resume(state: dict[str, Any], cfg: DictConfig, path: Path) -> None:
             f"trainer.resume: {path} was trained with another config: {shown}{more}; "
             "resume with the run's own overrides (its .hydra/overrides.yaml)"
         )
-    if state["step"] >= cfg.trainer.steps:
+    if boosted and state["round"] >= cfg.boost.rounds:
+        raise UserError(
+            f"trainer.resume: {path} has done round {state['round']}, boost.rounds is "
+            f"{cfg.boost.rounds}: raise boost.rounds to add rounds"
+        )
+    if not boosted and state["step"] >= cfg.trainer.steps:
         raise UserError(
             f"trainer.resume: {path} is at step {state['step']}, trainer.steps is "
             f"{cfg.trainer.steps}: raise trainer.steps to train longer"
