@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.architectures import architectures
+from bench.architectures import record as architectures_record
 from bench.common import RESULTS, machine
 from bench.conditional import conditional
 from bench.gpu import gpu
@@ -52,7 +53,20 @@ def main() -> None:
         action="store_true",
         help="architectures: keep the jobs an earlier run left in --work, run only the rest",
     )
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="architectures: record the jobs a stopped or running study finished in --work "
+        "(marked partial), run nothing",
+    )
     args = parser.parse_args()
+    if args.record:  # what --reuse would keep, written down before a machine goes away
+        path = RESULTS / "architectures.json"
+        before = json.loads(path.read_text())
+        result = architectures_record(args.work)
+        path.write_text(json.dumps({**before, "partial": True, "result": result}, indent=2))
+        console.print(f"recorded {len(result['random']['jobs'])} jobs -> {path}")
+        return
     os.environ.setdefault("WANDB_SILENT", "true")  # the runs' W&B banners would bury the tables
     # quick runs are a smoke test: they never replace the committed full results
     results = RESULTS / "quick" if args.quick else RESULTS

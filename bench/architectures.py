@@ -212,22 +212,58 @@ SCALARS = ("classes/score", "floor/classes/score", "fid/classifier", "time/steps
 
 
 def _jobs(sweep_dir: Path) -> list[dict[str, Any]]:
-    """Each job of the sweep's summary.csv: its overrides, status, scores and seconds."""
-    rows = []
-    for row in _csv(sweep_dir / "summary.csv"):
-        job = Path(row["folder"])
-        status = job / "status.json"
-        started = job / ".hydra" / "config.yaml"
-        seconds = None
-        if status.is_file() and started.is_file():
-            seconds = status.stat().st_mtime - started.stat().st_mtime
-        keep = {k: row[k] for k in ("status", *JOB_KEYS) if k in row}
-        keep |= {k: float(row[k]) for k in SCALARS if row.get(k) not in (None, "")}
-        if "model.arch_seed" in row and (job / "config.yaml").is_file():  # what it drew
-            model = yaml.safe_load((job / "config.yaml").read_text())["model"]
-            keep["drawn"] = {k: model.get(k) for k in DRAWN}
-        rows.append({**keep, "error": row.get("error", ""), "seconds": seconds})
-    return rows
+    """Each job of the sweep's summary.csv (see _job)."""
+    return [_job(Path(row["folder"])) for row in _csv(sweep_dir / "summary.csv")]
+
+
+def _job(folder: Path) -> dict[str, Any]:
+    """A finished job: its overrides (JOB_KEYS), status, scores, what it drew, and its
+    seconds (from its folder's config.yaml to its status.json)."""
+    given = dict(
+        o.split("=", 1) for o in yaml.safe_load((folder / ".hydra/overrides.yaml").read_text())
+    )
+    status = json.loads((folder / "status.json").read_text())
+    started = folder / ".hydra" / "config.yaml"
+    seconds = (folder / "status.json").stat().st_mtime - started.stat().st_mtime
+    keep: dict[str, Any] = {
+        "status": status["status"],
+        **{k: given[k] for k in JOB_KEYS if k in given},
+    }
+    keep |= {k: float(v) for k, v in status["metrics"].items() if k in SCALARS}
+    if "model.arch_seed" in given and (folder / "config.yaml").is_file():  # what it drew
+        model = yaml.safe_load((folder / "config.yaml").read_text())["model"]
+        keep["drawn"] = {k: model.get(k) for k in DRAWN}
+    return {**keep, "error": status.get("error", ""), "seconds": seconds}
+
+
+def record(work: Path) -> dict[str, Any]:
+    """The random study as far as a stopped (or still running) `--work` has it: the
+    recorded jobs and those finished there since, the table over the architectures whose
+    two jobs are done; marked partial. Runs nothing (bench --only architectures --record)."""
+    earlier = _earlier(quick=False)
+    random = dict(earlier["random"])
+    jobs = {_key(j): j for j in random["jobs"]}
+    for key, folder in _job_folders(work / "architectures" / "random").items():
+        if (folder / "status.json").is_file():
+            jobs[key] = _job(folder)
+    seeds = {k[0] for k in jobs}
+    paired = [j for k, j in jobs.items() if all((k[0], x) in jobs for x in LOSSES)]
+    found = robustness.study(paired, ["model.arch_seed", "loss"])
+    if not isinstance(found, robustness.Study):
+        raise RuntimeError(f"the random study has no table: {found}")
+    n_random = int(random["command"].split("range(")[1].rstrip(")"))
+    random |= {
+        "jobs": sorted(jobs.values(), key=lambda j: str(_key(j))),
+        "pairs": found.pairs,
+        "table": found.rows,
+        "stopped": f"stopped after {len(jobs)} of {2 * n_random} jobs ({len(seeds)} "
+        f"architectures begun); the table pairs the {found.pairs} architectures whose two "
+        "jobs finished",
+    }
+    costs = [j["seconds"] for j in jobs.values() if j.get("seconds")]
+    random["seconds_per_job"] = statistics.mean(costs)
+    random["full_study_cpu_hours"] = 400 * random["seconds_per_job"] / 3600
+    return {**earlier, "random": random}
 
 
 def _csv(path: Path) -> list[dict[str, Any]]:

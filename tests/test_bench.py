@@ -37,3 +37,29 @@ def test_bare_loop_updates_equal_train_step(loss):
         assert sum(not torch.equal(a, initial[name]) for name, a in state.items()) >= 6
         for name, a in state.items():
             torch.testing.assert_close(a, theirs.state_dict()[name], rtol=1e-5, atol=1e-7)
+
+
+def test_a_finished_study_job_is_read_from_its_folder(tmp_path):
+    """bench.architectures reads a job from its folder (overrides, status.json, what it
+    drew, its seconds), for the results and for --record."""
+    import json
+
+    import yaml
+
+    from bench.architectures import _job
+
+    folder = tmp_path / "job"
+    (folder / ".hydra").mkdir(parents=True)
+    overrides = ["model.arch_seed=3", "loss=wgan_gp", "data=fashion_mnist"]
+    (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    (folder / ".hydra" / "config.yaml").write_text("{}")
+    (folder / "config.yaml").write_text(yaml.safe_dump({"model": {"g_act": "tanh", "d_depth": 8}}))
+    metrics = {"classes/score": 2.5, "floor/classes/score": 8.0, "loss/d": 1.0}
+    (folder / "status.json").write_text(
+        json.dumps({"status": "ok", "error": "", "metrics": metrics})
+    )
+    job = _job(folder)
+    assert job["status"] == "ok" and job["model.arch_seed"] == "3" and job["loss"] == "wgan_gp"
+    assert job["classes/score"] == 2.5 and "loss/d" not in job
+    assert job["drawn"]["g_act"] == "tanh" and job["drawn"]["d_depth"] == 8
+    assert job["seconds"] >= 0
