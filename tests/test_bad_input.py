@@ -54,6 +54,11 @@ CASES = {
         ["loss=vanilla", "loss.objective=veegan"],
         ["loss.objective=veegan needs a reconstructor", "use loss=veegan"],
     ),
+    "a mixture of conditional generators": (
+        ["+boost=adagan", "data=cifar10", "data.download=false", "model=dcgan"]
+        + ["model.conditional=projection"],
+        ["+boost=adagan mixes unconditional generators"],
+    ),
     "required key": (["data=image_folder", "model=dcgan"], ["data.path is required"]),
     "metric that does not fit the data": (
         ["metrics.eval=[sliced_w1]"],

@@ -154,7 +154,9 @@ def test_help_says_what_gan_train_is_and_the_common_commands(workdir, here):
     )
     for command in ("gan-train loss=vanilla", "gan-train -m", "trainer.resume=auto", "gan-sample"):
         assert command in result.stdout, command
-    assert "loss: ali, fgan, lsgan, sn, vanilla, veegan, wgan, wgan_gp" in result.stdout  # Hydra's lists
+    assert (
+        "loss: ali, fgan, lsgan, sn, vanilla, veegan, wgan, wgan_gp" in result.stdout
+    )  # Hydra's lists
 
 
 @pytest.mark.parametrize("args", [[], ["data=mnist", "model=dcgan"]])

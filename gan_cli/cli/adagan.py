@@ -53,8 +53,6 @@ def boost(cfg: DictConfig, run_dir: Path, train) -> dict[str, float]:
     """Run the rounds of a checked config with `boost` (train: gan_cli.cli.train.train,
     one run into a folder with data weights); returns the mixture's last metrics."""
     rounds, beta = cfg.boost.rounds, cfg.boost.beta
-    if cfg.model.conditional != "none":
-        raise UserError("+boost=adagan mixes unconditional generators: set model.conditional=none")
     device = resolve_device(cfg.trainer.device)
     state = _resumed(cfg, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -60,6 +60,8 @@ def check(cfg: DictConfig) -> DictConfig:
     _check_constraint_fits(cfg)
     _check_conditional(cfg, data_cls.kind)
     _check_pairs(cfg)
+    if "boost" in cfg and cfg.model.conditional != "none":
+        raise UserError("+boost=adagan mixes unconditional generators: set model.conditional=none")
     metrics.selected(cfg.metrics, data_cls.kind)  # names known, and fitting this data
     weights = cfg.metrics.inception_weights
     if weights is not None and not Path(weights).is_file():
