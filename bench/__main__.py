@@ -323,7 +323,7 @@ def _show_architectures(result: dict) -> None:
         *columns,
     )
     for ours, paper in zip(r["table"], result["random"]["paper_table"], strict=True):
-        cells = [ours["threshold"]] + [f"{ours[c]} ({paper[c]})" for c in columns[1:]]
+        cells = [f"{ours['threshold']:.3f}"] + [f"{ours[c]} ({paper[c]})" for c in columns[1:]]
         table.add_row(*cells)
     console.print(table)
 
