@@ -162,12 +162,13 @@ def test_veegan_learns_to_reconstruct(tmp_path):
     assert {"reconstructor", "opt_r", "generator", "discriminator"} <= set(state)
 
 
-def test_veegan_latent_noise_samples_around_the_reconstruction():
-    f_x = torch.zeros(20_000, 2)
-    assert torch.equal(VEEGAN().code(f_x), f_x)  # deterministic by default
-    codes = VEEGAN(latent_noise=0.3).code(f_x)
-    assert codes.std().item() == pytest.approx(0.3, rel=0.03)
-    assert codes.mean().item() == pytest.approx(0.0, abs=0.01)
+@pytest.mark.parametrize("objective", [ALI, VEEGAN])
+def test_latent_noise_samples_around_the_reconstruction(objective):
+    f_x = torch.full((20_000, 2), 1.5)
+    assert torch.equal(objective().code(f_x), f_x)  # deterministic by default
+    codes = objective(latent_noise=0.3).code(f_x)
+    assert codes.std(dim=0).tolist() == pytest.approx([0.3, 0.3], rel=0.03)
+    assert codes.mean(dim=0).tolist() == pytest.approx([1.5, 1.5], abs=0.01)
 
 
 def test_a_resumed_veegan_run_continues_exactly(tmp_path):

@@ -8,7 +8,9 @@ logits: with D = sigmoid(l),
   L_D  = mean(softplus(-l(x, F(x))) + softplus(l(G(z), z)))
   L_GF = mean(softplus(l(x, F(x))) + softplus(-l(G(z), z)))
 G and F minimize L_GF together, the non-saturating form of the minimax game; all three
-networks are updated at once from one forward pass.
+networks are updated at once from one forward pass. The papers' encoders are
+Gaussian, x -> N(mu(x), sigma(x)^2 I); `loss.latent_noise` = s pairs x with a sample of
+N(F(x), s^2 I) (0, the default: BiGAN's deterministic encoder).
 """
 
 from __future__ import annotations

@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
+from gan_cli.core.params import AT_LEAST_0, Annotated
 from gan_cli.losses.base import Objective
 
 GENERATOR, CRITIC, RECONSTRUCTOR = "generator", "discriminator", "reconstructor"
@@ -48,13 +50,20 @@ class JointObjective(Objective):
 
     networks: tuple[str, ...] = (RECONSTRUCTOR,)
 
+    def __init__(self, latent_noise: Annotated[float, AT_LEAST_0] = 0.0) -> None:
+        self.latent_noise = latent_noise
+
     def phases(self, pairs: Pairs) -> tuple[dict[str, Phase], dict[str, Tensor]]:
         raise NotImplementedError
 
     def code(self, f_x: Tensor) -> Tensor:
         """The latent a real example x is paired with, from F(x) (B, z_dim): F(x) itself
-        (a deterministic reconstructor); a stochastic one samples around it."""
-        return f_x
+        (a deterministic reconstructor, `latent_noise` 0), or with `latent_noise` = s > 0
+        a sample of the Gaussian encoder N(F(x), s^2 I): ALI's stochastic encoder, the
+        p(z|x) VEEGAN's Algorithm 1 draws from."""
+        if not self.latent_noise:
+            return f_x
+        return f_x + self.latent_noise * torch.randn_like(f_x)
 
     # the two-network interface does not apply: the step calls `phases`
     def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:

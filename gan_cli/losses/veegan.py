@@ -15,7 +15,6 @@ the raw logit does not depend on F), so one backward pass of L_G trains both.
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -44,12 +43,8 @@ class VEEGAN(JointObjective):
         recon_weight: Annotated[float, POSITIVE] = 1.0,
         latent_noise: Annotated[float, AT_LEAST_0] = 0.0,
     ) -> None:
-        self.recon_weight, self.latent_noise = recon_weight, latent_noise
-
-    def code(self, f_x: Tensor) -> Tensor:
-        if not self.latent_noise:
-            return f_x
-        return f_x + self.latent_noise * torch.randn_like(f_x)
+        super().__init__(latent_noise)
+        self.recon_weight = recon_weight
 
     def phases(self, pairs: Pairs) -> tuple[dict[str, Phase], dict[str, Tensor]]:
         real, fake = pairs.real_out.float(), pairs.fake_out.float()
