@@ -1,5 +1,5 @@
 """python -m bench [--quick] [--only startup overhead hardware pipeline memory quality
-tracking stacked remedies conditional architectures gpu]"""
+tracking stacked remedies conditional architectures collapse gpu]"""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rich.table import Table
 
 from bench.architectures import architectures
 from bench.architectures import record as architectures_record
+from bench.collapse import collapse
 from bench.common import RESULTS, machine
 from bench.conditional import conditional
 from bench.gpu import gpu
@@ -38,6 +39,7 @@ PARTS = (
     "remedies",
     "conditional",
     "architectures",
+    "collapse",
     "gpu",
 )
 console = Console()
@@ -100,6 +102,8 @@ def main() -> None:
             result = conditional(args.quick, work)
         elif part == "architectures":
             result = architectures(args.quick, work, args.reuse)
+        elif part == "collapse":
+            result = collapse(args.quick, work)
         else:
             result = gpu(args.quick, work)
         seconds = time.perf_counter() - start
@@ -238,6 +242,32 @@ def show(part: str, result: dict) -> None:
         for dist, rows in result["published"].items():
             for name, (modes, hq) in rows.items():
                 table.add_row(f"{name} (published)", dist, f"{modes:.1f}", f"{hq:.1f}", *"-" * 3)
+    elif part == "collapse":
+        table = _table(
+            f"ALI, VEEGAN, AdaGAN: seeds {result['seeds']} (Stacked MNIST: seed 0)",
+            "method",
+            "data",
+            "modes",
+            "HQ % / KL",
+            "exact W1",
+            "all modes at round",
+            "CPU s",
+        )
+        for key, r in result["summary"].items():
+            name, data = key.rsplit(" ", 1)
+            hq, kl = r.get("modes/hq_fraction"), r.get("modes/kl")
+            table.add_row(
+                name,
+                data,
+                _f_or_dash(r.get("modes/captured"), "{:.1f}"),
+                f"{100 * hq:.1f}" if hq is not None else _f_or_dash(kl, "{:.2f}"),
+                _f_or_dash(r.get("wasserstein/exact"), "{:.3f}"),
+                ", ".join("-" if t is None else str(t) for t in r.get("all_modes_round", [])),
+                _f_or_dash(r.get("cpu_seconds"), "{:.0f}"),
+            )
+        for data, rows in result["published"].items():
+            for name, (modes, second) in rows.items():
+                table.add_row(f"{name} (published)", data, f"{modes:.1f}", f"{second}", *"-" * 3)
     elif part == "stacked":
         table = _table(
             f"Stacked MNIST ({result['base']} digits, classifier accuracy "

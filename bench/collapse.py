@@ -1,0 +1,160 @@
+"""12. Mode collapse's answers that change what is trained: ALI and VEEGAN (a third
+network) and AdaGAN (a mixture of GANs), under the toy protocol of the quality and
+remedies parts (2,500 samples: modes captured, high-quality fraction; exact W1), over 3
+seeds on ring8 and grid25, each with its CPU time, beside the published rows of VEEGAN's
+Table 1 and PacGAN's; and on Stacked MNIST (the stacked part's protocol), the plain
+DCGAN, VEEGAN and AdaGAN over DCGAN.
+
+An AdaGAN run records its mixture after each round: the table gives the round at which
+the mixture first held every mode, and its first round is its single component (the
+plain run of the preset, same seed)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.quality import DISTRIBUTIONS
+
+MODES = {"ring8": 8, "grid25": 25}
+TOY = {  # name -> overrides (a distribution's own where a dict)
+    "gan": ["loss=vanilla"],  # the plain preset, 1,500 steps: AdaGAN's component
+    "ali": ["+experiment=ring8_veegan", "loss=ali"],  # VEEGAN's setting, no reconstruction
+    "veegan": ["+experiment=ring8_veegan"],
+    "adagan gan": ["+experiment=grid25_adagan"],
+    "adagan best": {d: [f"+experiment={d}_best", "+boost=adagan", "boost.rounds=3"] for d in MODES},
+}
+QUICK_TOY = {  # the smoke test's budgets: every kind of run, a few hundred steps
+    "gan": ["loss=vanilla", "trainer.steps=200"],
+    "veegan": ["loss=veegan", "trainer.steps=200"],
+    "adagan gan": ["loss=vanilla", "trainer.steps=100", "+boost=adagan", "boost.rounds=2"],
+}
+STACKED = {
+    "dcgan": ["loss=vanilla"],
+    "veegan": ["loss=veegan"],
+    "adagan dcgan": ["loss=vanilla", "+boost=adagan", "boost.rounds=3"],
+}
+PUBLISHED = {  # VEEGAN Table 1 (2,500 samples, 5 runs) and PacGAN Table 1: modes, HQ %
+    "ring8": {
+        "GAN": (1.0, 99.3),
+        "ALI": (2.8, 0.13),
+        "Unrolled GAN": (7.6, 35.6),
+        "VEEGAN": (8.0, 52.9),
+        "PacGAN4": (7.8, 95.9),
+    },
+    "grid25": {
+        "GAN": (3.3, 0.5),
+        "ALI": (15.8, 1.6),
+        "Unrolled GAN": (23.6, 16.0),
+        "VEEGAN": (24.6, 40.0),
+        "PacGAN4": (24.8, 93.6),
+    },
+    "stacked": {  # modes of 1,000 and KL to uniform (VEEGAN Table 2, PacGAN Table 2)
+        "DCGAN": (99.0, 3.40),
+        "ALI": (16.0, 5.40),
+        "Unrolled GAN": (48.7, 4.32),
+        "VEEGAN": (150.0, 2.95),
+        "PacDCGAN2": (1000.0, 0.06),
+    },
+}
+COLUMNS = ("modes/captured", "modes/hq_fraction", "wasserstein/exact", "modes/kl")
+
+
+def _run(job: tuple[str, str, int, list[str], str]) -> dict[str, Any]:
+    """One gan-train run (AdaGAN's rounds included) on one core: its final metrics, its
+    CPU seconds, and for AdaGAN the mixture's metrics after each round."""
+    from bench.common import config, quiet
+    from gan_cli.cli.train import fit
+
+    name, data, seed, overrides, run_dir = job
+    chosen = [f"data.distribution={data}"] if data in MODES else []
+    cfg = config(
+        *overrides,
+        *chosen,
+        f"trainer.seed={seed}",
+        "trainer.threads=1",  # one process per core
+        "logger=none",
+        "trainer.device=cpu",
+    )
+    start, cpu = time.perf_counter(), time.process_time()
+    with quiet():
+        final = fit(cfg, Path(run_dir))
+    out = {
+        "config": name,
+        "data": data,
+        "seed": seed,
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
+        **{k: final[k] for k in COLUMNS if k in final},
+    }
+    if "boost" in cfg:
+        rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").open()]
+        out["rounds"] = [{k: r[k] for k in ("step", *COLUMNS) if k in r} for r in rows]
+        if data in MODES:
+            full = [r["step"] for r in rows if r["modes/captured"] >= MODES[data]]
+            out["all_modes_round"] = full[0] if full else None
+    return out
+
+
+def collapse(quick: bool, work: Path) -> dict[str, Any]:
+    from bench.stacked import _classifier, digits
+
+    toy, seeds = (QUICK_TOY, (0,)) if quick else (TOY, (0, 1, 2))
+    jobs = [
+        (n, d, s, o[d] if isinstance(o, dict) else o, str(work / "collapse" / f"{n}-{d}-{s}"))
+        for n, o in toy.items()
+        for d in DISTRIBUTIONS
+        for s in seeds
+    ]
+    found = digits(work)
+    if found is not None:
+        root, base = found
+        steps, samples = (100, 2600) if quick else (1500, 26_000)
+        stacked = [
+            "model=dcgan",
+            "data=stacked_mnist",
+            f"data.root={root}",
+            f"data.base={base}",
+            "data.download=false",
+            f"trainer.steps={steps}",
+            "trainer.eval_every=0",
+            "trainer.sample_every=0",
+            "trainer.log_every=100",
+            f"metrics.stacked_samples={samples}",
+            "metrics.eval=[stacked_modes]",
+        ]
+        _classifier(root, base)  # trained once, before the runs share it
+        names = ("dcgan", "adagan dcgan") if quick else tuple(STACKED)
+        jobs[:0] = [  # the longest first
+            (n, "stacked", 0, [*STACKED[n], *stacked], str(work / "collapse" / f"{n}-stacked"))
+            for n in names
+        ]
+    with multiprocessing.get_context("spawn").Pool(os.cpu_count() or 1) as pool:
+        runs = list(pool.imap_unordered(_run, jobs))
+    summary = {}
+    for name in dict.fromkeys(r["config"] for r in runs):
+        for data in (*DISTRIBUTIONS, "stacked"):
+            mine = [r for r in runs if r["config"] == name and r["data"] == data]
+            if not mine:
+                continue
+            row: dict[str, Any] = {"runs": len(mine)}
+            for k in (*COLUMNS, "seconds", "cpu_seconds"):
+                values = [r[k] for r in mine if r.get(k) is not None]
+                if values:
+                    row[k] = statistics.fmean(values)
+            if "rounds" in mine[0] and data in MODES:
+                row["all_modes_round"] = [r["all_modes_round"] for r in mine]
+                row["first_round_modes"] = [r["rounds"][0]["modes/captured"] for r in mine]
+            summary[f"{name} {data}"] = row
+    return {
+        "seeds": list(seeds),
+        "stacked": None if found is None else {"base": found[1], "steps": steps, "samples": samples},
+        "summary": summary,
+        "published": PUBLISHED,
+        "runs": runs,
+    }
