@@ -16,6 +16,7 @@ from rich.table import Table
 from bench.architectures import architectures
 from bench.architectures import record as architectures_record
 from bench.collapse import collapse
+from bench.collapse import record as collapse_record
 from bench.common import RESULTS, machine
 from bench.conditional import conditional
 from bench.gpu import gpu
@@ -53,21 +54,28 @@ def main() -> None:
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="architectures: keep the jobs an earlier run left in --work, run only the rest",
+        help="architectures, collapse: keep the jobs an earlier run left in --work, run only "
+        "the rest",
     )
     parser.add_argument(
         "--record",
         action="store_true",
-        help="architectures: record the jobs a stopped or running study finished in --work "
-        "(marked partial), run nothing",
+        help="architectures, collapse (the first of --only): record the jobs a stopped or "
+        "running run finished in --work (marked partial), run nothing",
     )
     args = parser.parse_args()
     if args.record:  # what --reuse would keep, written down before a machine goes away
-        path = RESULTS / "architectures.json"
-        before = json.loads(path.read_text())
-        result = architectures_record(args.work)
+        part = "collapse" if args.only[0] == "collapse" else "architectures"
+        path = RESULTS / f"{part}.json"
+        before = json.loads(path.read_text()) if path.is_file() else {"machine": machine()}
+        if part == "collapse":
+            result = collapse_record(args.work)
+            done = len(result["runs"])
+        else:
+            result = architectures_record(args.work)
+            done = len(result["random"]["jobs"])
         path.write_text(json.dumps({**before, "partial": True, "result": result}, indent=2))
-        console.print(f"recorded {len(result['random']['jobs'])} jobs -> {path}")
+        console.print(f"recorded {done} jobs -> {path}")
         return
     os.environ.setdefault("WANDB_SILENT", "true")  # the runs' W&B banners would bury the tables
     # quick runs are a smoke test: they never replace the committed full results
@@ -103,7 +111,7 @@ def main() -> None:
         elif part == "architectures":
             result = architectures(args.quick, work, args.reuse)
         elif part == "collapse":
-            result = collapse(args.quick, work)
+            result = collapse(args.quick, work, args.reuse)
         else:
             result = gpu(args.quick, work)
         seconds = time.perf_counter() - start

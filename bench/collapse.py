@@ -7,7 +7,10 @@ DCGAN, VEEGAN and AdaGAN over DCGAN.
 
 An AdaGAN run records its mixture after each round: the table gives the round at which
 the mixture first held every mode, and its first round is its single component (the
-plain run of the preset, same seed)."""
+plain run of the preset, same seed).
+
+Each job leaves its result in its folder (`bench.json`): `--reuse` keeps the finished
+ones and runs the rest, `--record` writes those finished so far (marked partial)."""
 
 from __future__ import annotations
 
@@ -22,12 +25,14 @@ from typing import Any
 from bench.quality import DISTRIBUTIONS
 
 MODES = {"ring8": 8, "grid25": 25}
-TOY = {  # name -> overrides (a distribution's own where a dict)
-    "gan": ["loss=vanilla"],  # the plain preset, 1,500 steps: AdaGAN's component
-    "ali": ["+experiment=ring8_veegan", "loss=ali"],  # VEEGAN's setting, no reconstruction
-    "veegan": ["+experiment=ring8_veegan"],
+TOY = {  # name -> overrides (a distribution's own where a dict), in the order they run
     "adagan gan": ["+experiment=grid25_adagan"],
-    "adagan best": {d: [f"+experiment={d}_best", "+boost=adagan", "boost.rounds=3"] for d in MODES},
+    "veegan": ["+experiment=ring8_veegan"],
+    # VEEGAN's setting without the reconstruction, every learning rate 1e-4 (at G's 1e-3
+    # it kept one mode), a quarter of its steps
+    "ali": ["+experiment=ring8_veegan", "loss=ali", "optim.g.lr=1e-4", "trainer.steps=10000"],
+    "gan": ["loss=vanilla", "trainer.steps=2500"],  # the plain GAN: AdaGAN's component
+    "adagan best": {d: [f"+experiment={d}_best", "+boost=adagan", "boost.rounds=2"] for d in MODES},
 }
 QUICK_TOY = {  # the smoke test's budgets: every kind of run, a few hundred steps
     "gan": ["loss=vanilla", "trainer.steps=200"],
@@ -72,6 +77,9 @@ def _run(job: tuple[str, str, int, list[str], str]) -> dict[str, Any]:
     from gan_cli.cli.train import fit
 
     name, data, seed, overrides, run_dir = job
+    done = Path(run_dir) / "bench.json"
+    if done.is_file():  # kept by --reuse
+        return json.loads(done.read_text())
     chosen = [f"data.distribution={data}"] if data in MODES else []
     cfg = config(
         *overrides,
@@ -98,11 +106,17 @@ def _run(job: tuple[str, str, int, list[str], str]) -> dict[str, Any]:
         if data in MODES:
             full = [r["step"] for r in rows if r["modes/captured"] >= MODES[data]]
             out["all_modes_round"] = full[0] if full else None
+    done.write_text(json.dumps(out, indent=2))
     return out
 
 
-def collapse(quick: bool, work: Path) -> dict[str, Any]:
+def collapse(quick: bool, work: Path, reuse: bool = False) -> dict[str, Any]:
+    """Every job, one process per core; with `reuse` the jobs finished in `work` are kept."""
     from bench.stacked import _classifier, digits
+
+    if not reuse:  # a fresh run: no result of an earlier one is kept
+        for old in (work / "collapse").glob("*/bench.json"):
+            old.unlink()
 
     toy, seeds = (QUICK_TOY, (0,)) if quick else (TOY, (0, 1, 2))
     jobs = [
@@ -111,11 +125,13 @@ def collapse(quick: bool, work: Path) -> dict[str, Any]:
         for d in DISTRIBUTIONS
         for s in seeds
     ]
+    stacked = None
     found = digits(work)
     if found is not None:
         root, base = found
         steps, samples = (100, 2600) if quick else (1500, 26_000)
-        stacked = [
+        stacked = {"base": base, "steps": steps, "samples": samples}
+        common = [
             "model=dcgan",
             "data=stacked_mnist",
             f"data.root={root}",
@@ -130,12 +146,23 @@ def collapse(quick: bool, work: Path) -> dict[str, Any]:
         ]
         _classifier(root, base)  # trained once, before the runs share it
         names = ("dcgan", "adagan dcgan") if quick else tuple(STACKED)
-        jobs[:0] = [  # the longest first
-            (n, "stacked", 0, [*STACKED[n], *stacked], str(work / "collapse" / f"{n}-stacked"))
+        jobs += [
+            (n, "stacked", 0, [*STACKED[n], *common], str(work / "collapse" / f"{n}-stacked"))
             for n in names
         ]
     with multiprocessing.get_context("spawn").Pool(os.cpu_count() or 1) as pool:
         runs = list(pool.imap_unordered(_run, jobs))
+    return summarize(runs, list(seeds), stacked)
+
+
+def record(work: Path) -> dict[str, Any]:
+    """The jobs a stopped or running `collapse` finished in `work`, summarized."""
+    runs = [json.loads(p.read_text()) for p in sorted((work / "collapse").glob("*/bench.json"))]
+    return summarize(runs, sorted({r["seed"] for r in runs}), None)
+
+
+def summarize(runs: list[dict], seeds: list[int], stacked: dict | None) -> dict[str, Any]:
+    """Each method's mean over seeds, per data set, beside the published rows."""
     summary = {}
     for name in dict.fromkeys(r["config"] for r in runs):
         for data in (*DISTRIBUTIONS, "stacked"):
@@ -152,8 +179,8 @@ def collapse(quick: bool, work: Path) -> dict[str, Any]:
                 row["first_round_modes"] = [r["rounds"][0]["modes/captured"] for r in mine]
             summary[f"{name} {data}"] = row
     return {
-        "seeds": list(seeds),
-        "stacked": None if found is None else {"base": found[1], "steps": steps, "samples": samples},
+        "seeds": seeds,
+        "stacked": stacked,
         "summary": summary,
         "published": PUBLISHED,
         "runs": runs,

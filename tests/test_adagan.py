@@ -181,3 +181,11 @@ def test_adagan_through_the_command(tmp_path, capsys, monkeypatch):
         train_main, ["+boost=adagan", "boost.beta=2"], tmp_path, capsys, monkeypatch
     )
     assert code == 2 and "boost.beta must be a number in (0, 1)" in output
+
+
+def test_the_grid25_adagan_experiment_composes_and_takes_overrides():
+    cfg = check(compose("+experiment=grid25_adagan"))
+    assert cfg.boost.rounds == 10 and cfg.boost.beta is None and cfg.trainer.steps == 2500
+    assert cfg.loss.objective._target_.endswith("Minimax") and cfg.loss.pack == 1  # plain GAN
+    cfg = check(compose("+experiment=grid25_adagan", "data.distribution=ring8", "boost.rounds=3"))
+    assert (cfg.data.distribution, cfg.boost.rounds) == ("ring8", 3)

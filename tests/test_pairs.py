@@ -190,3 +190,11 @@ def test_a_resumed_veegan_run_continues_exactly(tmp_path):
     assert rows(tmp_path / "straight" / "metrics.jsonl") == rows(
         tmp_path / "resumed" / "metrics.jsonl"
     )
+
+
+@pytest.mark.parametrize("loss", ["veegan", "ali"])
+def test_the_ring8_veegan_experiment_composes_and_takes_another_joint_loss(loss):
+    cfg = check(compose("+experiment=ring8_veegan", f"loss={loss}", "trainer.seed=3"))
+    assert cfg.data.distribution == "ring8" and cfg.loss.latent_noise == 0.3
+    assert (cfg.optim.g.lr, cfg.optim.d.lr, cfg.optim.r.lr) == (1e-3, 1e-4, 1e-3)
+    assert cfg.loss.objective._target_.endswith(loss.upper()) and cfg.trainer.seed == 3
