@@ -9,8 +9,9 @@ An AdaGAN run records its mixture after each round: the table gives the round at
 the mixture first held every mode, and its first round is its single component (the
 plain run of the preset, same seed).
 
-Each job leaves its result in its folder (`bench.json`): `--reuse` keeps the finished
-ones and runs the rest, `--record` writes those finished so far (marked partial)."""
+Each job leaves its result in its folder (`bench.json`): `--record` writes those
+finished so far into bench/results/collapse.json (marked partial), and `--reuse` keeps
+the finished ones, those of the folder and those recorded there, and runs the rest."""
 
 from __future__ import annotations
 
@@ -150,9 +151,22 @@ def collapse(quick: bool, work: Path, reuse: bool = False) -> dict[str, Any]:
             (n, "stacked", 0, [*STACKED[n], *common], str(work / "collapse" / f"{n}-stacked"))
             for n in names
         ]
+    kept = _recorded() if reuse and not quick else {}
+    runs = [kept[j[:3]] for j in jobs if j[:3] in kept]
     with multiprocessing.get_context("spawn").Pool(os.cpu_count() or 1) as pool:
-        runs = list(pool.imap_unordered(_run, jobs))
+        runs += pool.imap_unordered(_run, [j for j in jobs if j[:3] not in kept])
     return summarize(runs, list(seeds), stacked)
+
+
+def _recorded() -> dict[tuple[str, str, int], dict[str, Any]]:
+    """The runs the committed results hold, by (method, data, seed)."""
+    from bench.common import RESULTS
+
+    path = RESULTS / "collapse.json"
+    if not path.is_file():
+        return {}
+    runs = json.loads(path.read_text())["result"]["runs"]
+    return {(r["config"], r["data"], r["seed"]): r for r in runs}
 
 
 def record(work: Path) -> dict[str, Any]:
