@@ -33,6 +33,8 @@ from tests.conftest import (
     wandb_records,
 )
 
+SLOW = pytest.mark.slow
+
 # every cadence divides 20, so a run stopped at step 20 did what a longer one does there
 CADENCE = [
     "trainer.log_every=5",
@@ -169,7 +171,8 @@ def _popen_train(*args: str, cwd: Path, env: dict | None = None) -> subprocess.P
     )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+# SIGINT (Ctrl-C) takes the same path as SIGTERM: the slow tests check it
+@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=SLOW)])
 def test_a_signal_checkpoints_and_resume_auto_finishes(sig, workdir, here):
     common = [*CADENCE, "trainer.ckpt_every=0", "hydra.run.dir=run"]
     proc = _popen_train(*common, "trainer.steps=400", cwd=workdir)
@@ -407,9 +410,6 @@ def test_ema_generator_is_the_average_of_the_weights(tmp_path, monkeypatch):
 
 # the default suite runs one loss; the critic's extra steps (wgan_gp) and a third
 # network trained through backward(inputs=...) (veegan) in the slow one
-SLOW = pytest.mark.slow
-
-
 @pytest.mark.parametrize(
     "loss", [pytest.param("wgan_gp", marks=SLOW), pytest.param("veegan", marks=SLOW), "vanilla"]
 )
