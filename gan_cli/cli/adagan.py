@@ -213,8 +213,9 @@ def _figure(cfg: DictConfig, data, mixture: Mixture, run_dir: Path, t: int) -> P
 
 def _log(cfg, run_dir: Path, scalars: dict, t: int, wandb_id, figure: Path) -> str | None:
     """The mixture's scalars after round t to the top metrics.jsonl and the run's W&B run
-    (continued round after round); its W&B id."""
-    continued = Continued(t - 1, wandb_id, run_dir / "metrics.jsonl") if t > 1 else None
+    (continued round after round; what a run in the folder before it left is dropped);
+    its W&B id."""
+    continued = Continued(t - 1, wandb_id, run_dir / "metrics.jsonl")
     config = OmegaConf.to_container(cfg)
     tracker = Tracker(run_dir, sweep.job_labels(config["logger"]), config, continued)
     try:

@@ -68,7 +68,9 @@ def check_command_line(args: list[str]) -> list[str]:
         for flag in ("help", "hydra_help", "info", "shell_completion", "experimental_rerun")
     ) or (parsed.config_name or parsed.config_dir or parsed.config_path):
         return args  # not a training run, or a config tree we do not know
-    spelled = dict(zip(parsed.overrides, spell_group_choices(parsed.overrides), strict=True))
+    spelled = dict(
+        zip(parsed.overrides, spell_group_choices(parsed.overrides, parsed.multirun), strict=True)
+    )
     typed_as = {line: original.split("=", 1)[0] for original, line in spelled.items()}
     overrides = [o for o in parse_overrides(list(spelled.values())) if not o.is_hydra_override()]
     groups = config_groups()

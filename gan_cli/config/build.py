@@ -24,6 +24,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from gan_cli.config.schema import RUNTIME, target_class
 from gan_cli.core.errors import UserError, one_line
 from gan_cli.core.params import signature_params
+from gan_cli.data.augment import Augment
 from gan_cli.data.base import IMAGES, DataSource
 from gan_cli.losses.joint import RECONSTRUCTOR
 from gan_cli.models.common import ArchError
@@ -208,6 +209,7 @@ def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) 
         R = reconstructor(cfg, data.shape).to(device)
         networks[RECONSTRUCTOR] = network(cfg, R, cfg.optim.r, "r")
     opt_d = networks[CRITIC].optimizer
+    augment = augmentation(data, device, world)
     gan = GAN(
         networks=networks,
         objective=objective,
@@ -215,14 +217,23 @@ def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) 
         n_critic=cfg.loss.n_critic,
         critic_warmup=cfg.loss.critic_warmup,
         ema=ema_of(G, t.ema_decay) if t.ema_decay > 0 else None,
-        forwards=forwards(G, D, constraint.double_backward, world, t.compile, R),
+        forwards=forwards(G, D, constraint.double_backward, world, t.compile, R, augment),
         pack=cfg.loss.pack,
         unroller=Unroller(D, opt_d, objective, constraint, cfg.loss.unroll)
         if cfg.loss.unroll
         else None,
         classes=labelled,
+        augment=augment,
     )
     return gan, data
+
+
+def augmentation(data: DataSource, device: torch.device, world: World) -> Augment | None:
+    """What the critic sees of the data's images (data.augment), or None."""
+    policies = getattr(data, "augment", ())
+    if not policies:
+        return None
+    return Augment(policies, data.augment_target, data.batch_size, device, world)
 
 
 def network(cfg: DictConfig, module: nn.Module, node: DictConfig, tag: str) -> Network:
@@ -250,10 +261,13 @@ def ema_of(G: nn.Module, decay: float) -> AveragedModel:
     return AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
-def forwards(G, D, double_backward: bool, world: World, compile: bool, R=None) -> Forwards:
+def forwards(
+    G, D, double_backward: bool, world: World, compile: bool, R=None, augment=None
+) -> Forwards:
     """How the loop calls the networks: compiled with `trainer.compile` (not a critic
     whose penalty needs a double backward, which compiled graphs do not support), and
-    wrapped in DistributedDataParallel on several ranks; R, a reconstructor, likewise."""
+    wrapped in DistributedDataParallel on several ranks; R, a reconstructor, likewise.
+    With `augment`, every critic call of a training step judges augmented images."""
     if compile:
         G = torch.compile(G)
         R = None if R is None else torch.compile(R)
@@ -261,4 +275,7 @@ def forwards(G, D, double_backward: bool, world: World, compile: bool, R=None) -
             D = torch.compile(D)
     wrap = distributed.wrap
     r = None if R is None else wrap(R, world)
-    return Forwards(g=wrap(G, world), d=wrap(D, world), g_fixed=G, d_fixed=D, r=r)
+    d, d_fixed = wrap(D, world), D
+    if augment is not None:
+        d, d_fixed = augment.around(d), augment.around(d_fixed)
+    return Forwards(g=wrap(G, world), d=d, g_fixed=G, d_fixed=d_fixed, r=r)

@@ -60,6 +60,7 @@ def check(cfg: DictConfig) -> DictConfig:
     _check_constraint_fits(cfg)
     _check_conditional(cfg, data_cls.kind)
     _check_pairs(cfg)
+    _check_augment(cfg)
     if "boost" in cfg and cfg.model.conditional != "none":
         raise UserError("+boost=adagan mixes unconditional generators: set model.conditional=none")
     metrics.selected(cfg.metrics, data_cls.kind)  # names known, and fitting this data
@@ -185,6 +186,20 @@ def _check_pairs(cfg: DictConfig) -> None:
             f"{chosen}'s critic on pairs (x, z) does not have: use none, weight_clipping or "
             "spectral_norm"
         )
+
+
+def _check_augment(cfg: DictConfig) -> None:
+    """data.augment transforms whole images before the critic: not packs (whose channels
+    hold several samples) nor the unrolled steps (which call the critic directly)."""
+    spec = cfg.data.get("augment")
+    if not spec or spec == "none":
+        return
+    for key, plain in (("pack", 1), ("unroll", 0)):
+        if cfg.loss[key] != plain:
+            raise UserError(
+                f"loss.{key}={cfg.loss[key]} does not combine with data.augment={spec}: "
+                f"set loss.{key}={plain}, or data.augment=''"
+            )
 
 
 def _check_model_fits(cfg: DictConfig, shape: tuple[int, ...]) -> None:

@@ -77,17 +77,24 @@ def config_groups() -> dict[str, list[str]]:
     return dict(sorted(groups.items()))
 
 
-def spell_group_choices(overrides: list[str]) -> list[str]:
+LISTS = ("data.augment",)  # keys whose value is a comma list, not a sweep
+
+
+def spell_group_choices(overrides: list[str], sweep: bool = False) -> list[str]:
     """Let the choice of an objective or a constraint be written as a key.
 
     A preset puts them into `loss` (`/loss/objective@loss: hinge`), which Hydra spells
-    `loss/objective@loss=hinge`; users may write `loss.objective=hinge` as well.
+    `loss/objective@loss=hinge`; users may write `loss.objective=hinge` as well. And in
+    one run (not a `sweep`), a comma list such as `data.augment=translation,cutout` is
+    that key's one value, which Hydra wants quoted.
     """
     spelled = []
     for line, o in zip(overrides, parse_overrides(overrides), strict=True):
         group = o.key_or_group.replace(".", "/")
         if group in LOSS_PARTS and not (o.is_delete() or o.is_add()):
             line = f"{group}@loss={line.split('=', 1)[1]}"
+        elif o.key_or_group in LISTS and o.is_sweep_override() and not sweep:
+            line = f"{line.split('=', 1)[0]}='{','.join(o.sweep_string_iterator())}'"
         spelled.append(line)
     return spelled
 

@@ -16,7 +16,7 @@ import hashlib
 import shutil
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -28,12 +28,17 @@ from torch import Tensor
 from gan_cli.core.console import phase
 from gan_cli.core.errors import UserError
 from gan_cli.core.params import POSITIVE_INT, Annotated, Check, OneOf, at_least
+from gan_cli.data import augment as aug
 from gan_cli.data import formats
 from gan_cli.data.base import IMAGES, DataSource, Labels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 BATCH = Annotated[int, POSITIVE_INT]
 HELDOUT = Annotated[int, at_least(2, "an integer")]
+# what every image source takes besides its files (see ImageData)
+AUGMENT = Annotated[str, Check(aug.valid, aug.ALLOWED)]
+TARGET = Annotated[Optional[float], Check(lambda v: -1 <= v <= 1, "null or a number in [-1, 1]")]  # noqa: UP045
+FRACTION = Annotated[float, Check(lambda v: 0 < v <= 1, "a number in (0, 1]")]
 
 
 class ImageData(DataSource):
@@ -44,6 +49,13 @@ class ImageData(DataSource):
     the first `heldout_size` of them, in [-1, 1], are `heldout`, for the held-out
     estimates. Labelled data has `labels` (aligned with `train` and `test`), and a folder
     `cache_dir` where what is learnt from the data once (gan_cli.metrics.domain_classifier) is kept.
+
+    Every image source also takes:
+    - `fraction`: train on this fraction of the training split only, drawn once from the
+      seed (the data-efficiency setting of DiffAugment and ADA); `train`, and so the
+      domain classifier, the metrics and their floor, stay the whole split;
+    - `augment`, `augment_target`: what the critic sees (gan_cli.data.augment), which
+      the training step reads from here.
     """
 
     kind = IMAGES
@@ -59,17 +71,29 @@ class ImageData(DataSource):
         seed: int,
         device: str | torch.device,
         labels: Labels | None = None,
+        fraction: float = 1.0,
+        augment: str = "",
+        augment_target: float | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.shape = tuple(train.shape[1:])
         self.train, self.labels = train, labels
+        self.fraction = fraction
+        self.augment, self.augment_target = aug.parse(augment), augment_target
+        used = train
+        targets = None if labels is None else labels.train
+        if fraction < 1:  # a fixed subset, the same for every run of this seed
+            keep = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+            keep = keep[: max(1, round(fraction * len(train)))].sort().values
+            used = train[keep]
+            targets = None if targets is None else targets[keep]
         try:
-            self.images = train.to(self.device)
+            self.images = used.to(self.device)
         except torch.OutOfMemoryError:  # keep it in host memory; batches move on the fly
-            self.images = train.pin_memory() if self.device.type == "cuda" else train
+            self.images = used.pin_memory() if self.device.type == "cuda" else used
         # this rank's labels, beside `images` on their device
-        self.targets = None if labels is None else labels.train.to(self.images.device)
+        self.targets = None if targets is None else targets.to(self.images.device)
         self._gen = torch.Generator(device=self.images.device).manual_seed(seed)
         self.test = test
         self.heldout = to_unit_range(test[:heldout_size].to(self.device))
@@ -181,10 +205,24 @@ class _Official(ImageData):
         heldout_size: HELDOUT = 2000,
         seed: int = 0,
         device: str | torch.device = "cpu",
+        fraction: FRACTION = 1.0,
+        augment: AUGMENT = "",
+        augment_target: TARGET = None,
     ) -> None:
         self.prepare(root, download)
         train, test, labels = self.load(root)
-        super().__init__(train, test, heldout_size, batch_size, seed, device, labels)
+        super().__init__(
+            train,
+            test,
+            heldout_size,
+            batch_size,
+            seed,
+            device,
+            labels,
+            fraction,
+            augment,
+            augment_target,
+        )
         self.cache_dir = Path(root) / self.folder
 
     @classmethod
@@ -371,6 +409,9 @@ class ImageFolder(ImageData):
         heldout_size: HELDOUT = 2000,
         seed: int = 0,
         device: str | torch.device = "cpu",
+        fraction: FRACTION = 1.0,
+        augment: AUGMENT = "",
+        augment_target: TARGET = None,
     ) -> None:
         files = self.prepare(path)
         mode = "RGB" if channels == 3 else "L"
@@ -388,7 +429,18 @@ class ImageFolder(ImageData):
         if classes is not None:
             names, targets = classes
             labels = Labels(targets[order[n_heldout:]], targets[order[:n_heldout]], names)
-        super().__init__(train, heldout, n_heldout, batch_size, seed, device, labels)
+        super().__init__(
+            train,
+            heldout,
+            n_heldout,
+            batch_size,
+            seed,
+            device,
+            labels,
+            fraction,
+            augment,
+            augment_target,
+        )
         self.cache_dir = Path(path)
 
     @classmethod
@@ -464,6 +516,9 @@ class StackedMNIST(ImageData):
         heldout_size: HELDOUT = 2000,
         seed: int = 0,
         device: str | torch.device = "cpu",
+        fraction: FRACTION = 1.0,
+        augment: AUGMENT = "",
+        augment_target: TARGET = None,
     ) -> None:
         digits = STACKED_BASES[base](root, download, batch_size, heldout_size, seed, "cpu")
         gen = torch.Generator().manual_seed(self.STACKS_SEED)
@@ -476,7 +531,18 @@ class StackedMNIST(ImageData):
             tuple(f"{i:03d}" for i in range(1000)),
         )
         train, test = _stack(digits.train, train_idx), _stack(digits.test, test_idx)
-        super().__init__(train, test, heldout_size, batch_size, seed, device, labels)
+        super().__init__(
+            train,
+            test,
+            heldout_size,
+            batch_size,
+            seed,
+            device,
+            labels,
+            fraction,
+            augment,
+            augment_target,
+        )
         self.digits, self.cache_dir = digits, digits.cache_dir
 
     @classmethod

@@ -141,6 +141,8 @@ def checkpoint_state(
     }
     if gan.classes is not None:  # so gan-sample knows the classes without the data set
         state["classes"] = gan.classes.state()
+    if gan.augment is not None:  # ADA's p and its running count
+        state["augment"] = gan.augment.state_dict()
     if gan.ema is not None:
         state["generator_ema"] = gan.ema.module.state_dict()
         state["ema_averaged"] = gan.ema.n_averaged
@@ -164,6 +166,8 @@ def restore(
         gan.ema.n_averaged.copy_(state["ema_averaged"])
     guard.skipped = state.get("skipped_steps", 0)
     gan.critic_updates = state.get("critic_updates", 0)
+    if gan.augment is not None and "augment" in state:
+        gan.augment.load_state_dict(state["augment"])
     for schedule, saved in zip(gan.schedules, state.get("schedules", []), strict=False):
         schedule.load_state_dict(saved)
     streams = state["rng"]

@@ -41,6 +41,14 @@ class World:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item())
 
+    def sum(self, t: torch.Tensor) -> torch.Tensor:
+        """The sum of tensor `t` over the ranks, on `t`'s device (every rank must call it)."""
+        if not self.active:
+            return t
+        t = t.clone()
+        dist.all_reduce(t)
+        return t
+
     def gather(self, obj: Any) -> list[Any]:
         """Every rank's `obj`, in rank order, on rank 0 (others get [])."""
         if not self.active:

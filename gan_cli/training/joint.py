@@ -29,6 +29,8 @@ def joint_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
             real_out = F.d(x, gan.objective.code(F.r(x))).float()
             fake_out = F.d(fake, z).float()
             phases, scalars = gan.objective.phases(Pairs(real_out, fake_out, z, fake, F.r))
+        if gan.augment is not None:  # ADA: p follows the critic's outputs on real data
+            gan.augment.observe(real_out)
         if i < gan.critic_steps(step) - 1:  # a critic update alone
             phases = {k: p for k, p in phases.items() if CRITIC in p.networks}
         update(gan, phases, guard)

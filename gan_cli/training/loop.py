@@ -160,6 +160,8 @@ class LogLosses(Periodic):
             record[keys[0]] = objective.estimate(out["real_out"].detach(), out["fake_out"]).item()
         if self.guard.policy == "skip":
             record["train/skipped_steps"] = self.guard.skipped
+        if self.gan.augment is not None:
+            record["augment/p"] = self.gan.augment.p.item()
         record["time/steps_per_s"] = self.clock.steps_per_s()
         state.record.update(record)
 

@@ -18,6 +18,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from torch.optim.swa_utils import AveragedModel
 
 from gan_cli.constraints import Constraint
+from gan_cli.data.augment import Augment
 from gan_cli.losses import Objective
 from gan_cli.losses.joint import CRITIC, GENERATOR, RECONSTRUCTOR
 from gan_cli.models.conditional import generate
@@ -75,6 +76,7 @@ class GAN:
     unroller: Unroller | None = None  # unrolled GAN: simulated critic steps in G's update
     critic_updates: int = 0  # so far (a lazy penalty applies on every k-th)
     classes: Classes | None = None  # a class-conditional GAN's classes; None: unconditional
+    augment: Augment | None = None  # what the critic sees (data.augment); in `forwards`
 
     def __post_init__(self) -> None:
         if self.forwards is None:
@@ -249,6 +251,8 @@ def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
         gan.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         gan.critic_updates += 1
+        if gan.augment is not None:  # ADA: p follows the critic's outputs on real data
+            gan.augment.observe(real_out)
         if guard.allows("loss/d", d_loss):
             gan.opt_d.step()
             gan.constraint.after_d_step(gan.critic)
