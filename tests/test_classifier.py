@@ -122,6 +122,29 @@ def test_real_heldout_images_score_near_the_floor_and_noise_far_from_it(digits, 
     assert good["classes/kl"] < 0.1 and bad["classes/kl"] > 10 * good["classes/kl"]
 
 
+@pytest.mark.filterwarnings("ignore:Matrix is singular")  # dead ReLU features
+def test_the_floor_is_the_scores_of_real_training_images_by_scipy_and_prdc(digits):
+    """floor(): the training images it draws (the seed's first N of a permutation) scored
+    against the held-out ones, recomputed with scipy's sqrtm and the prdc package."""
+    net = domain_classifier.for_data(digits, STEPS)
+    got = classifier_floor(digits, net, 5, seed=3)
+    n = len(digits.heldout)
+    pick = torch.randperm(len(digits.train), generator=torch.Generator().manual_seed(3))[:n]
+    real = net(digits.heldout)[0].double().numpy()
+    same, probs = (t.double().numpy() for t in net.read(to_unit_range(digits.train[pick])))
+    s_r, s_s = np.cov(real, rowvar=False), np.cov(same, rowvar=False)
+    fid = ((real.mean(0) - same.mean(0)) ** 2).sum() + np.trace(
+        s_r + s_s - 2 * scipy.linalg.sqrtm(s_r @ s_s).real
+    )
+    assert got["fid/classifier"] == pytest.approx(fid, rel=1e-4)
+    expected = prdc_package.compute_prdc(real_features=real, fake_features=same, nearest_k=5)
+    for name, value in expected.items():
+        assert got[f"prdc/{name}"] == pytest.approx(value, abs=1e-9), name
+    marginal = probs.mean(0)
+    kl = np.where(probs > 0, probs * np.log(probs / marginal), 0).sum(1).mean()
+    assert got["classes/score"] == pytest.approx(np.exp(kl), rel=1e-9)
+
+
 def test_a_collapsed_generator_covers_one_class(digits):
     one = (digits.test[250:251].float() / 127.5 - 1).expand(200, -1, -1, -1)
     got = scores(digits, one)
@@ -205,6 +228,33 @@ def test_stacked_modes_count_what_the_generator_draws(stacked):
     assert real["modes/captured"] == pytest.approx(distinct, abs=3)  # the classifier errs rarely
     collapsed = stacked_scores(stacked, Replay(stacked.train[:1]))
     assert collapsed == {"modes/captured": 1.0, "modes/kl": pytest.approx(np.log(1000))}
+
+
+class PatternReader:
+    """Reads a patterned digit (formats.class_pattern) from its pixels, as the domain
+    classifier's stand-in: (features, predicted digits) of images (N, 1, 32, 32)."""
+
+    path = "pattern reader"
+
+    def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        bars = torch.stack([torch.from_numpy(class_pattern(c) > 0) for c in range(10)])
+        pixels = images[:, 0, 2:30, 2:30]  # (N, 28, 28)
+        lit = (pixels[:, None] * bars).flatten(2).sum(2) / bars.flatten(1).sum(1)
+        return lit, lit.argmax(dim=1)
+
+
+def test_the_stacked_floor_counts_the_modes_of_real_stacks(stacked):
+    """floor/modes/* against the histogram of the true labels of the same draw."""
+    from gan_cli.metrics.stacked import floor as stacked_floor
+
+    got = stacked_floor(stacked, PatternReader(), 3000, seed=5)
+    pick = torch.randint(len(stacked.train), (3000,), generator=torch.Generator().manual_seed(5))
+    counts = np.bincount(stacked.labels.train[pick].numpy(), minlength=1000)
+    p = counts[counts > 0] / counts.sum()
+    assert got["floor/modes/captured"] == len(p)
+    assert got["floor/modes/kl"] == pytest.approx(float((p * np.log(p * 1000)).sum()), rel=1e-9)
+    # 500 stacks drawn 3,000 times: at most 500 modes, far from KL 0
+    assert got["floor/modes/captured"] <= 500 and got["floor/modes/kl"] > 0.5
 
 
 def test_stacked_class_accuracy_reads_each_channel(stacked):
