@@ -1,5 +1,5 @@
 """python -m bench [--quick] [--only startup overhead hardware pipeline memory quality
-tracking stacked remedies conditional architectures collapse gpu]"""
+tracking stacked remedies conditional architectures collapse images gpu]"""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from bench.collapse import record as collapse_record
 from bench.common import RESULTS, machine
 from bench.conditional import conditional
 from bench.gpu import gpu
+from bench.images import images
 from bench.overhead import hardware, overhead
 from bench.pipeline import memory, pipeline
 from bench.quality import quality
@@ -41,6 +42,7 @@ PARTS = (
     "conditional",
     "architectures",
     "collapse",
+    "images",
     "gpu",
 )
 console = Console()
@@ -54,8 +56,8 @@ def main() -> None:
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="architectures, collapse: keep the jobs an earlier run left in --work, run only "
-        "the rest",
+        help="architectures, collapse, images: keep the jobs an earlier run left in --work, "
+        "run only the rest",
     )
     parser.add_argument(
         "--record",
@@ -112,6 +114,8 @@ def main() -> None:
             result = architectures(args.quick, work, args.reuse)
         elif part == "collapse":
             result = collapse(args.quick, work, args.reuse)
+        elif part == "images":
+            result = images(args.quick, work, args.reuse)
         else:
             result = gpu(args.quick, work)
         seconds = time.perf_counter() - start
@@ -276,6 +280,28 @@ def show(part: str, result: dict) -> None:
         for data, rows in result["published"].items():
             for name, (modes, second) in rows.items():
                 table.add_row(f"{name} (published)", data, f"{modes:.1f}", f"{second}", *"-" * 3)
+    elif part == "images":
+        table = _table(
+            f"Fashion-MNIST recipes (classifier accuracy {result['classifier_accuracy']:.1%}): "
+            "means over seeds, the real data's floor in brackets",
+            "recipe",
+            "runs",
+            "fid/classifier",
+            "x floor",
+            "coverage",
+            "classes/score",
+            "CPU min",
+        )
+        for name, r in result["summary"].items():
+            table.add_row(
+                name,
+                str(r["runs"]),
+                f"{r['fid/classifier']:.2f} ({r.get('floor/fid/classifier', float('nan')):.2f})",
+                _f_or_dash(r.get("fid/classifier over floor"), "{:.1f}"),
+                _f_or_dash(r.get("prdc/coverage"), "{:.3f}"),
+                _f_or_dash(r.get("classes/score"), "{:.2f}"),
+                _f_or_dash(r.get("cpu_seconds", 0) / 60, "{:.1f}"),
+            )
     elif part == "stacked":
         table = _table(
             f"Stacked MNIST ({result['base']} digits, classifier accuracy "

@@ -28,7 +28,7 @@ from bench.quality import DISTRIBUTIONS
 MODES = {"ring8": 8, "grid25": 25}
 TOY = {  # name -> overrides (a distribution's own where a dict), in the order they run
     "adagan gan": ["+experiment=grid25_adagan"],
-    "veegan": ["+experiment=ring8_veegan"],
+    "veegan": {d: [f"+experiment={d}_veegan"] for d in MODES},
     # VEEGAN's setting without the reconstruction, every learning rate 1e-4 (at G's 1e-3
     # it kept one mode), a quarter of its steps
     "ali": ["+experiment=ring8_veegan", "loss=ali", "optim.g.lr=1e-4", "trainer.steps=10000"],

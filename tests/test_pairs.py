@@ -165,7 +165,9 @@ def test_veegan_learns_to_reconstruct(tmp_path):
 @pytest.mark.parametrize("objective", [ALI, VEEGAN])
 def test_latent_noise_samples_around_the_reconstruction(objective):
     f_x = torch.full((20_000, 2), 1.5)
-    assert torch.equal(objective().code(f_x), f_x)  # deterministic by default
+    assert torch.equal(objective(latent_noise=0).code(f_x), f_x)  # a deterministic F
+    # by default ALI's encoder is deterministic (BiGAN's), VEEGAN's N(F(x), I) (its code's)
+    assert objective().latent_noise == (1.0 if objective is VEEGAN else 0.0)
     codes = objective(latent_noise=0.3).code(f_x)
     assert codes.std(dim=0).tolist() == pytest.approx([0.3, 0.3], rel=0.03)
     assert codes.mean(dim=0).tolist() == pytest.approx([1.5, 1.5], abs=0.01)

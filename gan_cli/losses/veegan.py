@@ -34,14 +34,17 @@ from gan_cli.losses.joint import (
 @register("veegan")
 class VEEGAN(JointObjective):
     """`recon_weight` scales the reconstruction term d(z, F(G(z))) (1 in the paper).
-    `latent_noise` = s > 0 makes the reconstructor the Gaussian p(z|x) = N(F(x), s^2 I)
-    of the paper's derivation: the data's pairs are (F(x) + s eps, x), a sample of it, as
-    Algorithm 1 draws them (z_g ~ p_gamma(z|x)); 0 pairs x with F(x) itself."""
+    `latent_noise` = s makes the reconstructor the Gaussian p(z|x) = N(F(x), s^2 I) of the
+    paper's derivation: the data's pairs are (F(x) + s eps, x), a sample of it, as
+    Algorithm 1 draws them (z_g ~ p_gamma(z|x)). s = 1 by default, as in the authors' code
+    (akashgit/VEEGAN: the reconstructor's output is the mean of a Normal of scale 1); 0
+    pairs x with F(x) itself, which lets the discriminator tell the pairs apart by their
+    latents alone (on Stacked MNIST: 14 modes of 1,000, against 913 with s = 1)."""
 
     def __init__(
         self,
         recon_weight: Annotated[float, POSITIVE] = 1.0,
-        latent_noise: Annotated[float, AT_LEAST_0] = 0.0,
+        latent_noise: Annotated[float, AT_LEAST_0] = 1.0,
     ) -> None:
         super().__init__(latent_noise)
         self.recon_weight = recon_weight

@@ -1,0 +1,170 @@
+"""14. Images near the real data's floor: the tuned Fashion-MNIST recipes
+(`+experiment=fashion_mnist_best`, `fashion_mnist_cond_best`), with and without
+augmentation, on the whole training split and on 10% of it, 3 seeds, one core and the
+recipe's budget a run; each score beside the real data's own (`floor/...`), and the
+learning curves (fid/classifier against CPU-minutes) of the recipes and of today's
+plain DCGAN preset on the same budget, as bench/results/images_curves.png.
+
+Stacked MNIST's recipe (`+experiment=stacked_mnist_best`): modes and KL beside the
+real stacks' floor.
+
+The images are real: Fashion-MNIST from Debian's dataset-fashion-mnist, as the
+conditional part finds it. Without it the part is skipped and says why."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import RESULTS
+from bench.conditional import _classifier, fashion
+
+AUGMENT = "data.augment=translation,cutout,color"
+RECIPES = {  # name -> overrides, in the order they run
+    "best": ["+experiment=fashion_mnist_best"],
+    "best + augment": ["+experiment=fashion_mnist_best", AUGMENT],
+    "best, 10%": ["+experiment=fashion_mnist_best", "data.fraction=0.1"],
+    "best, 10% + augment": ["+experiment=fashion_mnist_best", "data.fraction=0.1", AUGMENT],
+    "cond best": ["+experiment=fashion_mnist_cond_best"],
+    "cond best + augment": ["+experiment=fashion_mnist_cond_best", AUGMENT],
+    # today's preset on the recipe's budget: the curve the recipes are read against
+    "dcgan preset": ["+experiment=fashion_mnist_best", "loss=vanilla", "trainer.ema_decay=0"],
+}
+SCORES = (
+    "fid/classifier",
+    "prdc/precision",
+    "prdc/recall",
+    "prdc/density",
+    "prdc/coverage",
+    "classes/score",
+    "classes/accuracy",
+    "modes/captured",
+    "modes/kl",
+)
+CURVES = "images_curves.png"
+
+
+def curve(rows: list[dict]) -> list[tuple[float, float]]:
+    """(training CPU-minutes, fid/classifier) at each evaluation of a metrics.jsonl: the
+    minutes are the training steps' own (each logged rate covers the steps since the
+    last one), so evaluation does not count."""
+    out, seconds, last = [], 0.0, 0
+    for r in rows:
+        if "time/steps_per_s" in r and r["time/steps_per_s"] > 0:
+            seconds += (r["step"] - last) / r["time/steps_per_s"]
+            last = r["step"]
+        if "fid/classifier" in r:
+            out.append((seconds / 60, r["fid/classifier"]))
+    return out
+
+
+def _run(job: tuple[str, int, list[str], str]) -> dict[str, Any]:
+    from bench.common import config, timed_train
+
+    name, seed, overrides, run_dir = job
+    done = Path(run_dir) / "bench.json"
+    if done.is_file():  # kept by --reuse
+        return json.loads(done.read_text())
+    cfg = config(
+        *overrides,
+        f"trainer.seed={seed}",
+        "trainer.threads=1",  # one process per core
+        "logger=none",
+        "trainer.device=cpu",
+    )
+    cpu = time.process_time()
+    seconds, final = timed_train(cfg, Path(run_dir))
+    rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").open()]
+    floor = {k: v for r in rows for k, v in r.items() if k.startswith("floor/")}
+    out = {
+        "config": name,
+        "seed": seed,
+        "steps": cfg.trainer.steps,
+        "seconds": seconds,
+        "cpu_seconds": time.process_time() - cpu,
+        **{k: final[k] for k in SCORES if k in final},
+        "floor": floor,
+        "curve": curve(rows),
+    }
+    done.write_text(json.dumps(out, indent=2))
+    return out
+
+
+def images(quick: bool, work: Path, reuse: bool = False) -> dict[str, Any]:
+    root = fashion(work)
+    if root is None:
+        return {
+            "skipped": "no Fashion-MNIST (GAN_BENCH_FASHION, /usr/share/datasets/fashion-mnist)"
+        }
+    accuracy = _classifier(root)  # trained once, before the runs share it
+    common = [f"data.root={root}", "data.download=false"]
+    names, seeds = (("best", "cond best"), (0,)) if quick else (tuple(RECIPES), (0, 1, 2))
+    short = ["trainer.steps=100", "trainer.eval_every=50"] if quick else []
+    if not reuse:
+        for old in (work / "images").glob("*/bench.json"):
+            old.unlink()
+    jobs = [
+        (n, s, [*RECIPES[n], *common, *short], str(work / "images" / f"{n}-{s}"))
+        for n in names
+        for s in seeds
+    ]
+    with multiprocessing.get_context("spawn").Pool(os.cpu_count() or 1) as pool:
+        runs = list(pool.imap_unordered(_run, jobs))
+    result = summarize(runs, accuracy)
+    if not quick:
+        draw_curves(runs, RESULTS / CURVES)
+    return result
+
+
+def summarize(runs: list[dict], accuracy: float) -> dict[str, Any]:
+    """Each recipe's mean and spread over seeds, and each score over the data's floor."""
+    summary = {}
+    for name in dict.fromkeys(r["config"] for r in runs):
+        mine = [r for r in runs if r["config"] == name]
+        row: dict[str, Any] = {"runs": len(mine), "steps": mine[0]["steps"]}
+        for k in (*SCORES, "cpu_seconds"):
+            values = [r[k] for r in mine if k in r]
+            if values:
+                row[k] = statistics.fmean(values)
+                row[f"{k} std"] = statistics.pstdev(values)
+            floors = [r["floor"][f"floor/{k}"] for r in mine if f"floor/{k}" in r["floor"]]
+            if values and floors:
+                row[f"floor/{k}"] = statistics.fmean(floors)
+        if "fid/classifier" in row and row.get("floor/fid/classifier"):
+            row["fid/classifier over floor"] = row["fid/classifier"] / row["floor/fid/classifier"]
+        summary[name] = row
+    return {"classifier_accuracy": accuracy, "summary": summary, "runs": runs}
+
+
+def draw_curves(runs: list[dict], path: Path) -> None:
+    """fid/classifier against training CPU-minutes, one line a run, one colour a recipe,
+    the real data's floor dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    colours = dict(zip(RECIPES, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    shown = set()
+    for r in runs:
+        if not r["curve"]:
+            continue
+        minutes, fid = zip(*r["curve"], strict=True)
+        label = None if r["config"] in shown else r["config"]
+        shown.add(r["config"])
+        ax.plot(minutes, fid, color=colours.get(r["config"]), label=label, alpha=0.8)
+    floors = [r["floor"]["floor/fid/classifier"] for r in runs if r["floor"]]
+    if floors:
+        ax.axhline(statistics.fmean(floors), ls="--", color="k", label="real data (floor)")
+    ax.set(xlabel="training CPU-minutes (one core)", ylabel="fid/classifier", yscale="log")
+    ax.set_title("Fashion-MNIST: distance to the real data against compute")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
