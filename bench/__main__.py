@@ -1,5 +1,5 @@
 """python -m bench [--quick] [--only startup overhead hardware pipeline memory quality
-tracking stacked remedies conditional architectures collapse images gpu]"""
+tracking stacked remedies conditional architectures collapse images classifier gpu]"""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rich.table import Table
 
 from bench.architectures import architectures
 from bench.architectures import record as architectures_record
+from bench.classifier import classifier
 from bench.collapse import collapse
 from bench.collapse import record as collapse_record
 from bench.common import RESULTS, machine
@@ -43,6 +44,7 @@ PARTS = (
     "architectures",
     "collapse",
     "images",
+    "classifier",
     "gpu",
 )
 console = Console()
@@ -116,6 +118,8 @@ def main() -> None:
             result = collapse(args.quick, work, args.reuse)
         elif part == "images":
             result = images(args.quick, work, args.reuse)
+        elif part == "classifier":
+            result = classifier(args.quick, work)
         else:
             result = gpu(args.quick, work)
         seconds = time.perf_counter() - start
@@ -280,6 +284,24 @@ def show(part: str, result: dict) -> None:
         for data, rows in result["published"].items():
             for name, (modes, second) in rows.items():
                 table.add_row(f"{name} (published)", data, f"{modes:.1f}", f"{second}", *"-" * 3)
+    elif part == "classifier":
+        table = _table(
+            f"the domain classifier's first training ({result['steps']} batches of 128)",
+            "data",
+            "images",
+            "train s",
+            "test s",
+            "test accuracy",
+        )
+        for name, r in result.items():
+            if isinstance(r, dict):
+                table.add_row(
+                    name,
+                    str(r["images"]),
+                    f"{r['train_s']:.1f}",
+                    f"{r['test_s']:.1f}",
+                    f"{r['test_accuracy']:.2%}",
+                )
     elif part == "images":
         table = _table(
             f"Fashion-MNIST recipes (classifier accuracy {result['classifier_accuracy']:.1%}): "

@@ -63,3 +63,15 @@ def test_a_finished_study_job_is_read_from_its_folder(tmp_path):
     assert job["classes/score"] == 2.5 and "loss/d" not in job
     assert job["drawn"]["g_act"] == "tanh" and job["drawn"]["d_depth"] == 8
     assert job["seconds"] >= 0
+
+
+def test_the_learning_curve_counts_training_minutes_only():
+    from bench.images import curve
+
+    rows = [
+        {"step": 100, "time/steps_per_s": 2.0},  # 50 s
+        {"step": 200, "time/steps_per_s": 4.0, "fid/classifier": 30.0, "time/eval_s": 99.0},
+        {"step": 300, "time/steps_per_s": 1.0},  # 100 s more
+        {"step": 300, "fid/classifier": 12.0},  # an evaluation row of its own
+    ]
+    assert curve(rows) == [(75 / 60, 30.0), (175 / 60, 12.0)]
