@@ -22,6 +22,7 @@ from bench.common import RESULTS, machine
 from bench.conditional import conditional
 from bench.gpu import gpu
 from bench.images import images
+from bench.images import record as images_record
 from bench.overhead import hardware, overhead
 from bench.pipeline import memory, pipeline
 from bench.quality import quality
@@ -64,16 +65,19 @@ def main() -> None:
     parser.add_argument(
         "--record",
         action="store_true",
-        help="architectures, collapse (the first of --only): record the jobs a stopped or "
+        help="architectures, collapse, images (the first of --only): record the jobs a stopped or "
         "running run finished in --work (marked partial), run nothing",
     )
     args = parser.parse_args()
     if args.record:  # what --reuse would keep, written down before a machine goes away
-        part = "collapse" if args.only[0] == "collapse" else "architectures"
+        part = args.only[0] if args.only[0] in ("collapse", "images") else "architectures"
         path = RESULTS / f"{part}.json"
         before = json.loads(path.read_text()) if path.is_file() else {"machine": machine()}
         if part == "collapse":
             result = collapse_record(args.work)
+            done = len(result["runs"])
+        elif part == "images":
+            result = images_record(args.work)
             done = len(result["runs"])
         else:
             result = architectures_record(args.work)
