@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -93,6 +94,8 @@ def _run(job: tuple[str, str, int, list[str], str]) -> dict[str, Any]:
         "logger=none",
         "trainer.device=cpu",
     )
+    if Path(run_dir).is_dir():  # a stopped job's folder: its metrics never mix into this run's
+        shutil.rmtree(run_dir)
     start, cpu = time.perf_counter(), time.process_time()
     with quiet():
         final = fit(cfg, Path(run_dir))
