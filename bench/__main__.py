@@ -1,5 +1,5 @@
 """python -m bench [--quick] [--only startup overhead hardware pipeline memory quality
-tracking stacked remedies conditional architectures collapse images classifier gpu]"""
+tracking stacked remedies conditional architectures collapse images classifier profile gpu]"""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from bench.images import images
 from bench.images import record as images_record
 from bench.overhead import hardware, overhead
 from bench.pipeline import memory, pipeline
+from bench.profile import VARIANTS, profile_step
 from bench.quality import quality
 from bench.remedies import remedies
 from bench.stacked import stacked
@@ -46,6 +47,7 @@ PARTS = (
     "collapse",
     "images",
     "classifier",
+    "profile",
     "gpu",
 )
 console = Console()
@@ -124,6 +126,8 @@ def main() -> None:
             result = images(args.quick, work, args.reuse)
         elif part == "classifier":
             result = classifier(args.quick, work)
+        elif part == "profile":
+            result = profile_step(args.quick, work)
         else:
             result = gpu(args.quick, work)
         seconds = time.perf_counter() - start
@@ -288,6 +292,24 @@ def show(part: str, result: dict) -> None:
         for data, rows in result["published"].items():
             for name, (modes, second) in rows.items():
                 table.add_row(f"{name} (published)", data, f"{modes:.1f}", f"{second}", *"-" * 3)
+    elif part == "profile":
+        split = result["default"]["split"]
+        table = _table(
+            f"DCGAN step on CPU ({result['threads']} threads): "
+            + ", ".join(f"{k} {v:.0%}" for k, v in split.items()),
+            "variant",
+            "s/step",
+            "GFLOP/s",
+            "of fp32 matmul peak",
+        )
+        for name, *_ in VARIANTS:
+            r = result[name]
+            table.add_row(
+                name,
+                f"{r['s_per_step']:.3f}",
+                f"{r['gflop_per_s']:.0f}",
+                f"{r['fraction_of_peak']:.2f}",
+            )
     elif part == "classifier":
         table = _table(
             f"the domain classifier's first training ({result['steps']} batches of 128)",
