@@ -88,6 +88,15 @@ def test_the_generator_gradient_passes_through_each_policy(policy):
     assert x.grad is not None and x.grad.abs().sum() > 0
 
 
+def test_the_generator_learns_through_the_augmented_critic():
+    """G -> every policy -> D: the generator's parameters get a gradient, as in its update."""
+    G = torch.nn.Sequential(torch.nn.Linear(4, 3 * 32 * 32), torch.nn.Tanh())
+    D = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 1))
+    critic = Augment(("translation", "cutout", "color"), None, 8, "cpu").around(D)
+    critic(G(torch.randn(8, 4)).view(8, 3, 32, 32)).mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
+
+
 def test_the_policy_list_is_checked():
     assert parse("translation, cutout,color") == ("translation", "cutout", "color")
     assert parse("") == () and parse("none") == () and parse(None) == ()
