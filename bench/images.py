@@ -2,7 +2,7 @@
 (`+experiment=fashion_mnist_best`, `fashion_mnist_cond_best`), with and without
 augmentation, on the whole training split and on 10% of it, 3 seeds, one core and the
 recipe's budget a run; each score beside the real data's own (`floor/...`), and the
-learning curves (fid/classifier against CPU-minutes) of the recipes and of today's
+learning curves (fid/classifier against training minutes) of the recipes and of today's
 plain DCGAN preset on the same budget, as bench/results/images_curves.png.
 
 Stacked MNIST's recipe (`+experiment=stacked_mnist_best`): modes and KL beside the
@@ -52,9 +52,10 @@ CURVES = "images_curves.png"
 
 
 def curve(rows: list[dict]) -> list[tuple[float, float]]:
-    """(training CPU-minutes, fid/classifier) at each evaluation of a metrics.jsonl: the
-    minutes are the training steps' own (each logged rate covers the steps since the
-    last one), so evaluation does not count."""
+    """(training minutes, fid/classifier) at each evaluation of a metrics.jsonl: the
+    minutes are the wall time of the training steps alone (each logged rate covers the
+    steps since the last one), so evaluation does not count; on a busy machine they run
+    longer than the CPU time."""
     out, seconds, last = [], 0.0, 0
     for r in rows:
         if "time/steps_per_s" in r and r["time/steps_per_s"] > 0:
@@ -161,7 +162,7 @@ def summarize(runs: list[dict], accuracy: float) -> dict[str, Any]:
 
 
 def draw_curves(runs: list[dict], path: Path) -> None:
-    """fid/classifier against training CPU-minutes, one line a run, one colour a recipe,
+    """fid/classifier against training minutes, one line a run, one colour a recipe,
     the real data's floor dashed."""
     import matplotlib
 
@@ -181,7 +182,11 @@ def draw_curves(runs: list[dict], path: Path) -> None:
     floors = [r["floor"]["floor/fid/classifier"] for r in runs if r["floor"]]
     if floors:
         ax.axhline(statistics.fmean(floors), ls="--", color="k", label="real data (floor)")
-    ax.set(xlabel="training CPU-minutes (one core)", ylabel="fid/classifier", yscale="log")
+    ax.set(
+        xlabel="training minutes (the steps' wall time, one core)",
+        ylabel="fid/classifier",
+        yscale="log",
+    )
     ax.set_title("Fashion-MNIST: distance to the real data against compute")
     ax.legend(fontsize=8)
     fig.tight_layout()
