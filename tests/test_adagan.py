@@ -178,8 +178,8 @@ def test_adagan_through_the_command(tmp_path, capsys, monkeypatch):
     assert code == 0, output
     assert [r["step"] for r in jsonl(tmp_path / "run" / "metrics.jsonl")] == [1, 2, 3]
     code, output = run_in_process(train_main, args, tmp_path, capsys, monkeypatch)
-    assert code == 0, output  # started over in the folder: the mixture's rows start over
-    assert [r["step"] for r in jsonl(tmp_path / "run" / "metrics.jsonl")] == [1, 2]
+    assert code == 2 and "already holds a run" in output  # nothing written over
+    assert [r["step"] for r in jsonl(tmp_path / "run" / "metrics.jsonl")] == [1, 2, 3]
     code, output = run_in_process(
         train_main, ["+boost=adagan", "boost.beta=2"], tmp_path, capsys, monkeypatch
     )

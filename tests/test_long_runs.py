@@ -462,6 +462,23 @@ def test_resume_from_a_folder_without_checkpoints_is_one_line(workdir, capsys, m
     assert "gan-train: error: trainer.resume=empty: a folder without checkpoints/last.pt" in output
 
 
+def test_a_fresh_run_into_a_folder_holding_one_is_refused(workdir, capsys, monkeypatch):
+    args = ["trainer.steps=4", *CADENCE, "logger=none", "hydra.run.dir=run"]
+    code, output = run_in_process(train.main, args, workdir, capsys, monkeypatch)
+    assert code == 0, output
+    before = (workdir / "run" / "metrics.jsonl").read_bytes()
+    code, output = run_in_process(train.main, args, workdir, capsys, monkeypatch)
+    assert code == 2
+    assert f"gan-train: error: {workdir / 'run'} already holds a run (checkpoints/last.pt)" in (
+        " ".join(output.split())
+    )
+    assert (workdir / "run" / "metrics.jsonl").read_bytes() == before  # nothing written over
+    code, output = run_in_process(
+        train.main, [*args, "trainer.steps=6", "trainer.resume=auto"], workdir, capsys, monkeypatch
+    )
+    assert code == 0, output
+
+
 @pytest.mark.slow  # submitit's requeue; the signal tests cover the checkpoint and resume
 def test_submitit_requeues_a_preempted_job_which_resumes(workdir):
     """SIGUSR2 (what SLURM sends a submitit job before preemption): the job checkpoints,

@@ -33,6 +33,7 @@ from gan_cli.core.atomic import atomic_write
 from gan_cli.core.console import err_console, print_summary
 from gan_cli.core.errors import UserError, one_line
 from gan_cli.training import distributed, loop
+from gan_cli.training.checkpoint import resume_candidates
 from gan_cli.training.preemption import Preempted
 from gan_cli.training.resume import check_resume, find_resume, resume_command
 from gan_cli.training.run import Run
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 def fit(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     """What a gan-train run does: one training, or AdaGAN's rounds with +boost=adagan."""
     cfg = check(cfg)
+    if cfg.trainer.resume is None:
+        _check_fresh(run_dir)
     if "boost" in cfg:
         if distributed.world().active:
             raise UserError("+boost=adagan runs on one process: start it without torchrun")
@@ -52,6 +55,20 @@ def fit(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
         print_summary(final, run_dir)  # the mixture's, and the whole run's folder
         return final
     return train(cfg, run_dir)
+
+
+def _check_fresh(run_dir: Path) -> None:
+    """A run starting afresh must not write over another run's checkpoints and append to
+    its metrics.jsonl: a folder that holds one is refused, with the two ways on."""
+    held = [p for p in resume_candidates(run_dir) if p.is_file()]
+    metrics_file = run_dir / "metrics.jsonl"
+    if metrics_file.is_file() and metrics_file.stat().st_size:
+        held.append(metrics_file)
+    if held:
+        raise UserError(
+            f"{run_dir} already holds a run ({held[0].relative_to(run_dir)}): continue it "
+            "with trainer.resume=auto, or start afresh in another hydra.run.dir"
+        )
 
 
 def train(cfg: DictConfig, run_dir: Path, data_weights=None) -> dict[str, float]:
