@@ -99,6 +99,7 @@ def main() -> None:
         ("stacked", _stacked),
         ("remedies", _remedies),
         ("conditional", _conditional),
+        ("images", _images),
     )
     for part, show in shows:
         if (RESULTS / f"{part}.json").is_file():
@@ -167,6 +168,60 @@ def _conditional(c: dict) -> None:
             f"{r['seconds']:.0f}",
         ]
         print(f"| {r['config']} | {' | '.join(cells)} |")
+
+
+def _images(result: dict) -> None:
+    summary, runs = result["summary"], result["runs"]
+    print(
+        f"\nImages near the floor: real Fashion-MNIST, mean ± std over seeds, one core a run "
+        f"(classifier test accuracy {result['classifier_accuracy']:.1%}).\n"
+    )
+    print(
+        "| recipe | seeds | steps | `fid/classifier` (floor) | x floor | precision | recall "
+        "| density | coverage | `classes/score` (floor) | `classes/accuracy` | CPU min |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, r in summary.items():
+        if "fid/classifier" not in r:
+            continue
+        cells = [
+            str(r["runs"]),
+            f"{r['steps']:,}",
+            f"{_mean(r, 'fid/classifier', '{:.2f}')} ({r['floor/fid/classifier']:.2f})",
+            f"{r['fid/classifier over floor']:.1f}",
+            *(_mean(r, f"prdc/{k}", "{:.3f}") for k in ("precision", "recall", "density")),
+            _mean(r, "prdc/coverage", "{:.3f}"),
+            f"{_mean(r, 'classes/score', '{:.2f}')} ({r['floor/classes/score']:.2f})",
+            _mean(r, "classes/accuracy", "{:.3f}") if "classes/accuracy" in r else "-",
+            f"{r['cpu_seconds'] / 60:.1f}",
+        ]
+        print(f"| {name} | {' | '.join(cells)} |")
+    for name, r in summary.items():
+        if "modes/captured" in r:
+            print(
+                f"\n{name} (Stacked MNIST): {r['modes/captured']:.0f} modes, KL "
+                f"{r['modes/kl']:.3f}; real stacks {r['floor/modes/captured']:.0f}, KL "
+                f"{r['floor/modes/kl']:.3f}; {r['cpu_seconds'] / 60:.1f} CPU min."
+            )
+    full = {r["seed"]: r["fid/classifier"] for r in runs if r["config"] == "best"}
+    for run in sorted(runs, key=lambda r: (r["config"], r["seed"])):
+        if "10%" in run["config"] and run["seed"] in full:
+            print(
+                f"\n{run['config']}, seed {run['seed']}: {run['fid/classifier']:.2f} = "
+                f"{run['fid/classifier'] / full[run['seed']]:.2f} x the full run's "
+                f"{full[run['seed']]:.2f}"
+            )
+    for run in sorted(runs, key=lambda r: (r["config"], r["seed"])):
+        if "fid/classifier" in run:
+            print(
+                f"\n{run['config']}, seed {run['seed']}: fid/classifier {run['fid/classifier']:.2f}"
+            )
+
+
+def _mean(row: dict, key: str, fmt: str) -> str:
+    if row["runs"] == 1:
+        return fmt.format(row[key])
+    return f"{fmt.format(row[key])} ± {fmt.format(row[f'{key} std'])}"
 
 
 def _remedies(r: dict) -> None:
