@@ -163,7 +163,8 @@ def record(work: Path) -> dict[str, Any]:
 def summarize(runs: list[dict], accuracy: float) -> dict[str, Any]:
     """Each recipe's mean and spread over seeds, and each score over the data's floor."""
     summary = {}
-    for name in dict.fromkeys(r["config"] for r in runs):
+    known = [*RECIPES, "stacked best"]
+    for name in sorted({r["config"] for r in runs}, key=known.index):
         mine = [r for r in runs if r["config"] == name]
         row: dict[str, Any] = {"runs": len(mine), "steps": mine[0]["steps"]}
         for k in (*SCORES, "cpu_seconds"):

@@ -211,11 +211,13 @@ def _images(result: dict) -> None:
                 f"{run['fid/classifier'] / full[run['seed']]:.2f} x the full run's "
                 f"{full[run['seed']]:.2f}"
             )
-    for run in sorted(runs, key=lambda r: (r["config"], r["seed"])):
-        if "fid/classifier" in run:
-            print(
-                f"\n{run['config']}, seed {run['seed']}: fid/classifier {run['fid/classifier']:.2f}"
-            )
+    for name in summary:
+        seeds = sorted(
+            (r["seed"], r) for r in runs if r["config"] == name and "fid/classifier" in r
+        )
+        if seeds:
+            each = ", ".join(f"{r['fid/classifier']:.2f} (seed {s})" for s, r in seeds)
+            print(f"\n{name}: fid/classifier {each}")
 
 
 def _mean(row: dict, key: str, fmt: str) -> str:
