@@ -75,3 +75,21 @@ def test_the_learning_curve_counts_training_minutes_only():
         {"step": 300, "fid/classifier": 12.0},  # an evaluation row of its own
     ]
     assert curve(rows) == [(75 / 60, 30.0), (175 / 60, 12.0)]
+
+
+def test_the_images_study_runs_the_targets_on_every_seed_before_the_rest():
+    from bench.images import HEADLINE, RECIPES, SMALL_DATA, order, summarize
+
+    jobs = sorted(((n, s) for n in RECIPES for s in (0, 1, 2)), key=lambda j: order(*j))
+    first = len(HEADLINE) * 3 + len(SMALL_DATA)
+    assert {j for j in jobs[:first]} == {(n, s) for n in HEADLINE for s in (0, 1, 2)} | {
+        (n, 0) for n in SMALL_DATA
+    }
+    assert jobs[0] == ("best", 0) and len(jobs) == len(set(jobs)) == len(RECIPES) * 3
+    runs = [
+        {"config": n, "seed": s, "steps": 9, "fid/classifier": 2.0 + s, "floor": {}}
+        for n, s in (("cond best", 0), ("best", 1), ("best", 0))
+    ]
+    summary = summarize(runs, 0.9)["summary"]
+    assert list(summary) == ["best", "cond best"]  # the recipes' order, not the runs'
+    assert summary["best"]["fid/classifier"] == 2.5 and summary["best"]["runs"] == 2
