@@ -2,7 +2,7 @@
 (`+experiment=fashion_mnist_best`, `fashion_mnist_cond_best`), with and without
 augmentation, on the whole training split and on 10% of it, 3 seeds, one core and the
 recipe's budget a run; each score beside the real data's own (`floor/...`), and the
-learning curves (fid/classifier against training minutes) of the recipes and of today's
+learning curves (fid/classifier against CPU-minutes) of the recipes and of today's
 plain DCGAN preset on the same budget, as bench/results/images_curves.png.
 
 Stacked MNIST's recipe (`+experiment=stacked_mnist_best`): modes and KL beside the
@@ -70,19 +70,9 @@ def order(name: str, seed: int) -> tuple[int, int, int]:
     return tier, seed, list(RECIPES).index(name)
 
 
-def curve(rows: list[dict]) -> list[tuple[float, float]]:
-    """(training minutes, fid/classifier) at each evaluation of a metrics.jsonl: the
-    minutes are the wall time of the training steps alone (each logged rate covers the
-    steps since the last one), so evaluation does not count; on a busy machine they run
-    longer than the CPU time."""
-    out, seconds, last = [], 0.0, 0
-    for r in rows:
-        if "time/steps_per_s" in r and r["time/steps_per_s"] > 0:
-            seconds += (r["step"] - last) / r["time/steps_per_s"]
-            last = r["step"]
-        if "fid/classifier" in r:
-            out.append((seconds / 60, r["fid/classifier"]))
-    return out
+def curve(rows: list[dict]) -> list[tuple[int, float]]:
+    """(step, fid/classifier) at each evaluation of a metrics.jsonl."""
+    return [(r["step"], r["fid/classifier"]) for r in rows if "fid/classifier" in r]
 
 
 def _run(job: tuple[str, int, list[str], str]) -> dict[str, Any]:
@@ -91,7 +81,7 @@ def _run(job: tuple[str, int, list[str], str]) -> dict[str, Any]:
     name, seed, overrides, run_dir = job
     done = Path(run_dir) / "bench.json"
     if done.is_file():  # kept by --reuse
-        return json.loads(done.read_text())
+        return _finished(done)
     cfg = config(
         *overrides,
         f"trainer.seed={seed}",
@@ -115,6 +105,16 @@ def _run(job: tuple[str, int, list[str], str]) -> dict[str, Any]:
     }
     done.write_text(json.dumps(out, indent=2))
     return out
+
+
+def _finished(done: Path) -> dict[str, Any]:
+    """A finished job's bench.json, its curve read again from its metrics.jsonl (in steps,
+    also for the jobs of an older bench)."""
+    run = json.loads(done.read_text())
+    metrics_file = done.parent / "metrics.jsonl"
+    if metrics_file.is_file():
+        run["curve"] = curve([json.loads(line) for line in metrics_file.open()])
+    return run
 
 
 def images(quick: bool, work: Path, reuse: bool = False) -> dict[str, Any]:
@@ -155,7 +155,7 @@ def images(quick: bool, work: Path, reuse: bool = False) -> dict[str, Any]:
 
 def record(work: Path) -> dict[str, Any]:
     """The jobs a stopped or running `images` finished in `work`, summarized."""
-    runs = [json.loads(p.read_text()) for p in sorted((work / "images").glob("*/bench.json"))]
+    runs = [_finished(done) for done in sorted((work / "images").glob("*/bench.json"))]
     draw_curves([r for r in runs if r["config"] in RECIPES], RESULTS / CURVES)
     return summarize(runs, _classifier(fashion(work)))
 
@@ -182,8 +182,9 @@ def summarize(runs: list[dict], accuracy: float) -> dict[str, Any]:
 
 
 def draw_curves(runs: list[dict], path: Path) -> None:
-    """fid/classifier against training minutes, one line a run, one colour a recipe,
-    the real data's floor dashed."""
+    """fid/classifier against CPU-minutes, one line a run, one colour a recipe, the real
+    data's floor dashed. A run's CPU time (its evaluations included) is spread over its
+    steps evenly, so the minutes do not depend on what else ran on the machine."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -195,18 +196,16 @@ def draw_curves(runs: list[dict], path: Path) -> None:
     for r in runs:
         if not r["curve"]:
             continue
-        minutes, fid = zip(*r["curve"], strict=True)
+        steps, fid = zip(*r["curve"], strict=True)
+        minutes = [step / r["steps"] * r["cpu_seconds"] / 60 for step in steps]
         label = None if r["config"] in shown else r["config"]
         shown.add(r["config"])
         ax.plot(minutes, fid, color=colours.get(r["config"]), label=label, alpha=0.8)
     floors = [r["floor"]["floor/fid/classifier"] for r in runs if r["floor"]]
     if floors:
         ax.axhline(statistics.fmean(floors), ls="--", color="k", label="real data (floor)")
-    ax.set(
-        xlabel="training minutes (the steps' wall time, one core)",
-        ylabel="fid/classifier",
-        yscale="log",
-    )
+    ax.set(xlabel="CPU-minutes (one core, evaluations included)", ylabel="fid/classifier")
+    ax.set_yscale("log")
     ax.set_title("Fashion-MNIST: distance to the real data against compute")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -65,16 +65,21 @@ def test_a_finished_study_job_is_read_from_its_folder(tmp_path):
     assert job["seconds"] >= 0
 
 
-def test_the_learning_curve_counts_training_minutes_only():
-    from bench.images import curve
+def test_the_learning_curves_are_drawn_against_cpu_minutes(tmp_path, monkeypatch):
+    from bench import images
 
     rows = [
-        {"step": 100, "time/steps_per_s": 2.0},  # 50 s
-        {"step": 200, "time/steps_per_s": 4.0, "fid/classifier": 30.0, "time/eval_s": 99.0},
-        {"step": 300, "time/steps_per_s": 1.0},  # 100 s more
-        {"step": 300, "fid/classifier": 12.0},  # an evaluation row of its own
+        {"step": 100, "time/steps_per_s": 2.0},
+        {"step": 200, "fid/classifier": 30.0},
+        {"step": 400, "fid/classifier": 12.0, "loss/d": 1.0},
     ]
-    assert curve(rows) == [(75 / 60, 30.0), (175 / 60, 12.0)]
+    assert images.curve(rows) == [(200, 30.0), (400, 12.0)]
+    drawn = []
+    monkeypatch.setattr("matplotlib.axes.Axes.plot", lambda ax, x, y, **kw: drawn.append(x))
+    run = {"config": "best", "steps": 400, "cpu_seconds": 1200.0, "floor": {}}
+    images.draw_curves([{**run, "curve": images.curve(rows)}], tmp_path / "c.png")
+    assert drawn == [[10.0, 20.0]]  # half the steps: half of 20 CPU-minutes
+    assert (tmp_path / "c.png").is_file()
 
 
 def test_the_images_study_runs_the_targets_on_every_seed_before_the_rest():
