@@ -83,7 +83,7 @@ def test_the_learning_curves_are_drawn_against_cpu_minutes(tmp_path, monkeypatch
 
 
 def test_the_images_study_runs_the_targets_on_every_seed_before_the_rest():
-    from bench.images import HEADLINE, RECIPES, SMALL_DATA, order, summarize
+    from bench.images import FIXED_P, HEADLINE, RECIPES, SMALL_DATA, order, summarize
 
     jobs = sorted(((n, s) for n in RECIPES for s in (0, 1, 2)), key=lambda j: order(*j))
     first = len(HEADLINE) * 3 + len(SMALL_DATA)
@@ -91,6 +91,7 @@ def test_the_images_study_runs_the_targets_on_every_seed_before_the_rest():
         (n, 0) for n in SMALL_DATA
     }
     assert jobs[0] == ("best", 0) and len(jobs) == len(set(jobs)) == len(RECIPES) * 3
+    assert jobs[-2:] == [(FIXED_P, 1), (FIXED_P, 2)]  # fixed p lost on seed 0: its seeds last
     runs = [
         {"config": n, "seed": s, "steps": 9, "fid/classifier": 2.0 + s, "floor": {}}
         for n, s in (("cond best", 0), ("best", 1), ("best", 0))
