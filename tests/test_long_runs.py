@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import shlex
 import signal
@@ -477,6 +478,22 @@ def test_a_fresh_run_into_a_folder_holding_one_is_refused(workdir, capsys, monke
         train.main, [*args, "trainer.steps=6", "trainer.resume=auto"], workdir, capsys, monkeypatch
     )
     assert code == 0, output
+
+
+def test_a_preemption_crosses_processes():
+    """A worker of a multiprocessing pool or of a joblib sweep hands its exception to the
+    parent by pickling it: a Preempted that could not be unpickled killed the pool's result
+    thread, and the parent then waited forever."""
+    from gan_cli.training.preemption import Preempted
+
+    sent = Preempted(signal.SIGTERM, 120, lambda *_: None)
+    got = pickle.loads(pickle.dumps(sent))
+    assert (got.signum, got.step, got.previous, str(got)) == (
+        signal.SIGTERM,
+        120,
+        None,
+        "stopped by SIGTERM after step 120",
+    )
 
 
 @pytest.mark.slow  # submitit's requeue; the signal tests cover the checkpoint and resume

@@ -26,6 +26,11 @@ class Preempted(Exception):  # noqa: N818 - not an error: the run stopped on req
         name = signal.Signals(signum).name
         super().__init__(f"stopped by {name} after step {step}")
 
+    def __reduce__(self) -> tuple[type, tuple[int, int, None]]:
+        """Pickled (a pool's or a sweep's worker hands it to its parent) without the
+        previous handler, which belongs to the process that received the signal."""
+        return type(self), (self.signum, self.step, None)
+
     def hand_over(self) -> None:
         """Let whoever handled the signal before us act on it (submitit requeues the job),
         then exit with 128 + the signal number."""
