@@ -1,5 +1,6 @@
 """python -m bench [--quick] [--only startup overhead hardware pipeline memory quality
-tracking stacked remedies conditional architectures collapse images classifier profile gpu]"""
+tracking stacked remedies conditional image_metrics architectures collapse images classifier
+profile gpu]"""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from bench.collapse import record as collapse_record
 from bench.common import RESULTS, machine
 from bench.conditional import conditional
 from bench.gpu import gpu
+from bench.image_metrics import SCALARS as SHOWN
+from bench.image_metrics import image_metrics
 from bench.images import images
 from bench.images import record as images_record
 from bench.overhead import hardware, overhead
@@ -43,6 +46,7 @@ PARTS = (
     "stacked",
     "remedies",
     "conditional",
+    "image_metrics",
     "architectures",
     "collapse",
     "images",
@@ -118,6 +122,8 @@ def main() -> None:
             result = remedies(args.quick, work)
         elif part == "conditional":
             result = conditional(args.quick, work)
+        elif part == "image_metrics":
+            result = image_metrics(args.quick, work)
         elif part == "architectures":
             result = architectures(args.quick, work, args.reuse)
         elif part == "collapse":
@@ -397,6 +403,14 @@ def show(part: str, result: dict) -> None:
                 per_class,
                 f"{r['seconds']:.0f}",
             )
+    elif part == "image_metrics":
+        table = _table(
+            f"image metrics of one DCGAN run, Fashion-MNIST, {result['steps']} steps",
+            "step",
+            *SHOWN,
+        )
+        for r in [*result["evaluations"], {"step": "floor", **result["floor"]}]:
+            table.add_row(str(r["step"]), *(f"{r[k]:.3g}" for k in SHOWN))
     elif part == "architectures":
         _show_architectures(result)
         return

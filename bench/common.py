@@ -3,6 +3,7 @@ gan-train's loop, and CIFAR/MNIST-format files written from random pixels."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import platform
 import shutil
@@ -33,6 +34,7 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     out = {
+        "date": datetime.date.today().isoformat(),
         "cpu": cpu,
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
