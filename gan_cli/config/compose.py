@@ -4,6 +4,7 @@ Composing runs nothing: no run folder, no objects."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -60,9 +61,11 @@ def compose_config(overrides: list[str], hydra: bool = False) -> DictConfig:
         raise UserError(one_line(e)) from e
 
 
+@functools.cache
 def config_groups() -> dict[str, list[str]]:
     """Every config group (nested ones as loss/objective) and its options, from files
-    and from the registered objectives and constraints."""
+    and from the registered objectives and constraints (read once a process: conf/ and
+    the registries do not change while it runs)."""
     store_loss_options()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         loader = GlobalHydra.instance().config_loader()

@@ -132,6 +132,13 @@ def typed(cfg: DictConfig) -> DictConfig:
     return plain
 
 
+def key_specs(cfg: DictConfig) -> dict[str, Param]:
+    """Every key of this composed config that the schema types: {full key: its Param}."""
+    specs: dict[str, Param] = {}
+    _root_schema(OmegaConf.to_container(cfg, resolve=False), specs)
+    return specs
+
+
 def explain(e: OmegaConfBaseException, specs: dict[str, Param]) -> str:
     """An OmegaConf error as the one line users see."""
     key = e.full_key or ""
@@ -155,7 +162,7 @@ def describe(param: Param) -> str:
         words = {bool: "true or false", int: "an integer", float: "a number"}.get(
             base, "a string" if base is str else "a value"
         )
-    return f"null or {words}" if optional else words
+    return f"null or {words}" if optional and not words.startswith("null") else words
 
 
 def did_you_mean(key: str, known: list[str]) -> str:

@@ -36,6 +36,9 @@ class GradientPenalty(Constraint):
     replaces_batch_norm = "layer"  # as in the paper's critics (Sec. 4)
 
     def __init__(self, gp_lambda: Annotated[float, AT_LEAST_0] = 10.0) -> None:
+        """Args:
+        gp_lambda: lambda, the weight of the gradient penalty
+        """
         self.gp_lambda = gp_lambda
 
     def prepare(self, critic: nn.Module) -> nn.Module:

@@ -37,6 +37,10 @@ class R1(Constraint):
         r1_gamma: Annotated[float, AT_LEAST_0] = 10.0,
         r1_every: Annotated[int, POSITIVE_INT] = 1,
     ) -> None:
+        """Args:
+        r1_gamma: gamma, the penalty is gamma / 2 E_real ||grad D(x)||^2
+        r1_every: apply the penalty on every k-th critic update only, k times as strong
+        """
         self.r1_gamma, self.r1_every = r1_gamma, r1_every
 
     @property

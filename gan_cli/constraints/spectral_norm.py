@@ -25,6 +25,9 @@ class SpectralNorm(Constraint):
     replaces_batch_norm = "none"  # SN-GAN's critics: spectral norm is their normalization
 
     def __init__(self, n_power_iterations: Annotated[int, POSITIVE_INT] = 1) -> None:
+        """Args:
+        n_power_iterations: power iterations per forward pass of each normalized layer
+        """
         self.n_power_iterations = n_power_iterations
 
     def prepare(self, critic: nn.Module) -> nn.Module:

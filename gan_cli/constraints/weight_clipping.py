@@ -18,6 +18,9 @@ class WeightClipping(Constraint):
     """
 
     def __init__(self, clip: Annotated[float, POSITIVE] = 0.01) -> None:
+        """Args:
+        clip: c, the critic's weights are clipped to [-c, c] after every critic step
+        """
         self.clip = clip
 
     @torch.no_grad()

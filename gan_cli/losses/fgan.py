@@ -68,6 +68,9 @@ class FDivergence(Objective):
     estimate_keys = ("divergence/estimate", "divergence/heldout")
 
     def __init__(self, divergence: Annotated[str, OneOf(DIVERGENCES)] = "jensen_shannon") -> None:
+        """Args:
+        divergence: the f-divergence whose variational bound the critic estimates
+        """
         if divergence not in DIVERGENCES:
             raise ValueError(f"unknown divergence {divergence!r}; one of {list(DIVERGENCES)}")
         self.divergence = divergence

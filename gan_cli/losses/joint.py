@@ -51,6 +51,10 @@ class JointObjective(Objective):
     networks: tuple[str, ...] = (RECONSTRUCTOR,)
 
     def __init__(self, latent_noise: Annotated[float, AT_LEAST_0] = 0.0) -> None:
+        """Args:
+        latent_noise: s, the data's pairs are (x, F(x) + s eps): the encoder as the
+          Gaussian N(F(x), s^2 I); 0 pairs x with F(x)
+        """
         self.latent_noise = latent_noise
 
     def phases(self, pairs: Pairs) -> tuple[dict[str, Phase], dict[str, Tensor]]:

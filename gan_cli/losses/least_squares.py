@@ -23,6 +23,11 @@ class LeastSquares(Objective):
     """D minimizes (E_P (D - b)^2 + E_Q (D - a)^2) / 2; G minimizes E_Q (D - c)^2 / 2."""
 
     def __init__(self, fake_label: float = 0.0, real_label: float = 1.0, g_target: float = 1.0):
+        """Args:
+        fake_label: a, the target of D on generated samples (Mao et al.)
+        real_label: b, the target of D on real samples
+        g_target: c, the value G wants D to give its samples
+        """
         self.a, self.b, self.c = fake_label, real_label, g_target
 
     def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:

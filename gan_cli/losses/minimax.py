@@ -22,6 +22,10 @@ class Minimax(Objective):
     """
 
     def __init__(self, saturating: bool = False) -> None:
+        """Args:
+        saturating: the minimax generator loss log(1 - D(G(z))) of the paper instead of
+          the non-saturating -log D(G(z))
+        """
         self.saturating = saturating
 
     def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:

@@ -46,6 +46,11 @@ class VEEGAN(JointObjective):
         recon_weight: Annotated[float, POSITIVE] = 1.0,
         latent_noise: Annotated[float, AT_LEAST_0] = 1.0,
     ) -> None:
+        """Args:
+        recon_weight: the weight of ||z - F(G(z))||^2 in the generator's loss
+        latent_noise: s, the data's pairs are (x, F(x) + s eps): the encoder as the
+          Gaussian N(F(x), s^2 I); 0 pairs x with F(x)
+        """
         super().__init__(latent_noise)
         self.recon_weight = recon_weight
 

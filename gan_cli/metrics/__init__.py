@@ -4,7 +4,7 @@ Each family is registered with `@register(name, keys=..., kinds=...)`: the scala
 logs, the data kinds it applies to (gan_cli.data.base), whether it runs at every
 evaluation or only at the end, and which of its scalars the progress bar shows. The
 config list `metrics.eval` picks families by name (null: every one that fits the data
-and the objective); the loop, the console, the sweep summary and the README's table
+and the objective); the loop, the console, the sweep summary and the manual's reference pages
 read this one registry. Every module of this package is imported here, so adding a
 metric is adding a file.
 """
