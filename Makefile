@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test test-slow bench lint clean
+.PHONY: install train test test-slow bench lint docs clean
 
 install: $(STAMP)
 
@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,sweep]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,sweep,docs]"
 	touch $(STAMP)
 
 train: install
@@ -33,9 +33,13 @@ test-slow: install
 bench: install
 	$(BIN)/python -m bench $(ARGS)
 
+# the manual, built strictly: a broken link, a missing page or an unknown anchor fails
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 lint: install
-	$(BIN)/ruff check gan_cli tests bench
-	$(BIN)/ruff format --check gan_cli tests bench
+	$(BIN)/ruff check gan_cli tests bench docgen
+	$(BIN)/ruff format --check gan_cli tests bench docgen
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist site *.egg-info
