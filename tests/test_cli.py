@@ -134,9 +134,11 @@ def test_one_tag_without_brackets_is_one_tag(workdir, here):
     assert list(run.tags) == ["toy"]
 
 
-def test_the_readmes_wandb_sync_commands_exist_in_the_installed_wandb():
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    commands = [x.strip() for x in readme.splitlines() if x.strip().startswith("wandb sync")]
+def test_the_manuals_wandb_sync_commands_exist_in_the_installed_wandb():
+    root = Path(__file__).parents[1]
+    pages = [root / "README.md", *(root / "docs").rglob("*.md")]
+    lines = [line.strip() for page in pages for line in page.read_text().splitlines()]
+    commands = [line for line in lines if line.startswith("wandb sync")]
     assert commands
     usage = subprocess.run(
         [str(BIN / "wandb"), "sync", "--help"], capture_output=True, text=True, check=True

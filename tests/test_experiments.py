@@ -26,10 +26,11 @@ ONE_STEP = [
 SMALL_IMAGES = ["model.g_channels=8", "model.d_channels=8", "data.batch_size=8"]
 
 
-def test_the_experiments_are_the_ones_the_readme_names():
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+def test_the_experiments_are_the_ones_the_guides_name():
+    guides = (Path(__file__).parents[1] / "docs" / "guides").glob("*.md")
+    text = "".join(page.read_text() for page in guides)
     for name in EXPERIMENTS:
-        assert f"+experiment={name}" in readme, name
+        assert f"+experiment={name}" in text, name
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)

@@ -1,4 +1,4 @@
-"""The recipes of ARCHITECTURE.md, each followed once with a throw-away piece defined
+"""The recipes of docs/architecture.md, each followed once with a throw-away piece defined
 here: an objective, a constraint, a data source and a metric. Each is one class (or
 function) and, for a data source, one config node, and then works from the command
 line's keys through training to metrics.jsonl."""
