@@ -412,7 +412,7 @@ def _architectures_random() -> str:
 def _startup() -> str:
     rows = []
     for name, r in _load("startup")["result"].items():
-        command = name.startswith("gan") and all("=" in a or a[0] == "-" for a in name.split()[1:])
+        command = name.startswith("gan") and "(" not in name and " with " not in name
         rows.append([f"`{name}`" if command else name, f"{r['median_s']:.2f}"])
     return _table(["command", "seconds (median of 3)"], rows)
 
