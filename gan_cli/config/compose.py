@@ -61,11 +61,16 @@ def compose_config(overrides: list[str], hydra: bool = False) -> DictConfig:
         raise UserError(one_line(e)) from e
 
 
-@functools.cache
 def config_groups() -> dict[str, list[str]]:
     """Every config group (nested ones as loss/objective) and its options, from files
-    and from the registered objectives and constraints (read once a process: conf/ and
-    the registries do not change while it runs)."""
+    and from the registered objectives and constraints."""
+    return _config_groups(*(tuple(registry) for registry in LOSS_PARTS.values()))
+
+
+@functools.cache
+def _config_groups(*registered: tuple[str, ...]) -> dict[str, list[str]]:
+    """config_groups(), read once for each set of `registered` objectives and
+    constraints (conf/ does not change while a process runs)."""
     store_loss_options()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         loader = GlobalHydra.instance().config_loader()
