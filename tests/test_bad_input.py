@@ -179,7 +179,7 @@ def test_integers_where_the_optimizer_takes_floats_are_floats():
     from gan_cli.config.build import optimizer
 
     cfg = compose("optim.g.betas=[0,0.9]", "optim.g.lr=1", "+optim.g.weight_decay=0")
-    opt = optimizer(cfg.optim.g, [torch.zeros(1, requires_grad=True)])
+    opt = optimizer(cfg, "optim.g", [torch.zeros(1, requires_grad=True)])
     group = opt.param_groups[0]
     assert group["betas"] == (0.0, 0.9) and all(type(b) is float for b in group["betas"])
     assert type(group["lr"]) is float and type(group["weight_decay"]) is float

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import string
 
-from hydra._internal.utils import get_args_parser
 from hydra.core.override_parser.types import Override
 from omegaconf import OmegaConf
 
-from gan_cli.config.checks import validate
+from gan_cli.cli.hydra_flags import flags_help, parse_args
+from gan_cli.config.checks import check, validate
 from gan_cli.config.compose import (
     compose_config,
     config_groups,
@@ -25,7 +25,7 @@ from gan_cli.training.distributed import World
 
 def asks_for_help(args: list[str]) -> bool:
     """`gan-train --help` (with gan-cli's own config tree)."""
-    parsed = get_args_parser().parse_args(args)
+    parsed = parse_args(args)
     return parsed.help and not (parsed.config_name or parsed.config_dir or parsed.config_path)
 
 
@@ -33,24 +33,17 @@ def help_text(args: list[str]) -> str:
     """What `gan-train --help` prints: Hydra's help, from the template of `hydra.help`,
     with the config groups listed by gan-cli (Hydra lists its own as well, for a template
     that never shows them: a second and a half of deep copies, on every --help)."""
-    parsed = get_args_parser().parse_args(args)
+    parsed = parse_args(args)
     cfg = compose_config(parsed.overrides, hydra=True)
     template = cfg.hydra.help.template
     groups = "".join(f"{g}: {', '.join(o)}\n" for g, o in config_groups().items() if o)
     job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
     return string.Template(template).substitute(
-        FLAGS_HELP=_flags_help(),
+        FLAGS_HELP=flags_help(),
         HYDRA_CONFIG_GROUPS="(gan-train --hydra-help lists them)",
         APP_CONFIG_GROUPS=groups,
         CONFIG=OmegaConf.to_yaml(job, resolve=parsed.resolve),
     )
-
-
-def _flags_help() -> str:
-    """Hydra's own list of its flags, as its help shows it."""
-    from hydra._internal.hydra import Hydra
-
-    return Hydra.format_args_help(get_args_parser())
 
 
 def check_command_line(args: list[str]) -> list[str]:
@@ -62,7 +55,7 @@ def check_command_line(args: list[str]) -> list[str]:
     values are checked by each job. Returns the arguments to hand to Hydra, with the
     choices of objectives and constraints spelled as Hydra wants them.
     """
-    parsed = get_args_parser().parse_args(args)
+    parsed = parse_args(args)
     if any(
         getattr(parsed, flag)
         for flag in ("help", "hydra_help", "info", "shell_completion", "experimental_rerun")
@@ -98,7 +91,11 @@ def check_command_line(args: list[str]) -> list[str]:
             ),
             None,
         )
-        validate(compose_config([o.input_line for o in overrides]), run_dir)
+        composed = compose_config([o.input_line for o in overrides])
+        if parsed.cfg:  # printing the config: its checks only, no data read or fetched
+            check(composed)
+        else:
+            validate(composed, run_dir)
     return [spelled.get(a, a) for a in args]
 
 
@@ -144,7 +141,7 @@ def _keys(values: dict, prefix: str = "") -> list[str]:
 def hydra_arguments(args: list[str], world: World) -> list[str]:
     """Each rank's Hydra arguments: every rank runs in rank 0's run folder, and only rank
     0 writes the config copy and the log file there."""
-    parsed = get_args_parser().parse_args(args)
+    parsed = parse_args(args)
     if parsed.multirun:
         raise UserError(
             "torchrun trains one run; for a sweep of multi-GPU runs use -m with "

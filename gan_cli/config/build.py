@@ -39,9 +39,10 @@ from gan_cli.training.unroll import Unroller
 LABELLED = "data=mnist|fashion_mnist|cifar10|stacked_mnist, or image_folder with class subfolders"
 
 
-def build_node(node: DictConfig, **kwargs: Any) -> Any:
-    """Instantiate a `_target_` node, passing `kwargs` the config cannot know (shapes, device)."""
-    key = node._get_full_key(None) or "config"
+def build_node(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
+    """Instantiate the `_target_` node at `key` of `cfg` (model.generator), passing
+    `kwargs` the config cannot know (shapes, device)."""
+    node = OmegaConf.select(cfg, key)
     target = node.get("_target_")
     target_class(target, key)
     try:
@@ -50,29 +51,29 @@ def build_node(node: DictConfig, **kwargs: Any) -> Any:
         if isinstance(e.__cause__, UserError):  # already the line users see
             raise e.__cause__ from None
         if isinstance(e.__cause__, ArchError):  # named by the key the user sets
-            raise UserError(f"{_key_of(node, e.__cause__.param)}: {e.__cause__}") from None
+            raise UserError(f"{_key_of(cfg, key, e.__cause__.param)}: {e.__cause__}") from None
         raise UserError(f"{key}: {one_line(e.__cause__ or e)}") from e
 
 
-def _key_of(node: DictConfig, name: str) -> str:
-    """'model.g_depth=2' for the generator's argument `depth`, which the knob
-    model.g_depth sets (g_ for the generator, d_ for the critic), else the argument's
-    own key; and its value."""
-    key, parent = node._get_full_key(None), node._get_parent()
+def _key_of(cfg: DictConfig, key: str, name: str) -> str:
+    """'model.g_depth=2' for the generator's argument `depth` (the node at `key`), which
+    the knob model.g_depth sets (g_ for the generator, d_ for the critic), else the
+    argument's own key; and its value."""
+    node = OmegaConf.select(cfg, key)
     knob = {"model.generator": "g_", "model.discriminator": "d_"}.get(key, "") + name
-    if knob != name and knob in parent:
-        key, node, name = "model", parent, knob
+    if knob != name and knob in cfg.model:
+        key, node, name = "model", cfg.model, knob
     value = node.get(name)
     return f"{key}.{name}={'null' if value is None else value}"
 
 
-def optimizer(node: DictConfig, params) -> torch.optim.Optimizer:
-    """The optimizer of an `optim.g` / `optim.d` node over `params`; one line if its
-    arguments do not fit its class."""
-    key = node._get_full_key(None)
+def optimizer(cfg: DictConfig, key: str, params) -> torch.optim.Optimizer:
+    """The optimizer of the `optim.g` / `optim.d` / `optim.r` node `key` over `params`; one
+    line if its arguments do not fit its class."""
+    node = OmegaConf.select(cfg, key)
     cls = target_class(node._target_, key)
     try:
-        return build_node(node, **_numbers(key, cls, arguments(node)))(params)
+        return build_node(cfg, key, **_numbers(key, cls, arguments(node)))(params)
     except (TypeError, ValueError) as e:
         raise UserError(f"{key}: {one_line(e)}") from e
 
@@ -122,7 +123,7 @@ def arguments(node: DictConfig) -> dict:
 
 
 def data_source(cfg: DictConfig, device: torch.device) -> DataSource:
-    return build_node(cfg.data, seed=cfg.trainer.seed, device=device)
+    return build_node(cfg, "data", seed=cfg.trainer.seed, device=device)
 
 
 def generator(cfg: DictConfig, n_classes: int = 0) -> nn.Module:
@@ -132,7 +133,7 @@ def generator(cfg: DictConfig, n_classes: int = 0) -> nn.Module:
     data_cls = get_class(cfg.data._target_)
     shape = data_cls.sample_shape(**arguments(cfg.data))
     offered = {"out_shape": shape, "bounded": data_cls.kind == IMAGES, "n_classes": n_classes}
-    return build_node(cfg.model.generator, **_taken(cfg.model.generator, offered))
+    return build_node(cfg, "model.generator", **_taken(cfg.model.generator, offered))
 
 
 def critic(cfg: DictConfig, shape: tuple[int, ...], n_classes: int = 0) -> nn.Module:
@@ -147,13 +148,13 @@ def critic(cfg: DictConfig, shape: tuple[int, ...], n_classes: int = 0) -> nn.Mo
     if at_input:  # it reads the pair (x, z) as one vector
         in_shape = (math.prod(shape) + z_dim,)
     offered = {"in_shape": in_shape, "conditional": cfg.model.conditional, "n_classes": n_classes}
-    D = build_node(node, **_taken(node, offered))
+    D = build_node(cfg, "model.discriminator", **_taken(node, offered))
     return PairCritic(D, z_dim, at_input) if on_pairs else D
 
 
 def reconstructor(cfg: DictConfig, shape: tuple[int, ...]) -> nn.Module:
     """F: x -> z of an objective on pairs (model.reconstructor), on the CPU."""
-    return build_node(cfg.model.reconstructor, in_shape=shape)
+    return build_node(cfg, "model.reconstructor", in_shape=shape)
 
 
 def classes(cfg: DictConfig, data: DataSource, device: torch.device) -> Classes | None:
@@ -175,7 +176,7 @@ def loss_part(cfg: DictConfig, part: str) -> Any:
     """The objective or the constraint of `loss`, with its parameters from loss.<name>."""
     node = cfg.loss[part]
     params = signature_params(get_class(node._target_), skip=RUNTIME)
-    return build_node(node, **{p.name: cfg.loss[p.name] for p in params})
+    return build_node(cfg, f"loss.{part}", **{p.name: cfg.loss[p.name] for p in params})
 
 
 def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) -> tuple[GAN, Any]:
@@ -201,13 +202,13 @@ def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) 
         data.shard(world.rank, world.size)
     objective = loss_part(cfg, "objective")
     networks = {
-        GENERATOR: network(cfg, G, cfg.optim.g, "g"),
-        CRITIC: network(cfg, D, cfg.optim.d, "d"),
+        GENERATOR: network(cfg, G, "g"),
+        CRITIC: network(cfg, D, "d"),
     }
     R = None
     if RECONSTRUCTOR in objective.networks:  # after G and D: their weights do not move
         R = reconstructor(cfg, data.shape).to(device)
-        networks[RECONSTRUCTOR] = network(cfg, R, cfg.optim.r, "r")
+        networks[RECONSTRUCTOR] = network(cfg, R, "r")
     opt_d = networks[CRITIC].optimizer
     augment = augmentation(data, device, world)
     gan = GAN(
@@ -236,9 +237,9 @@ def augmentation(data: DataSource, device: torch.device, world: World) -> Augmen
     return Augment(policies, data.augment_target, data.batch_size, device, world)
 
 
-def network(cfg: DictConfig, module: nn.Module, node: DictConfig, tag: str) -> Network:
+def network(cfg: DictConfig, module: nn.Module, tag: str) -> Network:
     """A trained network with its optimizer (the `optim.<tag>` node) and schedule."""
-    opt = optimizer(node, module.parameters())
+    opt = optimizer(cfg, f"optim.{tag}", module.parameters())
     return Network(module, opt, tag, schedule(cfg.optim.schedule, cfg.trainer.steps, opt))
 
 

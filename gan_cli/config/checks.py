@@ -85,7 +85,7 @@ def validate(cfg: DictConfig, run_dir: str | None = None) -> DictConfig:
         data_cls.prepare(**arguments(cfg.data))
     for side in ("g", "d", "r"):  # on a dummy parameter: bad arguments fail here
         if cfg.optim[side] is not None:
-            built = optimizer(cfg.optim[side], [torch.zeros(1, requires_grad=True)])
+            built = optimizer(cfg, f"optim.{side}", [torch.zeros(1, requires_grad=True)])
     if cfg.loss.unroll:  # the critic's optimizer is one the unrolled steps can simulate
         simulated_update(built)
     return cfg

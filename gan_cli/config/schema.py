@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import difflib
 import enum
+import importlib
 import re
 import typing
 from dataclasses import field, make_dataclass, replace
 from typing import Any, Optional
 
-from hydra._internal.utils import _locate
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import (
     ConfigKeyError,
@@ -205,11 +205,26 @@ def target_class(target: Any, key: str) -> Any:
     the key. (hydra.utils.get_class would print its own error lines first.)"""
     try:
         found = _locate(str(target))
-    except Exception as e:
+    except (ImportError, AttributeError, ValueError) as e:
         raise UserError(f"{key}._target_={target} is not a class gan-cli can import") from e
     if not callable(found):
         raise UserError(f"{key}._target_={target} is not a class gan-cli can import")
     return found
+
+
+def _locate(path: str) -> Any:
+    """The object a dotted path names (`torch.optim.Adam`): the longest prefix that
+    imports as a module, then attributes of it."""
+    parts = path.split(".")
+    for end in range(len(parts), 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:end]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[end:]:
+            found = getattr(found, name)
+        return found
+    raise ImportError(f"no module in {path!r}")
 
 
 def _target_schema(raw: dict, prefix: str, specs: dict[str, Param]) -> type:

@@ -45,19 +45,20 @@ class InceptionUnavailable(Exception):
 
 
 def inception(weights_path: str | None = None) -> nn.Module:
-    """The standard FID feature extractor, uint8 (N, 3, H, W) -> the LAYERS."""
-    from torchmetrics.image.fid import NoTrainInceptionV3
+    """The standard FID feature extractor, uint8 (N, 3, H, W) -> the LAYERS, in eval mode
+    and without gradients (torch-fidelity's network, as torchmetrics wraps it)."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     said = io.StringIO()  # torch.hub's "Downloading: ..." notice: shown only if it worked,
     try:  # a failure is the one warning line of its caller
         with contextlib.redirect_stderr(said):
-            extractor = NoTrainInceptionV3(
+            extractor = FeatureExtractorInceptionV3(
                 name="inception-v3-compat",
                 features_list=list(LAYERS),
                 feature_extractor_weights_path=weights_path,
             )
         sys.stderr.write(said.getvalue())
-        return extractor
+        return extractor.eval().requires_grad_(False)
     except Exception as e:  # no network (URLError), a bad file (OSError, RuntimeError), ...
         reason = (str(e).strip().splitlines() or [""])[0][:120]
         raise InceptionUnavailable(
@@ -77,8 +78,7 @@ def features(
         x = ((x.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
         if x.shape[1] == 1:  # grayscale, as Inception reads it
             x = x.expand(-1, 3, -1, -1)
-        # torch-fidelity's forward returns every layer asked for (torchmetrics' only the first)
-        f, y = extractor._torch_fidelity_forward(x)
+        f, y = extractor(x)  # every layer asked for, in the order of LAYERS
         pool.append(f.double().cpu())
         logits.append(y.double().cpu())
         done(len(x))
