@@ -22,7 +22,7 @@ train: install
 # one worker per core, a test module's tests on one worker (its trained fixtures are made
 # once); the 15 slowest tests are printed, so a slowdown is seen where it is made
 test: install
-	$(BIN)/python -m pytest -n auto --dist loadscope --durations=15 $(ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadscope -m "not slow" --durations=15 $(ARGS)
 
 # the tests marked slow (long runs, repeated variants), which make test leaves out
 test-slow: install

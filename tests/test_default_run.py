@@ -1,4 +1,5 @@
-"""Long tests, not part of `make test`: `.venv/bin/pytest -m slow`."""
+"""`make train` as it is finds every mode (slow: part of `make test-slow`, or run this file
+by name)."""
 
 import pytest
 
