@@ -10,7 +10,7 @@ from torch import nn
 
 from gan_cli.cli import adagan
 from gan_cli.cli.sample import main as sample_main
-from gan_cli.cli.sample import rebuild_generator
+from gan_cli.config.build import rebuild_generator
 from gan_cli.cli.train import main as train_main
 from gan_cli.cli.train import train
 from gan_cli.config.checks import check

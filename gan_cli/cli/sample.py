@@ -27,36 +27,30 @@ frequencies, and grid.png one row a class for the first 16 classes.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import sys
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from hydra.utils import get_class
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from PIL import Image
-from torch import Tensor, nn
 
 from gan_cli.cli.scoring import Scorer
 from gan_cli.config import build
 from gan_cli.config.checks import resolve_device
 from gan_cli.core.atomic import atomic_write
-from gan_cli.core.console import console, err_console, phase
-from gan_cli.core.errors import UserError, one_line
+from gan_cli.core.console import console, err_console
+from gan_cli.core.errors import UserError
 from gan_cli.data.base import IMAGES
-from gan_cli.models.conditional import generate as generate_batch
 from gan_cli.training import conditioning
 from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
 from gan_cli.training.conditioning import SampleClasses, asked_classes
-from gan_cli.training.figures import COLUMNS, FIGURES, class_rows, first_classes
-from gan_cli.training.mixture import Mixture
+from gan_cli.training.figures import COLUMNS, FIGURES
+from gan_cli.training.sampling import class_grid, generate, grid_rows, interpolation, save_npz
 
 log = logging.getLogger(__name__)
 
@@ -149,132 +143,6 @@ def claim(out: Path, overwrite: bool) -> None:
             images.rmdir()
 
 
-def rebuild_generator(
-    state: dict[str, Any], ema: bool, device: torch.device, seed: int = 0
-) -> nn.Module:
-    """The generator from the checkpoint's config and weights (the EMA ones if present);
-    a conditional one with the classes the checkpoint records; an AdaGAN mixture
-    (+boost=adagan) of its components, each sample's component drawn from `seed`."""
-    if "mixture" in state:
-        mixture, one = state["mixture"], {k: v for k, v in state.items() if k != "mixture"}
-        parts = [
-            rebuild_generator({**one, "generator": c}, False, device) for c in mixture["components"]
-        ]
-        return Mixture(parts, mixture["weights"], seed).to(device).eval()
-    n_classes = len(state["classes"]["names"]) if "classes" in state else 0
-    G = build.generator(OmegaConf.create(state["config"]), n_classes)
-    weights = state["generator_ema"] if ema and "generator_ema" in state else state["generator"]
-    try:
-        G.load_state_dict(weights)
-    except RuntimeError as e:
-        raise UserError(
-            "the checkpoint's generator weights do not fit the generator its config describes "
-            f"(written by another version of gan-cli?): {one_line(e)[:200]}"
-        ) from e
-    return G.to(device).eval()
-
-
-@torch.no_grad()
-def generate(G: nn.Module, args: Args, device: torch.device, pngs: Path | None, labels):
-    """The samples, their latents and their classes (None: unconditional), in batches,
-    with a progress bar; with `pngs`, one PNG per image there as they come."""
-    z_dim, total = G.z_dim, labels.total(args.n)
-    rng = torch.Generator(device=device).manual_seed(args.seed)
-    xs = zs = ys = None  # filled in place: memory is the arrays plus one batch
-    with phase("gan-sample", total, "images") as done:
-        for start in range(0, total, args.batch_size):
-            count = min(args.batch_size, total - start)
-            z = torch.randn(count, z_dim, generator=rng, device=device)
-            y = labels.of(start, count, args.n, rng, device)
-            x = generate_batch(G, z, y).float().cpu()
-            if xs is None:
-                xs = np.empty((total, *x.shape[1:]), dtype=np.float32)
-                zs = np.empty((total, z_dim), dtype=np.float32)
-                ys = None if y is None else np.empty(total, dtype=np.int64)
-            xs[start : start + count] = x.numpy()
-            zs[start : start + count] = z.cpu().numpy()
-            if ys is not None:
-                ys[start : start + count] = y.cpu().numpy()
-            if pngs is not None:
-                write_pngs(x, pngs, start)
-            done(count)
-    return xs, zs, ys
-
-
-def to_uint8(x: Tensor) -> Tensor:
-    """Images in [-1, 1] -> uint8 [0, 255], as they were before training scaled them."""
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-
-
-def write_pngs(x: Tensor, folder: Path, start: int) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, image in enumerate(to_uint8(x)):
-        array = image.permute(1, 2, 0).numpy()
-        Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(
-            folder / f"{start + i:06d}.png"
-        )
-
-
-def save_npz(path: Path, **arrays: np.ndarray) -> None:
-    """np.savez's format with fixed zip timestamps (byte-identical for identical arrays),
-    never half-written."""
-    with atomic_write(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
-        for name, array in arrays.items():
-            buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, np.ascontiguousarray(array))
-            zf.writestr(
-                zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)),
-                buffer.getvalue(),
-            )
-
-
-def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
-    """Spherical interpolation between latents a, b (D,) at fractions t (T,) -> (T, D)."""
-    omega = torch.arccos((a / a.norm() * b / b.norm()).sum().clamp(-1, 1))
-    if omega.abs() < 1e-6:
-        return (1 - t)[:, None] * a + t[:, None] * b
-    s = torch.sin(omega)
-    return (torch.sin((1 - t) * omega) / s)[:, None] * a + (torch.sin(t * omega) / s)[:, None] * b
-
-
-@torch.no_grad()
-def interpolation(
-    G: nn.Module, rows: int, seed: int, device: torch.device, classes: list[int] | None = None
-) -> Tensor:
-    """`rows` spherical interpolations between two random latents, 10 steps each; for a
-    conditional generator, within one class a row (cycling through `classes`)."""
-    rng = torch.Generator(device=device).manual_seed(seed + 1)  # not the samples' latents
-    t = torch.linspace(0, 1, 10, device=device)
-    ends = torch.randn(rows, 2, G.z_dim, generator=rng, device=device)
-    z = torch.cat([slerp(a, b, t) for a, b in ends])
-    y = None
-    if classes:
-        y = torch.tensor([classes[r % len(classes)] for r in range(rows)], device=device)
-        y = y.repeat_interleave(len(t))
-    return generate_batch(G, z, y).float().cpu()
-
-
-@torch.no_grad()
-def class_grid(G: nn.Module, x: np.ndarray, labels: SampleClasses, seed: int, device) -> Tensor:
-    """A conditional generator's grid, one row a class: with classes asked for, the
-    first COLUMNS samples of each; else the first classes (plots.first_classes) from the
-    same COLUMNS latents (one a column)."""
-    if labels.asked:
-        n = len(x) // len(labels.asked)
-        cols = min(n, COLUMNS)
-        return torch.cat(
-            [torch.from_numpy(x[i * n : i * n + cols]) for i in range(len(labels.asked))]
-        )
-    rng = torch.Generator(device=device).manual_seed(seed + 2)  # not the samples' latents
-    z = torch.randn(COLUMNS, G.z_dim, generator=rng, device=device)
-    return generate_batch(G, *class_rows(z, grid_rows(labels))).float().cpu()
-
-
-def grid_rows(labels: SampleClasses) -> list[int]:
-    """The classes of a conditional grid's rows: those asked for, or the first few."""
-    return labels.asked or first_classes(len(labels.classes.names))
-
-
 def run(args: Args) -> list[str]:
     """Everything gan-sample does; returns what it wrote, for the closing line. Every
     option is checked before anything is sampled or written."""
@@ -286,13 +154,13 @@ def run(args: Args) -> list[str]:
     classes = conditioning.from_state(state) if "classes" in state else None
     labels = SampleClasses(classes, asked_classes(args.class_, classes))
     scorer = Scorer(cfg, args, device, classes) if args.metrics else None
-    G = rebuild_generator(state, args.ema, device, args.seed)
+    G = build.rebuild_generator(state, args.ema, device, args.seed)
     figure = FIGURES[kind]
     out = Path(args.out) if args.out else (run_dir or ckpt.parent) / "generated"
     claim(out, args.overwrite)
     out.mkdir(parents=True, exist_ok=True)
     pngs = out / "images" if args.images and kind == IMAGES else None
-    x, z, y = generate(G, args, device, pngs, labels)
+    x, z, y = generate(G, args.n, args.seed, args.batch_size, device, pngs, labels)
     save_npz(out / "samples.npz", x=x, z=z, **({} if y is None else {"y": y}))
     wrote = [f"samples.npz (x {tuple(x.shape)}, z {tuple(z.shape)}{'' if y is None else ', y'})"]
     wrote += [f"images/ ({len(x)} PNG)"] if pngs else []

@@ -33,6 +33,7 @@ from gan_cli.models.packing import packed_shape
 from gan_cli.training import distributed
 from gan_cli.training.conditioning import Classes, of_labels
 from gan_cli.training.distributed import World
+from gan_cli.training.mixture import Mixture
 from gan_cli.training.step import CRITIC, GAN, GENERATOR, Forwards, Network
 from gan_cli.training.unroll import Unroller
 
@@ -280,3 +281,28 @@ def forwards(
     if augment is not None:
         d, d_fixed = augment.around(d), augment.around(d_fixed)
     return Forwards(g=wrap(G, world), d=d, g_fixed=G, d_fixed=d_fixed, r=r)
+
+
+def rebuild_generator(
+    state: dict[str, Any], ema: bool, device: torch.device, seed: int = 0
+) -> nn.Module:
+    """The generator from the checkpoint's config and weights (the EMA ones if present);
+    a conditional one with the classes the checkpoint records; an AdaGAN mixture
+    (+boost=adagan) of its components, each sample's component drawn from `seed`."""
+    if "mixture" in state:
+        mixture, one = state["mixture"], {k: v for k, v in state.items() if k != "mixture"}
+        parts = [
+            rebuild_generator({**one, "generator": c}, False, device) for c in mixture["components"]
+        ]
+        return Mixture(parts, mixture["weights"], seed).to(device).eval()
+    n_classes = len(state["classes"]["names"]) if "classes" in state else 0
+    G = generator(OmegaConf.create(state["config"]), n_classes)
+    weights = state["generator_ema"] if ema and "generator_ema" in state else state["generator"]
+    try:
+        G.load_state_dict(weights)
+    except RuntimeError as e:
+        raise UserError(
+            "the checkpoint's generator weights do not fit the generator its config describes "
+            f"(written by another version of gan-cli?): {one_line(e)[:200]}"
+        ) from e
+    return G.to(device).eval()
