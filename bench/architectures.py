@@ -42,8 +42,7 @@ import yaml
 from bench.common import RESULTS
 from bench.conditional import _classifier, fashion
 from bench.stacked import FASHION
-from gan_cli.cli import robustness
-from gan_cli.cli.summary import _robustness
+from gan_cli.training import robustness
 
 FIGURE, TABLE_FIGURE = "architectures.png", "architectures_robustness.png"
 LOSSES = ("vanilla", "wgan_gp")  # the random study's pair
@@ -133,7 +132,7 @@ def architectures(quick: bool, work: Path, reuse: bool = False) -> dict[str, Any
     found = robustness.study(out["random"]["jobs"], ["model.arch_seed", "loss"])
     if not isinstance(found, robustness.Study):
         raise RuntimeError(f"the random study has no table: {found}")
-    _robustness(found, random_dir)  # over all its jobs, those reused included
+    robustness.write_study(found, random_dir)  # over all its jobs, those reused included
     out["random"]["pairs"] = found.pairs
     out["random"]["table"] = found.rows
     out["random"]["paper_table"] = PAPER

@@ -10,9 +10,9 @@ from torch import nn
 
 from gan_cli.cli import adagan
 from gan_cli.cli.sample import main as sample_main
-from gan_cli.config.build import rebuild_generator
 from gan_cli.cli.train import main as train_main
 from gan_cli.cli.train import train
+from gan_cli.config.build import rebuild_generator
 from gan_cli.config.checks import check
 from gan_cli.data.formats import write_mnist
 from gan_cli.data.images import MNIST

@@ -10,13 +10,13 @@ import torch
 import yaml
 from torch import nn
 
-from gan_cli.cli.robustness import FRACTIONS, study
-from gan_cli.cli.summary import collect
 from gan_cli.cli.train import train
 from gan_cli.config.build import critic, generator
 from gan_cli.config.checks import check
 from gan_cli.models import dcgan, mlp, resnet
 from gan_cli.models.common import SPACE, Gated, ShiftedSoftplus, draw_architecture
+from gan_cli.training.robustness import FRACTIONS, study
+from gan_cli.training.sweep_table import collect
 from tests.conftest import FAST, compose, image_data
 
 WEIGHTS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
@@ -226,7 +226,7 @@ def test_the_figure_of_sample_grids_is_a_table_of_the_two_swept_keys(tmp_path):
 
     from PIL import Image
 
-    from gan_cli.cli.summary import sample_grid
+    from gan_cli.training.sweep_figures import sample_grid
 
     scores = {("tanh", "vanilla"): 4.0, ("tanh", "wgan_gp"): 6.5, ("baseline", "vanilla"): 8.25}
     for arch in ("tanh", "baseline"):

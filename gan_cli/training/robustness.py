@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from gan_cli.core.console import print_table
+from gan_cli.training.figures import pyplot
+from gan_cli.training.sweep_table import write_csv
 
 ARCH_KEYS = ("model.arch_seed", "+arch", "arch")
 FRACTIONS = tuple(round(s / 11.25, 3) for s in (1, 3, 5, 7, 9))
@@ -73,3 +78,29 @@ def _number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def write_study(found: Study, sweep_dir: Path) -> list[Path]:
+    """robustness.csv and robustness.png, and the table printed."""
+    columns = list(found.rows[0])
+    title = (
+        f"architectures that succeed, {found.pairs} pairs of {found.compared}={found.a} and "
+        f"={found.b}; threshold: a fraction of the real data's classes/score {found.ceiling:.3g}"
+    )
+    print_table(title, columns, [[str(r[c]) for c in columns] for r in found.rows])
+    write_csv(found.rows, sweep_dir / "robustness.csv")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    bottom = [0] * len(found.rows)
+    labels = [str(r["threshold"]) for r in found.rows]
+    for column in columns[1:]:
+        heights = [r[column] for r in found.rows]
+        ax.bar(labels, heights, bottom=bottom, label=column)
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    ax.set_xlabel("min. classes/score, a fraction of the real data's")
+    ax.set_ylabel("architectures")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    fig.savefig(sweep_dir / "robustness.png")
+    plt.close(fig)
+    return [sweep_dir / "robustness.csv", sweep_dir / "robustness.png"]
