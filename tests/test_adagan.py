@@ -8,15 +8,16 @@ import pytest
 import torch
 from torch import nn
 
-from gan_cli.cli import adagan
 from gan_cli.cli.sample import main as sample_main
+from gan_cli.cli.sweep import job_labels
 from gan_cli.cli.train import main as train_main
 from gan_cli.cli.train import train
-from gan_cli.config.build import rebuild_generator
+from gan_cli.config.build import data_source, generator, rebuild_generator
 from gan_cli.config.checks import check
 from gan_cli.data.formats import write_mnist
 from gan_cli.data.images import MNIST
 from gan_cli.data.toy2d import Toy2D
+from gan_cli.training.boost import Builders, boost
 from gan_cli.training.checkpoint import load_checkpoint
 from gan_cli.training.mixture import Mixture, add_component, mixture_beta, theory_star
 from tests.conftest import compose, jsonl, run_in_process
@@ -99,13 +100,19 @@ def test_weighted_sampling_of_points_and_images(tmp_path):
 ROUNDS = ["+boost=adagan", "boost.rounds=2", "boost.classifier_steps=50", "loss=vanilla"]
 FAST = ["trainer.steps=60", "trainer.eval_every=30", "trainer.sample_every=0"]
 FAST += ["data.heldout_size=300", "logger=none", "trainer.ckpt_every=30"]
+CPU = torch.device("cpu")
+
+
+def builders(train_round=train) -> Builders:
+    """What gan-train hands AdaGAN, with another way to train a round where given."""
+    return Builders(train_round, data_source, generator, job_labels)
 
 
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory):
     """A 2-round AdaGAN run without interruption, through gan-train."""
     run = tmp_path_factory.mktemp("adagan") / "run"
-    adagan.boost(check(compose(*ROUNDS, *FAST)), run, train)
+    boost(check(compose(*ROUNDS, *FAST)), run, CPU, builders())
     return run
 
 
@@ -154,9 +161,9 @@ def test_an_interrupted_adagan_resumes_at_its_round_and_step(straight, tmp_path)
         return train(cfg, round_dir, weights)
 
     with pytest.raises(Stop):
-        adagan.boost(check(compose(*ROUNDS, *FAST)), run, stopped)
+        boost(check(compose(*ROUNDS, *FAST)), run, CPU, builders(stopped))
     assert load_checkpoint(run / "checkpoints" / "last.pt")["round"] == 1
-    adagan.boost(check(compose(*ROUNDS, *FAST, "trainer.resume=auto")), run, train)
+    boost(check(compose(*ROUNDS, *FAST, "trainer.resume=auto")), run, CPU, builders())
     assert jsonl(run / "metrics.jsonl") == jsonl(straight / "metrics.jsonl")
     mine = load_checkpoint(run / "checkpoints" / "last.pt")["mixture"]["components"][1]
     theirs = load_checkpoint(straight / "checkpoints" / "last.pt")["mixture"]["components"][1]

@@ -19,20 +19,21 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from gan_cli import metrics
-from gan_cli.cli import adagan, sweep
+from gan_cli.cli import sweep
 from gan_cli.cli.command_line import (
     asks_for_help,
     check_command_line,
     help_text,
     hydra_arguments,
 )
-from gan_cli.config.build import assemble
+from gan_cli.config.build import assemble, data_source, generator
 from gan_cli.config.checks import check, resolve_device
 from gan_cli.config.compose import CONFIG_NAME, config_dir
 from gan_cli.core.atomic import atomic_write
 from gan_cli.core.console import err_console, print_summary
 from gan_cli.core.errors import UserError, one_line
 from gan_cli.training import distributed, loop
+from gan_cli.training.boost import Builders, boost
 from gan_cli.training.checkpoint import resume_candidates
 from gan_cli.training.preemption import Preempted
 from gan_cli.training.resume import check_resume, find_resume, resume_command
@@ -51,7 +52,8 @@ def fit(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     if "boost" in cfg:
         if distributed.world().active:
             raise UserError("+boost=adagan runs on one process: start it without torchrun")
-        final = adagan.boost(cfg, run_dir, train)
+        builders = Builders(train, data_source, generator, sweep.job_labels)
+        final = boost(cfg, run_dir, resolve_device(cfg.trainer.device), builders)
         print_summary(final, run_dir)  # the mixture's, and the whole run's folder
         return final
     return train(cfg, run_dir)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,6 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from gan_cli import metrics
-from gan_cli.cli import sweep
-from gan_cli.config.build import data_source, generator
-from gan_cli.config.checks import resolve_device
 from gan_cli.core.atomic import atomic_write
 from gan_cli.core.errors import UserError
 from gan_cli.data.base import IMAGES
@@ -49,11 +48,22 @@ log = logging.getLogger(__name__)
 CLASSIFIER_BATCH = 256
 
 
-def boost(cfg: DictConfig, run_dir: Path, train) -> dict[str, float]:
-    """Run the rounds of a checked config with `boost` (train: gan_cli.cli.train.train,
-    one run into a folder with data weights); returns the mixture's last metrics."""
+@dataclass(frozen=True)
+class Builders:
+    """What AdaGAN asks of the layers above it: one run of the preset into a folder, with
+    data weights (gan_cli.cli.train.train); the data and a generator a config describes
+    (gan_cli.config.build); the W&B labels of this job (gan_cli.cli.sweep.job_labels)."""
+
+    train: Callable[[DictConfig, Path, torch.Tensor | None], dict[str, float]]
+    data: Callable[[DictConfig, torch.device], Any]
+    generator: Callable[[DictConfig], nn.Module]
+    labels: Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def boost(cfg: DictConfig, run_dir: Path, device: torch.device, build: Builders) -> dict:
+    """Run the rounds of a checked config with `boost` on `device`; returns the mixture's
+    last metrics."""
     rounds, beta = cfg.boost.rounds, cfg.boost.beta
-    device = resolve_device(cfg.trainer.device)
     state = _resumed(cfg, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with atomic_write(run_dir / "config.yaml", "w") as f:  # the config as run, boost included
@@ -63,25 +73,25 @@ def boost(cfg: DictConfig, run_dir: Path, train) -> dict[str, float]:
     weights = state["mixture"]["weights"] if state else []
     data_weights = state["data_weights"] if state else None
     wandb_id = state.get("wandb_id") if state else None
-    data = data_source(cfg, device)
+    data = build.data(cfg, device)
     if done and data_weights is None:  # a finished run given more rounds
-        mixture = _mixture(cfg, components, weights, device)
+        mixture = _mixture(cfg, build, components, weights, device)
         data_weights = _reweight(cfg, data, mixture, mixture_beta(done + 1, beta), done)
     final: dict[str, float] = {}
     for t in range(done + 1, rounds + 1):
         log.info("AdaGAN round %d of %d", t, rounds)
         round_cfg = _round_config(cfg, t, run_dir)
-        train(round_cfg, run_dir / f"round_{t:02d}", data_weights)
+        build.train(round_cfg, run_dir / f"round_{t:02d}", data_weights)
         component = _component(run_dir / f"round_{t:02d}")
         components.append(component)
         weights = add_component(weights, mixture_beta(t, beta))
-        mixture = _mixture(cfg, components, weights, device)
+        mixture = _mixture(cfg, build, components, weights, device)
         final = _evaluate(cfg, data, mixture) | {"boost/round": t, "boost/beta": weights[-1]}
         figure = _figure(cfg, data, mixture, run_dir, t)
         if t < rounds:  # the weights of round t + 1's training set
             data_weights = _reweight(cfg, data, mixture, mixture_beta(t + 1, beta), t)
             final["boost/ignored_fraction"] = float((data_weights == 0).double().mean())
-        wandb_id = _log(cfg, run_dir, final, t, wandb_id, figure)
+        wandb_id = _log(cfg, build, run_dir, final, t, wandb_id, figure)
         state = {
             "config": OmegaConf.to_container(cfg),
             "step": t,
@@ -126,11 +136,11 @@ def _component(round_dir: Path) -> dict[str, torch.Tensor]:
     return state.get("generator_ema", state["generator"])
 
 
-def _mixture(cfg: DictConfig, components: list, weights: list[float], device) -> Mixture:
+def _mixture(cfg: DictConfig, build: Builders, components: list, weights: list[float], device):
     """The mixture of the components' generators (built from the config), on `device`."""
     generators = []
     for weights_of in components:
-        G = generator(cfg)
+        G = build.generator(cfg)
         G.load_state_dict(weights_of)
         generators.append(G.eval())
     return Mixture(generators, weights, seed=cfg.trainer.seed).to(device)
@@ -211,13 +221,13 @@ def _figure(cfg: DictConfig, data, mixture: Mixture, run_dir: Path, t: int) -> P
     return path
 
 
-def _log(cfg, run_dir: Path, scalars: dict, t: int, wandb_id, figure: Path) -> str | None:
+def _log(cfg, build: Builders, run_dir: Path, scalars: dict, t: int, wandb_id, figure: Path):
     """The mixture's scalars after round t to the top metrics.jsonl and the run's W&B run
     (continued round after round; what a run in the folder before it left is dropped);
     its W&B id."""
     continued = Continued(t - 1, wandb_id, run_dir / "metrics.jsonl")
     config = OmegaConf.to_container(cfg)
-    tracker = Tracker(run_dir, sweep.job_labels(config["logger"]), config, continued)
+    tracker = Tracker(run_dir, build.labels(config["logger"]), config, continued)
     try:
         tracker.log(scalars, t, {"samples": figure})
         return tracker.wandb_id
