@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from gan_cli.cli import train
 from gan_cli.config.compose import compose_config
 from gan_cli.core import console
-from gan_cli.data.formats import write_cifar10, write_mnist
+from gan_cli.testing import write_cifar10, write_mnist
 from gan_cli.training import loop
 
 RESULTS = Path(__file__).resolve().parent / "results"

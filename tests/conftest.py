@@ -18,7 +18,7 @@ import torch
 from omegaconf import DictConfig
 
 from gan_cli.config.compose import compose_config
-from gan_cli.data.formats import write_cifar10, write_mnist
+from gan_cli.testing import write_cifar10, write_mnist
 
 BIN = Path(sys.executable).parent
 os.environ.setdefault("COLUMNS", "200")  # the width clean_env gives a command, before rich reads it

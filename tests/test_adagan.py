@@ -14,9 +14,9 @@ from gan_cli.cli.train import main as train_main
 from gan_cli.cli.train import train
 from gan_cli.config.build import data_source, generator, rebuild_generator
 from gan_cli.config.checks import check
-from gan_cli.data.formats import write_mnist
 from gan_cli.data.images import MNIST
 from gan_cli.data.toy2d import Toy2D
+from gan_cli.testing import write_mnist
 from gan_cli.training.boost import Builders, boost
 from gan_cli.training.checkpoint import load_checkpoint
 from gan_cli.training.mixture import Mixture, add_component, mixture_beta, theory_star

@@ -11,12 +11,12 @@ import torch
 from omegaconf import OmegaConf
 
 from gan_cli.cli.train import main as train_main
-from gan_cli.data.formats import class_pattern, write_mnist
 from gan_cli.data.images import MNIST, ImageFolder, StackedMNIST, to_unit_range
 from gan_cli.metrics import REGISTRY, Evaluation, domain_classifier
 from gan_cli.metrics.classifier import class_balance, frechet_distance, prdc
 from gan_cli.metrics.classifier import floor as classifier_floor
 from gan_cli.metrics.stacked import mode_histogram
+from gan_cli.testing import class_pattern, write_mnist
 from tests.conftest import FAST, jsonl, wandb_history
 
 STEPS = 60  # the patterned digits are learnt in a few dozen batches
@@ -24,7 +24,7 @@ STEPS = 60  # the patterned digits are learnt in a few dozen batches
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory) -> MNIST:
-    """MNIST-format files whose images show their class (formats.class_pattern)."""
+    """MNIST-format files whose images show their class (gan_cli.testing.class_pattern)."""
     root = tmp_path_factory.mktemp("patterned")
     write_mnist(root, n_train=600, n_test=400, patterns=True)
     return MNIST(str(root), download=False, heldout_size=200)
@@ -231,7 +231,7 @@ def test_stacked_modes_count_what_the_generator_draws(stacked):
 
 
 class PatternReader:
-    """Reads a patterned digit (formats.class_pattern) from its pixels, as the domain
+    """Reads a patterned digit (gan_cli.testing.class_pattern) from its pixels, as the domain
     classifier's stand-in: (features, predicted digits) of images (N, 1, 32, 32)."""
 
     path = "pattern reader"

@@ -22,12 +22,12 @@ from gan_cli.constraints.gradient_penalty import GradientPenalty
 from gan_cli.constraints.r1 import R1
 from gan_cli.constraints.spectral_norm import SpectralNorm
 from gan_cli.core.errors import UserError
-from gan_cli.data.formats import class_pattern, write_cifar10, write_mnist
 from gan_cli.data.images import CIFAR10, MNIST
 from gan_cli.metrics import REGISTRY, for_run
 from gan_cli.metrics.conditional import per_class_fid
 from gan_cli.models import dcgan, mlp, resnet
 from gan_cli.models.conditional import ConditionalBatchNorm2d
+from gan_cli.testing import class_pattern, write_cifar10, write_mnist
 from gan_cli.training import step
 from gan_cli.training.checkpoint import load_checkpoint
 from gan_cli.training.conditioning import Classes

@@ -50,7 +50,7 @@ def test_mnist_loads_the_official_gzip_files(image_root):
 
 
 def test_mnist_pixels_survive_the_round_trip(image_root, tmp_path):
-    from gan_cli.data.formats import write_mnist
+    from gan_cli.testing import write_mnist
 
     expected = write_mnist(tmp_path)
     data = MNIST(str(tmp_path), download=False, heldout_size=5)
@@ -58,7 +58,7 @@ def test_mnist_pixels_survive_the_round_trip(image_root, tmp_path):
 
 
 def test_fashion_mnist_reads_torchvisions_layout(tmp_path):
-    from gan_cli.data.formats import write_mnist
+    from gan_cli.testing import write_mnist
 
     expected = write_mnist(tmp_path, folder="FashionMNIST")  # <root>/FashionMNIST/raw/
     data = FashionMNIST(str(tmp_path), download=False, heldout_size=5)
@@ -71,7 +71,7 @@ def test_fashion_mnist_reads_torchvisions_layout(tmp_path):
 
 
 def test_cifar10_loads_a_subset_in_the_official_format(image_root, tmp_path):
-    from gan_cli.data.formats import write_cifar10
+    from gan_cli.testing import write_cifar10
 
     first = write_cifar10(tmp_path)  # md5 sums differ from the real files': still loads
     data = CIFAR10(str(tmp_path), download=False, batch_size=4, heldout_size=8)
@@ -319,7 +319,7 @@ class _Payload:
 
 def _spoil(root: Path, name: str, tmp_path: Path) -> Path:
     """A copy of the official-format files with one file made wrong; returns that file."""
-    from gan_cli.data.formats import write_cifar10, write_mnist
+    from gan_cli.testing import write_cifar10, write_mnist
 
     if name.startswith("mnist"):
         write_mnist(root)

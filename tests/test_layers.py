@@ -12,6 +12,7 @@ import gan_cli
 PACKAGE = Path(gan_cli.__file__).parent
 # top first; a module may import its own layer and the ones below it
 LAYERS = [
+    ("testing", ["testing"]),  # gan_cli/testing.py: data sets for tests and benchmarks
     ("cli", ["cli", "train"]),  # gan_cli/train.py: `python -m gan_cli.train`, for torchrun
     ("config", ["config"]),
     ("training", ["training"]),
@@ -63,7 +64,7 @@ def test_every_module_sits_in_a_layer():
     root = sorted(
         m for m in modules() if m.count(".") == 1 and not (PACKAGE / m.split(".")[1]).is_dir()
     )
-    assert root == ["gan_cli.train"], f"modules at the package root: {root}"
+    assert root == ["gan_cli.testing", "gan_cli.train"], f"modules at the package root: {root}"
 
 
 def test_imports_run_down_the_layers_only():
