@@ -20,7 +20,7 @@ from gan_cli.testing import write_mnist
 from gan_cli.training.boost import Builders, boost
 from gan_cli.training.checkpoint import load_checkpoint
 from gan_cli.training.mixture import Mixture, add_component, mixture_beta, theory_star
-from tests.conftest import compose, jsonl, run_in_process
+from tests.helpers import compose, jsonl, run_in_process
 
 
 def test_theory_star_by_hand():

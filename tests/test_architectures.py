@@ -17,7 +17,7 @@ from gan_cli.models import dcgan, mlp, resnet
 from gan_cli.models.common import SPACE, Gated, ShiftedSoftplus, draw_architecture
 from gan_cli.training.robustness import FRACTIONS, study
 from gan_cli.training.sweep_table import collect
-from tests.conftest import FAST, compose, image_data
+from tests.helpers import FAST, compose, image_data
 
 WEIGHTS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
 
@@ -266,14 +266,14 @@ def test_the_figure_of_sample_grids_is_a_table_of_the_two_swept_keys(tmp_path):
     assert sample_grid(collect(tmp_path), ["+arch"], order, tmp_path / "none") == []
 
 
-def test_the_variants_sweep_draws_the_figure_and_its_scores(image_root, workdir, here):
+def test_the_variants_sweep_draws_the_figure_and_its_scores(image_root, workdir, in_process):
     """+sweep=architectures through gan-train -m (two of its variants, two losses): the
     summary writes samples.png and samples.csv, the scores each job logged."""
     import csv
 
     from gan_cli.cli.train import main as train_main
 
-    result = here(
+    result = in_process(
         train_main,
         "-m",
         "+sweep=architectures",
@@ -303,13 +303,15 @@ def test_the_variants_sweep_draws_the_figure_and_its_scores(image_root, workdir,
     assert "classes/score of each job's last samples" in result.stdout
 
 
-def test_a_sweep_job_whose_critic_cannot_read_the_data_fails_with_that_line(workdir, here):
+def test_a_sweep_job_whose_critic_cannot_read_the_data_fails_with_that_line(workdir, in_process):
     """Inside a sweep's job (Hydra running) the check names the families that fit."""
     import csv
 
     from gan_cli.cli.train import main as train_main
 
-    result = here(train_main, "-m", "+arch=g_mlp", "trainer.steps=1", "logger=none", cwd=workdir)
+    result = in_process(
+        train_main, "-m", "+arch=g_mlp", "trainer.steps=1", "logger=none", cwd=workdir
+    )
     assert result.returncode == 1
     (sweep_dir,) = (workdir / "outputs" / "multirun").glob("*/*")
     (row,) = csv.DictReader(open(sweep_dir / "summary.csv"))

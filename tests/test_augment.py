@@ -12,7 +12,7 @@ from gan_cli.core.errors import UserError
 from gan_cli.data.augment import ADA_INTERVAL, Augment, color, cutout, parse, translation, valid
 from gan_cli.data.images import MNIST
 from gan_cli.training.checkpoint import load_checkpoint
-from tests.conftest import compose, image_data, jsonl
+from tests.helpers import compose, image_data, jsonl
 
 
 def images(b: int = 16, c: int = 3, size: int = 32, seed: int = 0) -> torch.Tensor:
@@ -202,13 +202,15 @@ TINY = [
 ]
 
 
-def test_ada_through_the_command_logs_p_and_resumes_it_exactly(image_root, workdir, here):
+def test_ada_through_the_command_logs_p_and_resumes_it_exactly(image_root, workdir, in_process):
     data = image_data("mnist", image_root)
-    straight = here(train.main, *data, *TINY, "trainer.steps=16", "hydra.run.dir=a", cwd=workdir)
+    straight = in_process(
+        train.main, *data, *TINY, "trainer.steps=16", "hydra.run.dir=a", cwd=workdir
+    )
     assert straight.returncode == 0, straight.stderr
-    first = here(train.main, *data, *TINY, "trainer.steps=8", "hydra.run.dir=b", cwd=workdir)
+    first = in_process(train.main, *data, *TINY, "trainer.steps=8", "hydra.run.dir=b", cwd=workdir)
     assert first.returncode == 0, first.stderr
-    resumed = here(
+    resumed = in_process(
         train.main, *data, *TINY, "trainer.steps=16", "trainer.resume=auto", "hydra.run.dir=b",
         cwd=workdir,
     )  # fmt: skip

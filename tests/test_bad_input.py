@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gan_cli.cli.train import main
-from tests.conftest import compose, gan_train, run_in_process
+from tests.helpers import compose, gan_train, run_in_process
 
 CASES = {
     "unknown group option": (["loss=foo"], ["loss=foo", "vanilla", "wgan_gp"]),

@@ -45,7 +45,7 @@ def test_pickled_objects_are_refused(tmp_path, capsys):
     assert "this must never run" not in capsys.readouterr().out
 
 
-def test_files_are_made_with_the_users_umask(tmp_path, here):
+def test_files_are_made_with_the_users_umask(tmp_path, in_process):
     """A run's files and gan-sample's are 0644 under umask 022, as any other program's
     (atomic writes go through mkstemp, which makes 0600)."""
     import os
@@ -53,12 +53,15 @@ def test_files_are_made_with_the_users_umask(tmp_path, here):
 
     from gan_cli.cli.sample import main as sample
     from gan_cli.cli.train import main as train
-    from tests.conftest import FAST
+    from tests.helpers import FAST
 
     old = os.umask(0o022)
     try:
-        assert here(train, *FAST, "logger=none", "hydra.run.dir=run", cwd=tmp_path).returncode == 0
-        assert here(sample, "checkpoint=run", "n=4", cwd=tmp_path).returncode == 0
+        assert (
+            in_process(train, *FAST, "logger=none", "hydra.run.dir=run", cwd=tmp_path).returncode
+            == 0
+        )
+        assert in_process(sample, "checkpoint=run", "n=4", cwd=tmp_path).returncode == 0
     finally:
         os.umask(old)
     files = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]

@@ -17,7 +17,7 @@ from gan_cli.metrics.classifier import class_balance, frechet_distance, prdc
 from gan_cli.metrics.classifier import floor as classifier_floor
 from gan_cli.metrics.stacked import mode_histogram
 from gan_cli.testing import class_pattern, write_mnist
-from tests.conftest import FAST, jsonl, wandb_history
+from tests.helpers import FAST, jsonl, wandb_history
 
 STEPS = 60  # the patterned digits are learnt in a few dozen batches
 
@@ -286,10 +286,10 @@ def test_prdc_with_fewer_samples_than_k_shrinks_k():
 TINY_DCGAN = ["model=dcgan", "model.g_channels=8", "model.d_channels=8", "model.z_dim=16"]
 
 
-def test_a_run_on_labelled_images_logs_the_classifier_metrics(digits, workdir, here):
+def test_a_run_on_labelled_images_logs_the_classifier_metrics(digits, workdir, in_process):
     root = digits.cache_dir.parent
     data = ["data=mnist", f"data.root={root}", "data.download=false"]
-    result = here(
+    result = in_process(
         train_main, *data, *TINY_DCGAN, f"metrics.classifier_steps={STEPS}", *FAST, cwd=workdir
     )
     assert result.returncode == 0, result.stderr
@@ -306,11 +306,13 @@ def test_a_run_on_labelled_images_logs_the_classifier_metrics(digits, workdir, h
     assert "domain classifier: test accuracy" in (run_dir / "train.log").read_text()
 
 
-def test_a_run_on_stacked_mnist_counts_its_modes(digits, workdir, here):
+def test_a_run_on_stacked_mnist_counts_its_modes(digits, workdir, in_process):
     root = digits.cache_dir.parent
     data = ["data=stacked_mnist", f"data.root={root}", "data.download=false", "data.n_train=500"]
     settings = [f"metrics.classifier_steps={STEPS}", "metrics.stacked_samples=1000"]
-    result = here(train_main, *data, *TINY_DCGAN, *settings, *FAST, "logger=none", cwd=workdir)
+    result = in_process(
+        train_main, *data, *TINY_DCGAN, *settings, *FAST, "logger=none", cwd=workdir
+    )
     assert result.returncode == 0, result.stderr
     (run_dir,) = [p.parent for p in workdir.rglob("metrics.jsonl")]
     last = [row for row in jsonl(run_dir / "metrics.jsonl") if "modes/captured" in row][-1]

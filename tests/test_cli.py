@@ -13,7 +13,7 @@ import torch
 from gan_cli.cli.train import main as train_main
 from gan_cli.config.compose import config_dir
 from gan_cli.training.checkpoint import load_checkpoint
-from tests.conftest import BIN, gan_train, jsonl, wandb_history, wandb_records
+from tests.helpers import BIN, gan_train, jsonl, wandb_history, wandb_records
 
 SCALARS = [
     "loss/d",
@@ -119,15 +119,17 @@ def test_progress_without_a_terminal_is_a_line_every_evaluation(run):
     assert "wasserstein/exact" in evaluated[0]
 
 
-def test_logger_none_writes_no_wandb_run(workdir, here):
-    result = here(train_main, "logger=none", "trainer.steps=2", "hydra.run.dir=run", cwd=workdir)
+def test_logger_none_writes_no_wandb_run(workdir, in_process):
+    result = in_process(
+        train_main, "logger=none", "trainer.steps=2", "hydra.run.dir=run", cwd=workdir
+    )
     assert result.returncode == 0, result.stderr
     assert not (workdir / "run" / "wandb").exists()
     assert len(jsonl(workdir / "run" / "metrics.jsonl")) == 1
 
 
-def test_one_tag_without_brackets_is_one_tag(workdir, here):
-    result = here(
+def test_one_tag_without_brackets_is_one_tag(workdir, in_process):
+    result = in_process(
         train_main, "logger.tags=toy", "trainer.steps=2", "hydra.run.dir=run", cwd=workdir
     )
     assert result.returncode == 0, result.stderr
@@ -149,8 +151,8 @@ def test_the_manuals_wandb_sync_commands_exist_in_the_installed_wandb():
             assert flag in usage, (command, flag)
 
 
-def test_help_says_what_gan_train_is_and_the_common_commands(workdir, here):
-    result = here(train_main, "--help", cwd=workdir)
+def test_help_says_what_gan_train_is_and_the_common_commands(workdir, in_process):
+    result = in_process(train_main, "--help", cwd=workdir)
     assert result.returncode == 0
     assert result.stdout.startswith("gan-train: train a GAN") and "powered by Hydra" not in (
         result.stdout
@@ -163,12 +165,12 @@ def test_help_says_what_gan_train_is_and_the_common_commands(workdir, here):
 
 
 @pytest.mark.parametrize("args", [[], ["data=mnist", "model=dcgan"]])
-def test_help_is_hydras_help_letter_for_letter(args, workdir, here, capsys, monkeypatch):
+def test_help_is_hydras_help_letter_for_letter(args, workdir, in_process, capsys, monkeypatch):
     """gan-train --help lists the groups itself (Hydra would list its own too, slowly,
     for a template that never shows them): the text is the same."""
     from gan_cli.cli.train import _hydra_main
 
-    ours = here(train_main, "--help", *args, cwd=workdir)
+    ours = in_process(train_main, "--help", *args, cwd=workdir)
     assert ours.returncode == 0 and ours.stdout.startswith("gan-train: train a GAN")
     monkeypatch.setattr(sys, "argv", ["gan-train", "--help", *args])
     with pytest.raises(SystemExit):  # (Hydra exits after its help)
@@ -188,9 +190,9 @@ def test_help_is_hydras_help_letter_for_letter(args, workdir, here, capsys, monk
     ],
     ids=lambda a: " ".join(a),
 )
-def test_cfg_job_prints_the_config_without_data_files_or_network(args, workdir, here):
+def test_cfg_job_prints_the_config_without_data_files_or_network(args, workdir, in_process):
     """Printing a config checks it and reads no data set: nothing is fetched or written."""
-    result = here(train_main, *args, "--cfg", "job", cwd=workdir)
+    result = in_process(train_main, *args, "--cfg", "job", cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert "_target_: gan_cli.data." in result.stdout
     assert not any(workdir.iterdir())

@@ -32,7 +32,7 @@ from gan_cli.training import step
 from gan_cli.training.checkpoint import load_checkpoint
 from gan_cli.training.conditioning import Classes
 from gan_cli.training.distributed import World
-from tests.conftest import compose, image_data, jsonl, run_in_process, wandb_history
+from tests.helpers import compose, image_data, jsonl, run_in_process, wandb_history
 
 CPU = torch.device("cpu")
 
@@ -374,7 +374,7 @@ def test_bad_classes_are_one_line(arg, learnt, tmp_path, capsys, monkeypatch):
 
 def test_an_unconditional_checkpoint_asked_for_a_class_is_one_line(tmp_path, capsys, monkeypatch):
     from gan_cli.cli.train import train
-    from tests.conftest import FAST
+    from tests.helpers import FAST
 
     train(compose("logger=none", *FAST), tmp_path / "toy")
     capsys.readouterr()  # what training printed

@@ -14,7 +14,7 @@ from gan_cli.core.errors import UserError
 from gan_cli.core.params import signature_params
 from gan_cli.data.toy2d import DISTRIBUTIONS, MIXTURES, Toy2D
 from gan_cli.losses import OBJECTIVES
-from tests.conftest import FAST, compose, image_data, jsonl
+from tests.helpers import FAST, compose, image_data, jsonl
 
 GROUPS = config_groups()  # every group, nested ones (loss/objective) included
 OPTIONS = [

@@ -4,7 +4,7 @@ by name)."""
 import pytest
 
 from gan_cli.cli.train import train
-from tests.conftest import compose, jsonl
+from tests.helpers import compose, jsonl
 
 
 @pytest.mark.slow

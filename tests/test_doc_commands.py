@@ -16,7 +16,7 @@ from gan_cli.cli.command_line import check_command_line
 from gan_cli.core.errors import UserError
 from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
 from gan_cli.training.conditioning import asked_classes, from_state
-from tests.conftest import image_data
+from tests.helpers import image_data
 
 ROOT = Path(__file__).parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]

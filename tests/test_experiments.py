@@ -10,7 +10,7 @@ import pytest
 
 from gan_cli.cli import train
 from gan_cli.config.compose import config_dir
-from tests.conftest import jsonl
+from tests.helpers import jsonl
 
 EXPERIMENTS = sorted(p.stem for p in (Path(config_dir()) / "experiment").glob("*.yaml"))
 ONE_STEP = [
@@ -34,7 +34,7 @@ def test_the_experiments_are_the_ones_the_guides_name():
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_each_experiment_trains_a_step(name, image_root, workdir, here):
+def test_each_experiment_trains_a_step(name, image_root, workdir, in_process):
     extra = []
     if name.startswith(("cifar10", "fashion_mnist", "stacked_mnist")):  # the files here
         extra = [f"data.root={image_root}", "data.download=false", *SMALL_IMAGES]
@@ -42,7 +42,9 @@ def test_each_experiment_trains_a_step(name, image_root, workdir, here):
         extra.append("data.n_train=200")
     if "adagan" in name:
         extra = ["boost.rounds=2", "boost.classifier_steps=2"]
-    run = here(train.main, f"+experiment={name}", *ONE_STEP, *extra, "hydra.run.dir=r", cwd=workdir)
+    run = in_process(
+        train.main, f"+experiment={name}", *ONE_STEP, *extra, "hydra.run.dir=r", cwd=workdir
+    )
     assert run.returncode == 0, run.stderr
     rows = jsonl(workdir / "r" / "metrics.jsonl")
     assert rows and rows[-1]["step"] == (2 if "adagan" in name else 1)

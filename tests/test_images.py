@@ -23,7 +23,7 @@ from gan_cli.core.errors import UserError
 from gan_cli.data.images import CIFAR10, MNIST, FashionMNIST, ImageFolder
 from gan_cli.metrics.fid import fid_kid
 from gan_cli.metrics.sliced import sliced_w1
-from tests.conftest import FAST, compose, image_data, jsonl
+from tests.helpers import FAST, compose, image_data, jsonl
 
 IMAGE_DATA = ["mnist", "cifar10", "image_folder"]
 MODELS = ["mlp", "dcgan", "resnet"]
@@ -125,7 +125,7 @@ def test_every_sensible_combination_runs_two_steps(data, model, loss, image_root
 
 
 def test_critic_norm_is_decided_by_the_loss_and_recorded(image_root, tmp_path, monkeypatch):
-    from tests.conftest import wandb_records
+    from tests.helpers import wandb_records
 
     for key in [k for k in os.environ if k.startswith("WANDB_")]:
         monkeypatch.delenv(key)
@@ -167,8 +167,8 @@ def test_models_that_cannot_fit_the_data_stop_with_one_line(overrides, model, im
 
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10"])
 @pytest.mark.parametrize("download", ["true", "false"])
-def test_no_files_and_no_network_is_one_clear_line(name, download, workdir, here):
-    result = here(train_main, f"data={name}", f"data.download={download}", cwd=workdir)
+def test_no_files_and_no_network_is_one_clear_line(name, download, workdir, in_process):
+    result = in_process(train_main, f"data={name}", f"data.download={download}", cwd=workdir)
     assert result.returncode != 0
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("gan-train: error:"), lines
@@ -293,7 +293,7 @@ def test_fid_needs_image_data():
 
 
 def test_image_grids_and_sliced_w1_reach_wandb(image_root, tmp_path, monkeypatch):
-    from tests.conftest import wandb_history
+    from tests.helpers import wandb_history
 
     for key in [k for k in os.environ if k.startswith("WANDB_")]:
         monkeypatch.delenv(key)
@@ -355,7 +355,7 @@ SPOILED = {
 @pytest.mark.parametrize("name", SPOILED)
 def test_a_data_file_that_is_wrong_is_one_line_naming_it(name, tmp_path, capsys, monkeypatch):
     from gan_cli.cli.train import main
-    from tests.conftest import run_in_process
+    from tests.helpers import run_in_process
 
     root = tmp_path / "data"
     target = _spoil(root, name, tmp_path)

@@ -24,7 +24,7 @@ from gan_cli.losses.minimax import Minimax
 from gan_cli.models.mlp import Discriminator
 from gan_cli.training import loop
 from gan_cli.training.checkpoint import load_checkpoint
-from tests.conftest import (
+from tests.helpers import (
     BIN,
     clean_env,
     compose,
@@ -87,16 +87,18 @@ def _assert_same_run(a: Path, b: Path) -> None:
 
 
 @pytest.mark.parametrize("loss", ["wgan_gp", "vanilla"])
-def test_resume_is_bit_exact(loss, workdir, here):
+def test_resume_is_bit_exact(loss, workdir, in_process):
     """N steps, then a resume for N more, give the weights and metrics of 2N in one go;
     the W&B run and metrics.jsonl continue."""
     common = [f"loss={loss}", *CADENCE, "trainer.ema_decay=0.9"]
-    straight = here(train.main, *common, "trainer.steps=40", "hydra.run.dir=straight", cwd=workdir)
+    straight = in_process(
+        train.main, *common, "trainer.steps=40", "hydra.run.dir=straight", cwd=workdir
+    )
     assert straight.returncode == 0, straight.stderr
-    first = here(train.main, *common, "trainer.steps=20", "hydra.run.dir=split", cwd=workdir)
+    first = in_process(train.main, *common, "trainer.steps=20", "hydra.run.dir=split", cwd=workdir)
     assert first.returncode == 0, first.stderr
     # a resume in the same folder continues what it logged
-    again = here(
+    again = in_process(
         train.main,
         *common,
         "trainer.steps=40",
@@ -120,14 +122,14 @@ def test_resume_is_bit_exact(loss, workdir, here):
     assert logged and min(logged) > 20  # the second part logs the steps after its checkpoint
 
 
-def test_resume_from_another_run_folder(workdir, here):
+def test_resume_from_another_run_folder(workdir, in_process):
     """trainer.resume=RUN continues that run in a new folder: the metrics so far come
     along, the W&B run id too, and a step logged after the checkpoint is dropped."""
     common = [*CADENCE, "trainer.steps=20"]
-    assert here(train.main, *common, "hydra.run.dir=a", cwd=workdir).returncode == 0
+    assert in_process(train.main, *common, "hydra.run.dir=a", cwd=workdir).returncode == 0
     with open(workdir / "a" / "metrics.jsonl", "a") as f:  # as if killed after logging step 25
         f.write(json.dumps({"step": 25, "loss/d": 1.0}) + "\n")
-    run = here(
+    run = in_process(
         train.main,
         *CADENCE,
         "trainer.steps=30",
@@ -174,7 +176,7 @@ def _popen_train(*args: str, cwd: Path, env: dict | None = None) -> subprocess.P
 
 # SIGINT (Ctrl-C) takes the same path as SIGTERM: the slow tests check it
 @pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=SLOW)])
-def test_a_signal_checkpoints_and_resume_auto_finishes(sig, workdir, here):
+def test_a_signal_checkpoints_and_resume_auto_finishes(sig, workdir, in_process):
     common = [*CADENCE, "trainer.ckpt_every=0", "hydra.run.dir=run"]
     proc = _popen_train(*common, "trainer.steps=400", cwd=workdir)
     _wait_for_step(workdir / "run", 10, proc)
@@ -192,12 +194,12 @@ def test_a_signal_checkpoints_and_resume_auto_finishes(sig, workdir, here):
     # on to 20 steps past the checkpoint (trainer.steps may change on a resume), on a
     # multiple of 20 where every cadence fires, as it would at the end of the 400
     end = f"trainer.steps={(step // 20 + 2) * 20}"
-    resumed = here(train.main, *common, end, "trainer.resume=auto", cwd=workdir)
+    resumed = in_process(train.main, *common, end, "trainer.resume=auto", cwd=workdir)
     assert resumed.returncode == 0, resumed.stderr
     steps = [r["step"] for r in jsonl(workdir / "run" / "metrics.jsonl")]
     assert steps == list(range(5, (step // 20 + 2) * 20 + 1, 5))
     if sig == signal.SIGTERM:  # and it is the run an uninterrupted one would have been
-        straight = here(train.main, *common[:-1], end, "hydra.run.dir=straight", cwd=workdir)
+        straight = in_process(train.main, *common[:-1], end, "hydra.run.dir=straight", cwd=workdir)
         assert straight.returncode == 0
         _assert_same_run(workdir / "run", workdir / "straight")
 
@@ -232,7 +234,7 @@ def test_kill_9_while_writing_always_leaves_a_loadable_checkpoint(tmp_path):
     assert last_step >= 0
 
 
-def test_kill_9_during_training_then_resume(workdir, here):
+def test_kill_9_during_training_then_resume(workdir, in_process):
     common = [*CADENCE, "trainer.steps=100", "trainer.ckpt_every=1", "hydra.run.dir=run"]
     proc = _popen_train(*common, cwd=workdir)
     _wait_for_step(workdir / "run", 20, proc)
@@ -241,13 +243,13 @@ def test_kill_9_during_training_then_resume(workdir, here):
     proc.wait()
     step = load_checkpoint(workdir / "run" / "checkpoints" / "last.pt")["step"]
     assert step >= 19  # step 20 was logged, so step 19's checkpoint was written
-    resumed = here(train.main, *common, "trainer.resume=auto", cwd=workdir)
+    resumed = in_process(train.main, *common, "trainer.resume=auto", cwd=workdir)
     assert resumed.returncode == 0, resumed.stderr
     assert not list((workdir / "run" / "checkpoints").glob(".*.tmp"))
 
 
-def test_keep_checkpoints_keeps_the_newest(workdir, here):
-    run = here(
+def test_keep_checkpoints_keeps_the_newest(workdir, in_process):
+    run = in_process(
         train.main,
         *CADENCE,
         "trainer.steps=50",
@@ -605,7 +607,7 @@ def test_device_auto_picks_cuda_then_mps_then_cpu(cuda, mps, expected, monkeypat
             resolve_device("cuda")
 
 
-def test_the_printed_command_continues_the_same_run(workdir, here):
+def test_the_printed_command_continues_the_same_run(workdir, in_process):
     """After Ctrl-C the tool prints the command that continues the run, with the run's
     own overrides: typed as printed, it trains the same GAN on to the end."""
     common = ["loss=vanilla", "data.distribution=grid25", *CADENCE, "trainer.steps=300"]
@@ -618,7 +620,7 @@ def test_the_printed_command_continues_the_same_run(workdir, here):
     command = shlex.split(line.split("to continue: ", 1)[1])
     assert command[0] == "gan-train"
     assert {"loss=vanilla", "data.distribution=grid25", "trainer.resume=auto"} <= set(command)
-    resumed = here(train.main, *command[1:], cwd=workdir)
+    resumed = in_process(train.main, *command[1:], cwd=workdir)
     assert resumed.returncode == 0, resumed.stderr
     config = yaml.safe_load((workdir / "run" / "config.yaml").read_text())
     assert config["data"]["distribution"] == "grid25"
@@ -627,15 +629,15 @@ def test_the_printed_command_continues_the_same_run(workdir, here):
     assert steps == list(range(5, 301, 5))
 
 
-def test_a_resume_with_another_config_stops_and_changes_nothing(workdir, here):
-    first = here(
+def test_a_resume_with_another_config_stops_and_changes_nothing(workdir, in_process):
+    first = in_process(
         train.main, "loss=vanilla", *CADENCE, "trainer.steps=20", "hydra.run.dir=run", cwd=workdir
     )
     assert first.returncode == 0, first.stderr
     files = [".hydra/config.yaml", ".hydra/overrides.yaml", "config.yaml", "metrics.jsonl"]
     before = {f: (workdir / "run" / f).read_bytes() for f in files}
     # the defaults are wgan_gp: not the run the checkpoint holds
-    other = here(
+    other = in_process(
         train.main,
         *CADENCE,
         "trainer.steps=40",
@@ -648,7 +650,7 @@ def test_a_resume_with_another_config_stops_and_changes_nothing(workdir, here):
     assert "was trained with another config: loss.constraint._target_" in lines[0]
     assert "loss.objective._target_" in lines[0]
     assert {f: (workdir / "run" / f).read_bytes() for f in files} == before
-    done = here(
+    done = in_process(
         train.main,
         "loss=vanilla",
         *CADENCE,

@@ -20,7 +20,7 @@ from gan_cli.models.joint import PairCritic, Reconstructor
 from gan_cli.training.distributed import World
 from gan_cli.training.joint import joint_step
 from gan_cli.training.step import Guard, autocast
-from tests.conftest import FAST, compose, jsonl
+from tests.helpers import FAST, compose, jsonl
 
 
 def softplus(x: float) -> float:

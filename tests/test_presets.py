@@ -13,7 +13,7 @@ from gan_cli.data.toy2d import MIXTURES, Toy2D
 from gan_cli.losses.fgan import DIVERGENCES
 from gan_cli.metrics.modes import mode_coverage
 from gan_cli.training.step import CRITIC, GAN, GENERATOR, Network
-from tests.conftest import FAST, compose, jsonl
+from tests.helpers import FAST, compose, jsonl
 
 ESTIMATES = {
     "vanilla": [],
@@ -26,8 +26,8 @@ EVERY_LOSS = ["loss/d", "loss/g", "wasserstein/exact", "modes/captured", "modes/
 
 
 @pytest.mark.parametrize("loss", sorted(ESTIMATES))
-def test_every_preset_trains_through_gan_train_and_logs_its_estimate(loss, workdir, here):
-    result = here(
+def test_every_preset_trains_through_gan_train_and_logs_its_estimate(loss, workdir, in_process):
+    result = in_process(
         train_main, f"loss={loss}", "logger=none", "hydra.run.dir=run", *FAST, cwd=workdir
     )
     assert result.returncode == 0, result.stderr

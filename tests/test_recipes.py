@@ -23,7 +23,7 @@ from gan_cli.core.params import POSITIVE, POSITIVE_INT, Annotated
 from gan_cli.data.base import POINTS, DataSource
 from gan_cli.losses import OBJECTIVES, Objective
 from gan_cli.losses import register as register_objective
-from tests.conftest import FAST, compose, jsonl
+from tests.helpers import FAST, compose, jsonl
 
 
 @pytest.fixture

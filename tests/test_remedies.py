@@ -25,7 +25,7 @@ from gan_cli.training import step
 from gan_cli.training.checkpoint import load_checkpoint
 from gan_cli.training.distributed import World
 from gan_cli.training.unroll import Unroller, simulated_update
-from tests.conftest import compose, image_data, jsonl
+from tests.helpers import compose, image_data, jsonl
 
 CPU = torch.device("cpu")
 NO_AUTOCAST = contextlib.nullcontext()
@@ -319,7 +319,7 @@ def test_a_linear_schedule_decays_to_zero_at_the_last_step():
     assert constant.schedules == []
 
 
-def test_the_schedule_is_saved_and_resumed(workdir, here):
+def test_the_schedule_is_saved_and_resumed(workdir, in_process):
     """A run resumed from its step-10 checkpoint ends where the run that went on did:
     the resumed schedule continues from step 10, not from the top."""
     common = [
@@ -331,11 +331,11 @@ def test_the_schedule_is_saved_and_resumed(workdir, here):
         "trainer.sample_every=0",
         "logger=none",
     ]
-    straight = here(train_main, *common, "hydra.run.dir=straight", cwd=workdir)
+    straight = in_process(train_main, *common, "hydra.run.dir=straight", cwd=workdir)
     assert straight.returncode == 0, straight.stderr
     middle = workdir / "straight" / "checkpoints" / "step_0000010.pt"
     assert load_checkpoint(middle)["schedules"][0]["last_epoch"] == 10
-    resumed = here(
+    resumed = in_process(
         train_main, *common, f"trainer.resume={middle}", "hydra.run.dir=resumed", cwd=workdir
     )
     assert resumed.returncode == 0, resumed.stderr
@@ -350,10 +350,10 @@ def test_the_schedule_is_saved_and_resumed(workdir, here):
 # --- end to end -----------------------------------------------------------------------------
 
 
-def test_every_switch_runs_through_gan_train(workdir, here):
+def test_every_switch_runs_through_gan_train(workdir, in_process):
     """One run with packing, unrolling, R1 (lazy), a schedule and EMA on toy data, and
     LSGAN with packing on images: what a user types."""
-    toy = here(
+    toy = in_process(
         train_main,
         "loss=vanilla",
         "loss.pack=2",
@@ -374,7 +374,7 @@ def test_every_switch_runs_through_gan_train(workdir, here):
     assert "modes/captured" in records[-1] and "wasserstein/exact" in records[-1]
     assert any("loss/penalty" in r for r in records)
     assert (workdir / "toy" / "samples" / "step_0000007.png").is_file()
-    wgan = here(
+    wgan = in_process(
         train_main,
         "loss=wgan_gp",
         "loss.pack=4",

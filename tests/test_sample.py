@@ -16,7 +16,7 @@ from PIL import Image
 from gan_cli.cli.sample import main
 from gan_cli.cli.train import train
 from gan_cli.training.checkpoint import load_checkpoint, save_checkpoint
-from tests.conftest import BIN, FAST, clean_env, compose, image_data, run_in_process
+from tests.helpers import BIN, FAST, clean_env, compose, image_data, run_in_process
 
 
 def gan_sample(*args, cwd):
@@ -56,8 +56,8 @@ def npz_arrays(path):
         return {k: f[k] for k in f.files}
 
 
-def test_toy_samples(runs, tmp_path, here):
-    result = here(
+def test_toy_samples(runs, tmp_path, in_process):
+    result = in_process(
         main,
         f"checkpoint={runs / 'toy'}",
         "n=300",
@@ -73,8 +73,8 @@ def test_toy_samples(runs, tmp_path, here):
     assert "wrote to" in result.stdout and "samples.npz" in result.stdout
 
 
-def test_image_samples_pngs_grid_and_default_folder(runs, tmp_path, here):
-    result = here(
+def test_image_samples_pngs_grid_and_default_folder(runs, tmp_path, in_process):
+    result = in_process(
         main,
         f"checkpoint={runs / 'image' / 'checkpoints' / 'last.pt'}",
         "n=70",
@@ -97,7 +97,7 @@ def test_image_samples_pngs_grid_and_default_folder(runs, tmp_path, here):
     assert Image.open(out / "grid.png").size == (8 * 34 + 2, 8 * 34 + 2)  # the first 64
 
 
-def test_same_seed_same_bytes_other_seed_other_samples(runs, tmp_path, here):
+def test_same_seed_same_bytes_other_seed_other_samples(runs, tmp_path, in_process):
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
         args = (
             f"checkpoint={runs / 'image'}",
@@ -106,7 +106,7 @@ def test_same_seed_same_bytes_other_seed_other_samples(runs, tmp_path, here):
             f"out={tmp_path / name}",
             "images=false",
         )
-        assert here(main, *args, cwd=tmp_path).returncode == 0
+        assert in_process(main, *args, cwd=tmp_path).returncode == 0
     same = [(tmp_path / n / "samples.npz").read_bytes() for n in ("a", "b")]
     assert same[0] == same[1]
     assert not np.array_equal(
@@ -116,8 +116,8 @@ def test_same_seed_same_bytes_other_seed_other_samples(runs, tmp_path, here):
     assert not (tmp_path / "a" / "images").exists()
 
 
-def test_interpolation_grid(runs, tmp_path, here):
-    result = here(
+def test_interpolation_grid(runs, tmp_path, in_process):
+    result = in_process(
         main,
         f"checkpoint={runs / 'image'}",
         "n=4",
@@ -132,7 +132,7 @@ def test_interpolation_grid(runs, tmp_path, here):
     )  # 3 rows of 10
 
 
-def test_ema_generator_is_the_default(runs, tmp_path, here):
+def test_ema_generator_is_the_default(runs, tmp_path, in_process):
     state = load_checkpoint(runs / "image" / "checkpoints" / "last.pt")
     state["generator_ema"] = {k: torch.zeros_like(v) for k, v in state["generator"].items()}
     save_checkpoint(state, tmp_path / "ema.pt")
@@ -144,7 +144,7 @@ def test_ema_generator_is_the_default(runs, tmp_path, here):
             f"out={tmp_path / name}",
             "images=false",
         )
-        assert here(main, *args, cwd=tmp_path).returncode == 0
+        assert in_process(main, *args, cwd=tmp_path).returncode == 0
     ema_x = npz_arrays(tmp_path / "ema" / "samples.npz")["x"]
     raw_x = npz_arrays(tmp_path / "raw" / "samples.npz")["x"]
     assert np.all(ema_x == 0) and not np.all(raw_x == 0)  # zero weights: tanh(0) = 0
@@ -249,7 +249,7 @@ def test_help_lists_examples(tmp_path):
 
 
 def image_metrics(runs, tmp_path, n: int, weights: str, run):
-    """gan-sample metrics=true on the image run (run: `here`, or `gan_sample` where the
+    """gan-sample metrics=true on the image run (run: `in_process`, or `gan_sample` where the
     test reads what the command's log prints): its result and metrics.json."""
     result = run(
         f"checkpoint={runs / 'image'}",
@@ -263,8 +263,8 @@ def image_metrics(runs, tmp_path, n: int, weights: str, run):
     return result, json.loads((tmp_path / "metrics.json").read_text())
 
 
-def test_fid_and_kid_of_the_samples(runs, tmp_path, inception_weights, here):
-    _, scores = image_metrics(runs, tmp_path, 12, inception_weights, partial(here, main))
+def test_fid_and_kid_of_the_samples(runs, tmp_path, inception_weights, in_process):
+    _, scores = image_metrics(runs, tmp_path, 12, inception_weights, partial(in_process, main))
     assert scores["fid"] > 0 and scores["fid/n_samples"] == 12 and scores["fid/reference"] == "test"
     assert "fid/classifier" in scores  # labelled data: the classifier's metrics beside them
 
@@ -306,23 +306,24 @@ def test_every_model_and_data(data, model, image_root, tmp_path, capsys, monkeyp
 # --- the output folder holds one call's results ------------------------------------------
 
 
-def test_a_second_call_into_the_same_folder_is_refused_or_replaces_it(runs, tmp_path, here):
+def test_a_second_call_into_the_same_folder_is_refused_or_replaces_it(runs, tmp_path, in_process):
     """A call into a folder that is not empty stops before writing; overwrite=true
     removes what the earlier call wrote (its 70 PNGs, interpolation.png, metrics...)
     and nothing else, so the folder then holds this call's results only."""
     out = tmp_path / "out"
-    first = here(main, f"checkpoint={runs / 'image'}", "n=70", "interpolate=2", f"out={out}",
+    first = in_process(main, f"checkpoint={runs / 'image'}", "n=70", "interpolate=2", f"out={out}",
                  cwd=tmp_path)  # fmt: skip
     assert first.returncode == 0, first.stderr
     (out / "notes.txt").write_text("the user's own file")
     (out / "images" / "cover.png").write_bytes((out / "grid.png").read_bytes())
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    again = here(main, f"checkpoint={runs / 'image'}", "n=8", f"out={out}", cwd=tmp_path)
+    again = in_process(main, f"checkpoint={runs / 'image'}", "n=8", f"out={out}", cwd=tmp_path)
     lines = [x for x in (again.stdout + again.stderr).splitlines() if x.strip()]
     assert again.returncode == 2 and len(lines) == 1 and "overwrite=true" in lines[0], lines
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # untouched
-    replaced = here(main, f"checkpoint={runs / 'image'}", "n=8", f"out={out}", "overwrite=true",
-                    cwd=tmp_path)  # fmt: skip
+    replaced = in_process(
+        main, f"checkpoint={runs / 'image'}", "n=8", f"out={out}", "overwrite=true", cwd=tmp_path
+    )
     assert replaced.returncode == 0, replaced.stderr
     pngs = sorted(p.name for p in (out / "images").iterdir())
     assert pngs == [f"{i:06d}.png" for i in range(8)] + ["cover.png"]

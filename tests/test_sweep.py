@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from gan_cli.cli.train import main as train_main
-from tests.conftest import gan_train, jsonl, wandb_records
+from tests.helpers import gan_train, jsonl, wandb_records
 
 TINY = ["trainer.steps=3", "data.heldout_size=100", "trainer.log_every=1"]
 
@@ -58,8 +58,8 @@ def test_summary_rows_match_each_jobs_metrics(clip_sweep):
     assert summary.is_dir()
 
 
-def test_a_failed_job_does_not_stop_the_sweep_and_sets_the_exit_status(workdir, here):
-    result = here(
+def test_a_failed_job_does_not_stop_the_sweep_and_sets_the_exit_status(workdir, in_process):
+    result = in_process(
         train_main,
         "-m",
         "trainer.steps=3,abc,2",
@@ -74,12 +74,12 @@ def test_a_failed_job_does_not_stop_the_sweep_and_sets_the_exit_status(workdir, 
     assert rows["abc"]["status"] == "failed" and "trainer.steps must be" in rows["abc"]["error"]
 
 
-def test_seed_preset_shows_mean_and_spread_and_survives_failed_jobs(workdir, here):
+def test_seed_preset_shows_mean_and_spread_and_survives_failed_jobs(workdir, in_process):
     """+sweep=seeds: every setting over 3 seeds, summarized as mean and standard
     deviation in a table and summary_seeds.csv; a setting whose jobs all fail (a
     value that is not a number) is a row too, not a crash."""
     args = ["-m", "+sweep=seeds", "loss.gp_lambda=2,abc", "logger=none", *TINY]
-    result = here(train_main, *args, cwd=workdir)
+    result = in_process(train_main, *args, cwd=workdir)
     assert result.returncode == 3, result.stderr  # the three jobs with gp_lambda=abc
     assert "Traceback" not in result.stdout + result.stderr
     (sweep_dir,) = (workdir / "outputs" / "multirun").glob("*/*")
@@ -124,17 +124,17 @@ def test_two_job_lambda_sweep(launcher, workdir):
         ("seeds", "trainer.seed", [0, 1, 2]),
     ],
 )
-def test_presets_expand_to_their_grid(preset, key, values, workdir, here):
-    result = here(train_main, f"+sweep={preset}", "--cfg", "hydra", cwd=workdir)
+def test_presets_expand_to_their_grid(preset, key, values, workdir, in_process):
+    result = in_process(train_main, f"+sweep={preset}", "--cfg", "hydra", cwd=workdir)
     assert result.returncode == 0, result.stderr
     line = next(x for x in result.stdout.splitlines() if x.strip().startswith(f"{key}:"))
     grid = [float(v) for v in line.split(":", 1)[1].split(",")]
     assert grid == pytest.approx(values, rel=0.01)  # log-spaced, half a decade apart
 
 
-def test_optuna_preset_minimizes_the_final_exact_w1(workdir, here):
+def test_optuna_preset_minimizes_the_final_exact_w1(workdir, in_process):
     args = ["-m", "+sweep=optuna_wgan_gp", "hydra.sweeper.n_trials=2", "logger=none", *TINY]
-    result = here(train_main, *args, cwd=workdir)
+    result = in_process(train_main, *args, cwd=workdir)
     assert result.returncode == 0, result.stderr
     (sweep_dir,) = (workdir / "outputs" / "multirun").glob("*/*")
     best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())["best_value"]
