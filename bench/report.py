@@ -412,9 +412,10 @@ def _architectures_random() -> str:
 def _startup() -> str:
     rows = []
     for name, r in _load("startup")["result"].items():
-        command = name.startswith("gan") and "(" not in name and " with " not in name
-        rows.append([f"`{name}`" if command else name, f"{r['median_s']:.2f}"])
-    return _table(["command", "seconds (median of 3)"], rows)
+        command = name.startswith(("gan", "python")) and "(" not in name
+        before = f"{r['before_s']:.2f}" if "before_s" in r else "-"
+        rows.append([f"`{name}`" if command else name, f"{r['median_s']:.2f}", before])
+    return _table(["command", "seconds (median of 3)", "before"], rows)
 
 
 def _overhead() -> str:

@@ -10,7 +10,7 @@ import torch
 import yaml
 from torch import nn
 
-from gan_cli.cli.train import train
+from gan_cli.cli.run import train
 from gan_cli.config.build import critic, generator
 from gan_cli.config.checks import check
 from gan_cli.models import dcgan, mlp, resnet

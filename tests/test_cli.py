@@ -168,7 +168,7 @@ def test_help_says_what_gan_train_is_and_the_common_commands(workdir, in_process
 def test_help_is_hydras_help_letter_for_letter(args, workdir, in_process, capsys, monkeypatch):
     """gan-train --help lists the groups itself (Hydra would list its own too, slowly,
     for a template that never shows them): the text is the same."""
-    from gan_cli.cli.train import _hydra_main
+    from gan_cli.cli.run import _hydra_main
 
     ours = in_process(train_main, "--help", *args, cwd=workdir)
     assert ours.returncode == 0 and ours.stdout.startswith("gan-train: train a GAN")
@@ -208,3 +208,36 @@ def test_hydras_command_line_reads_as_gan_train_expects():
     assert parsed.overrides == ["loss=vanilla", "trainer.steps=2"]
     assert parse_args(["--help"]).help
     assert "--multirun" in flags_help() and "--cfg" in flags_help()
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [("train", ["--help"]), ("train", ["trainer.stpes=1"]), ("sample", ["--help"])],
+    ids=["gan-train --help", "gan-train with a typo", "gan-sample --help"],
+)
+def test_help_and_a_typo_are_answered_without_importing_torch(command, args, tmp_path):
+    """They read the config alone: torch (seconds to import) is never loaded."""
+    code = (
+        "import sys\n"
+        f"sys.argv = ['gan-{command}', *{args!r}]\n"
+        f"from gan_cli.cli.{command} import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('torch imported' if 'torch' in sys.modules else 'no torch', file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.stderr.strip().endswith("no torch"), result.stderr
+    assert "gan-" in result.stdout or "error" in result.stderr
+
+
+def test_exact_w1_imports_pot_without_scikit_learn(tmp_path):
+    """POT's solver alone: scikit-learn (a second of the first evaluation) is not loaded."""
+    code = (
+        "import sys, numpy as np\n"
+        "from gan_cli.metrics.exact_w1 import exact_w1\n"
+        "w = exact_w1(np.zeros((5, 2)), np.ones((5, 2)))\n"
+        "print(round(w, 6), 'sklearn' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == [str(round(2**0.5, 6)), "False"], result.stderr

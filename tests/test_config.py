@@ -5,13 +5,12 @@ import math
 import pytest
 import torch
 
-from gan_cli.cli.train import train
+from gan_cli.cli.run import train
 from gan_cli.config.checks import check, validate
 from gan_cli.config.compose import config_groups
-from gan_cli.config.schema import RUNTIME
 from gan_cli.constraints import CONSTRAINTS
 from gan_cli.core.errors import UserError
-from gan_cli.core.params import signature_params
+from gan_cli.core.params import RUNTIME, signature_params
 from gan_cli.data.toy2d import DISTRIBUTIONS, MIXTURES, Toy2D
 from gan_cli.losses import OBJECTIVES
 from tests.helpers import FAST, compose, image_data, jsonl

@@ -16,8 +16,8 @@ import yaml
 from PIL import Image
 from torch import nn
 
+from gan_cli.cli.run import train
 from gan_cli.cli.train import main as train_main
-from gan_cli.cli.train import train
 from gan_cli.config.checks import validate
 from gan_cli.core.errors import UserError
 from gan_cli.data.images import CIFAR10, MNIST, FashionMNIST, ImageFolder

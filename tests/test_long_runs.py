@@ -19,6 +19,7 @@ import torch
 import yaml
 
 from gan_cli.cli import train
+from gan_cli.cli.run import train as run_training
 from gan_cli.constraints.gradient_penalty import GradientPenalty
 from gan_cli.losses.minimax import Minimax
 from gan_cli.models.mlp import Discriminator
@@ -367,7 +368,7 @@ def test_bf16_runs_every_loss(preset, tmp_path):
     cfg = compose(
         f"loss={preset}", "trainer.precision=bf16", *CADENCE, "trainer.steps=10", "logger=none"
     )
-    metrics = train.train(cfg, tmp_path)
+    metrics = run_training(cfg, tmp_path)
     assert all(
         v == v and abs(v) != float("inf") for k, v in metrics.items() if k.startswith("loss/")
     )
@@ -404,7 +405,7 @@ def test_ema_generator_is_the_average_of_the_weights(tmp_path, monkeypatch):
     cfg = compose(
         "loss=vanilla", "trainer.ema_decay=0.8", *CADENCE, "trainer.steps=12", "logger=none"
     )
-    train.train(cfg, tmp_path)
+    run_training(cfg, tmp_path)
     expected = dict(snapshots[0])
     for weights in snapshots[1:]:
         expected = {k: 0.8 * expected[k] + 0.2 * weights[k] for k in expected}
@@ -557,8 +558,8 @@ def test_compile_wraps_the_networks_where_it_helps(preset, critic_compiled, tmp_
 
     monkeypatch.setattr(loop, "train", keep)
     common = [f"loss={preset}", *CADENCE, "trainer.steps=5", "logger=none"]
-    eager = train.train(compose(*common), tmp_path / "eager")
-    compiled = train.train(compose(*common, "trainer.compile=true"), tmp_path / "compiled")
+    eager = run_training(compose(*common), tmp_path / "eager")
+    compiled = run_training(compose(*common, "trainer.compile=true"), tmp_path / "compiled")
     F = seen["forwards"]
     assert isinstance(F.g, torch._dynamo.eval_frame.OptimizedModule)
     assert isinstance(F.d, torch._dynamo.eval_frame.OptimizedModule) == critic_compiled
@@ -684,7 +685,7 @@ def test_steps_per_s_counts_training_steps_only(tmp_path, monkeypatch):
     monkeypatch.setattr(loop, "evaluate", slow_evaluation)
     common = [*CADENCE, "trainer.steps=20", "trainer.log_every=5", "logger=none"]
     for every in (1, 0):
-        train.train(compose(*common, f"trainer.eval_every={every}"), tmp_path / str(every))
+        run_training(compose(*common, f"trainer.eval_every={every}"), tmp_path / str(every))
     rates = {
         every: [
             r["time/steps_per_s"]

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from gan_cli.cli.train import train
+from gan_cli.cli.run import train
 from gan_cli.config.build import assemble, critic, reconstructor
 from gan_cli.config.checks import check
 from gan_cli.losses.ali import ALI

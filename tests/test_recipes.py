@@ -13,7 +13,7 @@ from hydra.core.config_store import ConfigStore
 from torch import Tensor
 
 from gan_cli import metrics
-from gan_cli.cli.train import train
+from gan_cli.cli.run import train
 from gan_cli.config.checks import check
 from gan_cli.config.compose import config_groups
 from gan_cli.constraints import CONSTRAINTS, Constraint

@@ -6,21 +6,24 @@ added with + that nothing reads, and, for a single run, every value (gan_cli.con
 from __future__ import annotations
 
 import string
+import sys
+from typing import TYPE_CHECKING, NoReturn
 
 from hydra.core.override_parser.types import Override
 from omegaconf import OmegaConf
 
 from gan_cli.cli.hydra_flags import flags_help, parse_args
-from gan_cli.config.checks import check, validate
 from gan_cli.config.compose import (
     compose_config,
     config_groups,
     parse_overrides,
     spell_group_choices,
 )
-from gan_cli.config.schema import did_you_mean
-from gan_cli.core.errors import UserError
-from gan_cli.training.distributed import World
+from gan_cli.core.console import err_console
+from gan_cli.core.errors import UserError, did_you_mean
+
+if TYPE_CHECKING:
+    from gan_cli.training.distributed import World
 
 
 def asks_for_help(args: list[str]) -> bool:
@@ -91,6 +94,9 @@ def check_command_line(args: list[str]) -> list[str]:
             ),
             None,
         )
+        # the values' checks build the model and the data's classes: torch, only now
+        from gan_cli.config.checks import check, validate
+
         composed = compose_config([o.input_line for o in overrides])
         if parsed.cfg:  # printing the config: its checks only, no data read or fetched
             check(composed)
@@ -158,3 +164,9 @@ def hydra_arguments(args: list[str], world: World) -> list[str]:
     if not world.is_main:
         args += ["hydra.output_subdir=null", "hydra/job_logging=disabled"]
     return args
+
+
+def exit_with(error: Exception, code: int = 2) -> NoReturn:
+    """The one line a user sees for a mistake, and the command's exit status."""
+    err_console.print(f"[bold red]gan-train: error:[/] {error}", highlight=False, soft_wrap=True)
+    sys.exit(code)

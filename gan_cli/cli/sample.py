@@ -34,23 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-from hydra.utils import get_class
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from gan_cli.cli.scoring import Scorer
-from gan_cli.config import build
-from gan_cli.config.checks import resolve_device
-from gan_cli.core.atomic import atomic_write
 from gan_cli.core.console import console, err_console
 from gan_cli.core.errors import UserError
-from gan_cli.data.base import IMAGES
-from gan_cli.training import conditioning
-from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
-from gan_cli.training.conditioning import SampleClasses, asked_classes
-from gan_cli.training.figures import COLUMNS, FIGURES
-from gan_cli.training.sampling import class_grid, generate, grid_rows, interpolation, save_npz
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +134,21 @@ def claim(out: Path, overwrite: bool) -> None:
 def run(args: Args) -> list[str]:
     """Everything gan-sample does; returns what it wrote, for the closing line. Every
     option is checked before anything is sampled or written."""
+    # torch and the builders: imported once the options are read (--help needs none)
+    import torch
+    from hydra.utils import get_class
+
+    from gan_cli.cli.scoring import Scorer
+    from gan_cli.config import build
+    from gan_cli.config.checks import resolve_device
+    from gan_cli.core.atomic import atomic_write
+    from gan_cli.data.base import IMAGES
+    from gan_cli.training import conditioning
+    from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
+    from gan_cli.training.conditioning import SampleClasses, asked_classes
+    from gan_cli.training.figures import COLUMNS, FIGURES
+    from gan_cli.training.sampling import class_grid, generate, grid_rows, interpolation, save_npz
+
     device = resolve_device(args.device, key="device")
     ckpt, run_dir = find_checkpoint(args.checkpoint)
     state = read_checkpoint(ckpt)

@@ -16,10 +16,9 @@ from hydra.errors import HydraException, OverrideParseException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from gan_cli.config.schema import RUNTIME
 from gan_cli.constraints import CONSTRAINTS
 from gan_cli.core.errors import UserError, one_line
-from gan_cli.core.params import signature_params
+from gan_cli.core.params import RUNTIME, signature_params
 from gan_cli.losses import OBJECTIVES
 
 CONFIG_NAME = "train"

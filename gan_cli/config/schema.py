@@ -12,7 +12,6 @@ default are declared once, where the parameter is used.
 
 from __future__ import annotations
 
-import difflib
 import enum
 import importlib
 import re
@@ -29,11 +28,12 @@ from omegaconf.errors import (
 )
 
 from gan_cli.constraints import CONSTRAINTS
-from gan_cli.core.errors import UserError, one_line
+from gan_cli.core.errors import UserError, did_you_mean, one_line
 from gan_cli.core.params import (
     AT_LEAST_0,
     COUNT,
     POSITIVE_INT,
+    RUNTIME,
     Annotated,
     Check,
     OneOf,
@@ -45,8 +45,6 @@ from gan_cli.core.params import (
 from gan_cli.losses import OBJECTIVES
 from gan_cli.models.conditional import CONDITIONAL
 
-# constructor arguments the code passes itself, never the config
-RUNTIME = ("seed", "device", "out_shape", "in_shape", "bounded", "conditional", "n_classes")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 CADENCE = Annotated[int, at_least(0, "an integer")]  # 0: only at the final step
 
@@ -163,12 +161,6 @@ def describe(param: Param) -> str:
             base, "a string" if base is str else "a value"
         )
     return f"null or {words}" if optional and not words.startswith("null") else words
-
-
-def did_you_mean(key: str, known: list[str]) -> str:
-    """'; did you mean trainer.steps?' for the nearest known key, or ''."""
-    near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    return f"; did you mean {near[0]}?" if near else ""
 
 
 # --- building a schema ---------------------------------------------------------------------

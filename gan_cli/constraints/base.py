@@ -3,10 +3,13 @@ itself is "no constraint"."""
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
+from typing import TYPE_CHECKING
 
+from gan_cli.core.lazy import nn, torch
 from gan_cli.core.params import registrar
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 # name (the option of loss.constraint) -> class; filled by @register
 CONSTRAINTS: dict[str, type[Constraint]] = {}

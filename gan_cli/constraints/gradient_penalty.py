@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
+from typing import TYPE_CHECKING
 
 from gan_cli.constraints.base import Constraint, register
 from gan_cli.core.errors import UserError
+from gan_cli.core.lazy import nn, torch
 from gan_cli.core.params import AT_LEAST_0, Annotated
 from gan_cli.losses.base import full_precision
 
-_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 def refuse_batch_norm(critic: nn.Module, penalty: str) -> nn.Module:
     """A penalty on each sample's input gradient is wrong when batch norm mixes the
     samples: the gradient it penalizes is not the critic's (Gulrajani et al., Sec. 4)."""
-    if any(isinstance(m, _BATCH_NORMS) for m in critic.modules()):
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+    if any(isinstance(m, norms) for m in critic.modules()):
         raise UserError(
             f"{penalty} is wrong with batch norm in the critic: "
             "use a critic without batch norm (layer norm or none)"

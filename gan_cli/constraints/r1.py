@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
+from typing import TYPE_CHECKING
 
 from gan_cli.constraints.base import Constraint, register
 from gan_cli.constraints.gradient_penalty import refuse_batch_norm
+from gan_cli.core.lazy import nn, torch
 from gan_cli.core.params import AT_LEAST_0, POSITIVE_INT, Annotated
 from gan_cli.losses.base import full_precision
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @register("r1")

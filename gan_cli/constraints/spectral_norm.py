@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
-
 from gan_cli.constraints.base import Constraint, register
+from gan_cli.core.lazy import nn
 from gan_cli.core.params import POSITIVE_INT, Annotated
-
-# with a projection discriminator, its class embedding too (Miyato & Koyama 2018)
-_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Embedding)
 
 
 @register("spectral_norm")
@@ -31,6 +26,10 @@ class SpectralNorm(Constraint):
         self.n_power_iterations = n_power_iterations
 
     def prepare(self, critic: nn.Module) -> nn.Module:
-        for layer in [m for m in critic.modules() if isinstance(m, _LAYERS)]:
-            spectral_norm(layer, n_power_iterations=self.n_power_iterations)
+        # with a projection discriminator, its class embedding too (Miyato & Koyama 2018)
+        layers = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Embedding)
+        for layer in [m for m in critic.modules() if isinstance(m, layers)]:
+            nn.utils.parametrizations.spectral_norm(
+                layer, n_power_iterations=self.n_power_iterations
+            )
         return critic

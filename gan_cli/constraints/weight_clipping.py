@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
+from typing import TYPE_CHECKING
 
 from gan_cli.constraints.base import Constraint, register
+from gan_cli.core.lazy import nn, torch
 from gan_cli.core.params import POSITIVE, Annotated
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @register("weight_clipping")
@@ -23,10 +26,10 @@ class WeightClipping(Constraint):
         """
         self.clip = clip
 
-    @torch.no_grad()
     def after_d_step(self, critic: nn.Module) -> None:
-        for p in critic.parameters():
-            p.clamp_(-self.clip, self.clip)
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.clamp_(-self.clip, self.clip)
 
     def project(self, params: dict[str, Tensor]) -> dict[str, Tensor]:
         return {name: p.clamp(-self.clip, self.clip) for name, p in params.items()}

@@ -6,6 +6,8 @@ it into `gan-train: error: ...` with exit status 2.
 
 from __future__ import annotations
 
+import difflib
+
 
 class UserError(Exception):
     """A mistake in the user's input; its message is the one line the user sees."""
@@ -15,3 +17,9 @@ def one_line(e: BaseException) -> str:
     """The first non-empty line of an exception's message, or its type's name."""
     lines = [line.strip() for line in str(e).splitlines() if line.strip()]
     return lines[0] if lines else type(e).__name__
+
+
+def did_you_mean(key: str, known: list[str]) -> str:
+    """'; did you mean trainer.steps?' for the nearest known key, or ''."""
+    near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f"; did you mean {near[0]}?" if near else ""

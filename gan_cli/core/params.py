@@ -17,7 +17,10 @@ from typing import Annotated, Any
 
 from omegaconf import MISSING
 
-__all__ = ["Annotated", "Check", "OneOf", "Param", "registrar", "signature_params"]
+# constructor arguments the code passes itself (shapes, seed, device), never the config
+RUNTIME = ("seed", "device", "out_shape", "in_shape", "bounded", "conditional", "n_classes")
+
+__all__ = ["RUNTIME", "Annotated", "Check", "OneOf", "Param", "registrar", "signature_params"]
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,14 @@ N(F(x), s^2 I) (0, the default: BiGAN's deterministic encoder).
 
 from __future__ import annotations
 
-import torch.nn.functional as F
-from torch import Tensor
+from typing import TYPE_CHECKING
 
+from gan_cli.core.lazy import F
 from gan_cli.losses.base import register
 from gan_cli.losses.joint import CRITIC, GENERATOR, RECONSTRUCTOR, JointObjective, Pairs, Phase
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @register("ali")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING
 
+from gan_cli.core.lazy import torch
 from gan_cli.core.params import registrar
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 # name (the option of loss.objective) -> class; filled by @register
 OBJECTIVES: dict[str, type[Objective]] = {}

@@ -28,17 +28,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor
-
+from gan_cli.core.lazy import F, torch
 from gan_cli.core.params import Annotated, OneOf
 from gan_cli.losses.base import Objective, register
 
-LOG2 = math.log(2.0)
+if TYPE_CHECKING:
+    from torch import Tensor
 
-Pair = tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]
+    Pair = tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]
+
+LOG2 = math.log(2.0)
 
 # name -> (v -> g_f(v), v -> f*(g_f(v)))
 DIVERGENCES: dict[str, Pair] = {

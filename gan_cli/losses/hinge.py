@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import torch.nn.functional as F
-from torch import Tensor
+from typing import TYPE_CHECKING
 
+from gan_cli.core.lazy import F
 from gan_cli.losses.base import Objective, register
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @register("hinge")

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from torch import Tensor
-
+from gan_cli.core.lazy import torch
 from gan_cli.core.params import AT_LEAST_0, Annotated
 from gan_cli.losses.base import Objective
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 GENERATOR, CRITIC, RECONSTRUCTOR = "generator", "discriminator", "reconstructor"
 

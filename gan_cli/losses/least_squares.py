@@ -13,9 +13,12 @@ generator then minimizes half the Pearson chi^2 divergence between p + q and 2q
 
 from __future__ import annotations
 
-from torch import Tensor
+from typing import TYPE_CHECKING
 
 from gan_cli.losses.base import Objective, register
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @register("least_squares")

@@ -6,10 +6,13 @@ which stay finite and have non-vanishing gradients for any logit.
 
 from __future__ import annotations
 
-import torch.nn.functional as F
-from torch import Tensor
+from typing import TYPE_CHECKING
 
+from gan_cli.core.lazy import F
 from gan_cli.losses.base import Objective, register
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @register("minimax")

@@ -15,9 +15,9 @@ the raw logit does not depend on F), so one backward pass of L_G trains both.
 
 from __future__ import annotations
 
-import torch.nn.functional as F
-from torch import Tensor
+from typing import TYPE_CHECKING
 
+from gan_cli.core.lazy import F
 from gan_cli.core.params import AT_LEAST_0, POSITIVE, Annotated
 from gan_cli.losses.base import register
 from gan_cli.losses.joint import (
@@ -29,6 +29,9 @@ from gan_cli.losses.joint import (
     Phase,
     latent_error,
 )
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @register("veegan")

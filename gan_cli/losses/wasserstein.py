@@ -7,9 +7,12 @@ constraint (weight clipping, gradient penalty, spectral norm) chosen by the pres
 
 from __future__ import annotations
 
-from torch import Tensor
+from typing import TYPE_CHECKING
 
 from gan_cli.losses.base import Objective, register
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @register("wasserstein")

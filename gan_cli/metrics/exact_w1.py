@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from types import ModuleType
+
 import numpy as np
 import torch
 
@@ -18,13 +21,28 @@ def exact_w1(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) -> floa
     """
     x = _as_float64(x)
     y = _as_float64(y)
-    import ot  # here, not at the top: POT and scikit-learn take 2 s to import
-
+    ot = _pot()
     cost = ot.dist(x, y, metric="euclidean")
     a = np.full(len(x), 1.0 / len(x))
     b = np.full(len(y), 1.0 / len(y))
     # the default iteration cap (1e5) stops short on 2,000 x 2,000 problems
     return float(ot.emd2(a, b, cost, numItermax=10_000_000))
+
+
+def _pot() -> ModuleType:
+    """POT, imported on first use and without scikit-learn: POT reads scikit-learn only
+    for its low-rank and dimension-reduction solvers, and runs without it (its
+    minimal-dependency builds), while importing it costs a second. The network simplex
+    (ot.emd2) never uses it. An entry of None in sys.modules makes an import of it fail."""
+    if "ot" not in sys.modules and "sklearn" not in sys.modules:
+        sys.modules["sklearn"] = None  # type: ignore[assignment]
+        try:
+            import ot  # noqa: F401
+        finally:
+            del sys.modules["sklearn"]
+    import ot
+
+    return ot
 
 
 def _as_float64(points: torch.Tensor | np.ndarray) -> np.ndarray:
