@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from gan_cli.cli.run import train
 from gan_cli.config.checks import check, validate
@@ -196,3 +197,16 @@ def test_trainer_threads_is_torchs_thread_count_and_a_positive_integer(tmp_path)
         torch.set_num_threads(before)
     with pytest.raises(UserError, match="trainer.threads must be a positive integer, got 0"):
         check(compose("trainer.threads=0"))
+
+
+def test_check_leaves_the_composed_config_as_it_was():
+    """Resolving writes the drawn architecture and the critic's norm into a new config,
+    the one a run writes to config.yaml; the config it was given does not change."""
+    composed = compose("model=dcgan", "data=mnist", "loss=wgan_gp", "model.arch_seed=3")
+    before = OmegaConf.to_yaml(composed)
+    resolved = check(composed)
+    assert OmegaConf.to_yaml(composed) == before
+    assert resolved.model.discriminator.norm == "layer"  # the gradient penalty's, not batch
+    assert composed.model.d_norm == "batch"
+    drawn = {k: resolved.model[k] for k in ("g_act", "d_act", "g_depth", "d_depth")}
+    assert drawn == {k: check(composed).model[k] for k in drawn}  # the same draw each time

@@ -37,18 +37,19 @@ log = logging.getLogger(__name__)
 
 
 def fit(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
-    """What a gan-train run does: one training, or AdaGAN's rounds with +boost=adagan."""
+    """What a gan-train run does with the config Hydra composed: resolve and check it
+    once, then one training, or AdaGAN's rounds with +boost=adagan."""
     cfg = check(cfg)
     if cfg.trainer.resume is None:
         _check_fresh(run_dir)
     if "boost" in cfg:
         if distributed.world().active:
             raise UserError("+boost=adagan runs on one process: start it without torchrun")
-        builders = Builders(train, data_source, generator, sweep.job_labels)
+        builders = Builders(train_checked, data_source, generator, sweep.job_labels)
         final = boost(cfg, run_dir, resolve_device(cfg.trainer.device), builders)
         print_summary(final, run_dir)  # the mixture's, and the whole run's folder
         return final
-    return train(cfg, run_dir)
+    return train_checked(cfg, run_dir)
 
 
 def _check_fresh(run_dir: Path) -> None:
@@ -66,13 +67,18 @@ def _check_fresh(run_dir: Path) -> None:
 
 
 def train(cfg: DictConfig, run_dir: Path, data_weights=None) -> dict[str, float]:
-    """One training run from a composed config; returns the final metrics. With
+    """One training run from a composed config (resolved and checked here); returns the
+    final metrics. See `train_checked`."""
+    return train_checked(check(cfg), run_dir, data_weights)
+
+
+def train_checked(cfg: DictConfig, run_dir: Path, data_weights=None) -> dict[str, float]:
+    """One training run from a resolved, checked config; returns the final metrics. With
     `data_weights` (N,), training samples are drawn from the data's finite training set
     with these probabilities (an AdaGAN round).
 
     Every rank of a distributed run calls this with the same config and run folder.
     """
-    cfg = check(cfg)
     world = distributed.world()
     random.seed(cfg.trainer.seed)
     np.random.seed(cfg.trainer.seed)

@@ -9,6 +9,7 @@ is checked before Hydra starts a run, so a mistake leaves no run folder behind.
 
 from __future__ import annotations
 
+import copy
 import importlib
 from pathlib import Path
 
@@ -44,12 +45,23 @@ def resolve_device(name: str, key: str = "trainer.device") -> torch.device:
     return torch.device(name)
 
 
+def resolve(cfg: DictConfig) -> DictConfig:
+    """The resolved config, the one a run trains and writes to config.yaml (and into its
+    checkpoints and W&B run): typed and range-checked by the schema, as plain values, with
+    what the config derives written in: the architecture model.arch_seed draws, and the
+    critic's normalization as the loss decides it. `cfg` itself is left as it was."""
+    drawn = copy.deepcopy(cfg)
+    _draw_architecture(drawn)
+    resolved = typed(drawn)
+    _record_critic_norm(resolved)
+    return resolved
+
+
 def check(cfg: DictConfig) -> DictConfig:
-    """The config as a run uses it: typed and range-checked by the schema, then the rules
-    between keys. Cheap and without side effects."""
-    _draw_architecture(cfg)
-    cfg = typed(cfg)
-    _record_critic_norm(cfg)
+    """The resolved config (see `resolve`), checked against the rules between keys; one
+    UserError for the first broken one. Cheap, and reads nothing but the config (no data
+    files: `validate` meets the world)."""
+    cfg = resolve(cfg)
     resolve_device(cfg.trainer.device)
     if cfg.trainer.resume not in (None, "auto") and not Path(cfg.trainer.resume).exists():
         raise UserError(f"trainer.resume={cfg.trainer.resume}: no such checkpoint or run folder")
