@@ -14,7 +14,8 @@ from gan_cli.cli.run import train
 from gan_cli.config.build import critic, generator
 from gan_cli.config.checks import check
 from gan_cli.models import dcgan, mlp, resnet
-from gan_cli.models.common import SPACE, Gated, ShiftedSoftplus, draw_architecture
+from gan_cli.models.common import Gated, ShiftedSoftplus
+from gan_cli.models.space import SPACE, draw_architecture
 from gan_cli.training.robustness import FRACTIONS, study
 from gan_cli.training.sweep_table import collect
 from tests.helpers import FAST, compose, image_data

@@ -560,9 +560,9 @@ def test_compile_wraps_the_networks_where_it_helps(preset, critic_compiled, tmp_
     common = [f"loss={preset}", *CADENCE, "trainer.steps=5", "logger=none"]
     eager = run_training(compose(*common), tmp_path / "eager")
     compiled = run_training(compose(*common, "trainer.compile=true"), tmp_path / "compiled")
-    F = seen["forwards"]
-    assert isinstance(F.g, torch._dynamo.eval_frame.OptimizedModule)
-    assert isinstance(F.d, torch._dynamo.eval_frame.OptimizedModule) == critic_compiled
+    nets = seen["forwards"]
+    assert isinstance(nets.g, torch._dynamo.eval_frame.OptimizedModule)
+    assert isinstance(nets.d, torch._dynamo.eval_frame.OptimizedModule) == critic_compiled
     for key in ("loss/d", "loss/g"):
         assert compiled[key] == pytest.approx(eager[key], rel=1e-3, abs=1e-4)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import shlex
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from gan_cli.config.build import assemble, data_source, generator
 from gan_cli.config.checks import check, resolve_device
 from gan_cli.config.compose import CONFIG_NAME, config_dir
 from gan_cli.core.atomic import atomic_write
-from gan_cli.core.console import err_console, print_summary
+from gan_cli.core.console import console, err_console, print_table
 from gan_cli.core.errors import UserError, one_line
 from gan_cli.training import distributed, loop
 from gan_cli.training.boost import Builders, boost
@@ -135,6 +136,19 @@ def train_checked(cfg: DictConfig, run_dir: Path, data_weights=None) -> dict[str
         log.info("finished step %d: %s", cfg.trainer.steps, shown)
         print_summary(final, run_dir)
     return final
+
+
+def print_summary(metrics: dict[str, float | str], run_dir: Path) -> None:
+    """A run's last lines: its final metrics, its folder, and the command that samples it."""
+    rows = [
+        [key, f"{value:.6g}" if isinstance(value, float) else str(value)]
+        for key, value in sorted(metrics.items())
+    ]
+    print_table("final metrics", ["metric", "value"], rows)
+    console.print(f"run folder: {run_dir}", soft_wrap=True)
+    console.print(
+        f"samples:    gan-sample checkpoint={shlex.quote(str(run_dir))} n=64", soft_wrap=True
+    )
 
 
 def _name(node: DictConfig) -> str:

@@ -277,10 +277,10 @@ def forwards(
             D = torch.compile(D)
     wrap = distributed.wrap
     r = None if R is None else wrap(R, world)
-    d, d_fixed = wrap(D, world), D
+    d, d_local = wrap(D, world), D
     if augment is not None:
-        d, d_fixed = augment.around(d), augment.around(d_fixed)
-    return Forwards(g=wrap(G, world), d=d, g_fixed=G, d_fixed=d_fixed, r=r)
+        d, d_local = augment.around(d), augment.around(d_local)
+    return Forwards(g=wrap(G, world), d=d, g_local=G, d_local=d_local, r=r)
 
 
 def rebuild_generator(

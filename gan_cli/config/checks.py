@@ -25,7 +25,7 @@ from gan_cli.constraints import CONSTRAINTS, Constraint
 from gan_cli.core.errors import UserError
 from gan_cli.data.base import IMAGES
 from gan_cli.losses import OBJECTIVES
-from gan_cli.models.common import draw_architecture
+from gan_cli.models.space import draw_architecture
 from gan_cli.training.resume import check_resume, find_resume
 from gan_cli.training.unroll import simulated_update
 
@@ -104,7 +104,7 @@ def validate(cfg: DictConfig, run_dir: str | None = None) -> DictConfig:
 
 
 def _draw_architecture(cfg: DictConfig) -> None:
-    """model.arch_seed: the architecture it draws (gan_cli.models.common.SPACE) replaces
+    """model.arch_seed: the architecture it draws (gan_cli.models.space.SPACE) replaces
     the model's knobs, so the config (config.yaml, checkpoints, W&B) records it. Before
     the schema resolves the knobs into the networks' arguments."""
     seed = cfg.model.get("arch_seed")

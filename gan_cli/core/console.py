@@ -9,12 +9,10 @@ a line every few steps, and for a phase that lasts, a line now and then and one 
 
 from __future__ import annotations
 
-import shlex
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import (
@@ -193,15 +191,3 @@ def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     lines = [title, *("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
                       for line in [columns, *rows])]  # fmt: skip
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
-
-
-def print_summary(metrics: dict[str, float | str], run_dir: Path) -> None:
-    rows = [
-        [key, f"{value:.6g}" if isinstance(value, float) else str(value)]
-        for key, value in sorted(metrics.items())
-    ]
-    print_table("final metrics", ["metric", "value"], rows)
-    console.print(f"run folder: {run_dir}", soft_wrap=True)
-    console.print(
-        f"samples:    gan-sample checkpoint={shlex.quote(str(run_dir))} n=64", soft_wrap=True
-    )

@@ -93,11 +93,11 @@ class OfficialFiles(ImageData):
                 cls.fetch(root)
             return cls.ready(where)
 
-        how = (
+        where_to_put = (
             f"put {cls.missing_files} in {where}/{cls.files_folder}, or set data.root to the "
             f"folder that holds {cls.folder}/{cls.files_folder}"
         )
-        _fetch(ready, root, cls.folder, download, how, cls.name)
+        _fetch(ready, root, cls.folder, download, where_to_put, cls.name)
 
     @staticmethod
     def ready(where: Path) -> bool:
@@ -234,7 +234,7 @@ def _labels(labels: np.ndarray, n_classes: int, path: Path) -> Tensor:
     return labels
 
 
-def _fetch(ready, root: str, folder: str, download: bool, how: str, name: str) -> None:
+def _fetch(ready, root: str, folder: str, download: bool, where_to_put: str, name: str) -> None:
     """Run `ready()` (which downloads when allowed). On failure remove what it created
     under `root` (its new entries, and new files in `root/folder`) and raise one line
     that says where the files go."""
@@ -255,7 +255,7 @@ def _fetch(ready, root: str, folder: str, download: bool, how: str, name: str) -
         if path.exists():  # leave nothing half-downloaded behind
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     hint = "" if download else "data.download=false; "
-    raise UserError(f"{name} {reason} under {top.resolve()}: {hint}{how}")
+    raise UserError(f"{name} {reason} under {top.resolve()}: {hint}{where_to_put}")
 
 
 def _first_line(e: BaseException) -> str:

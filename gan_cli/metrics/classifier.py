@@ -28,7 +28,8 @@ import torch
 from torch import Tensor
 
 from gan_cli.data.base import IMAGES
-from gan_cli.metrics import Evaluation, domain_classifier, register
+from gan_cli.metrics import domain_classifier
+from gan_cli.metrics.base import Evaluation, register
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 from torch import Tensor
 
 from gan_cli.data.base import IMAGES
-from gan_cli.metrics import Evaluation, domain_classifier, register
+from gan_cli.metrics import domain_classifier
+from gan_cli.metrics.base import Evaluation, register
 from gan_cli.metrics.classifier import classify, frechet_distance
 from gan_cli.metrics.stacked import stack_modes
 

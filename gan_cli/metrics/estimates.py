@@ -4,7 +4,7 @@ real data and fresh generated samples, which the critic never trained on."""
 from __future__ import annotations
 
 from gan_cli.data.base import KINDS
-from gan_cli.metrics import Evaluation, register
+from gan_cli.metrics.base import Evaluation, register
 
 
 @register(

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from gan_cli.data.base import POINTS
-from gan_cli.metrics import Evaluation, register
+from gan_cli.metrics.base import Evaluation, register
 
 
 def exact_w1(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) -> float:

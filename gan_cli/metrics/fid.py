@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from gan_cli.core.console import phase
 from gan_cli.data.base import IMAGES
-from gan_cli.metrics import Evaluation, register
+from gan_cli.metrics.base import Evaluation, register
 from gan_cli.models.conditional import draw
 
 log = logging.getLogger(__name__)

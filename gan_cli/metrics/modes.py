@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from gan_cli.data.base import POINTS
-from gan_cli.metrics import Evaluation, register
+from gan_cli.metrics.base import Evaluation, register
 
 N_SAMPLES = 2500  # VEEGAN's and PacGAN's protocol
 

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_cli.data.base import KINDS
-from gan_cli.metrics import Evaluation, register
+from gan_cli.metrics.base import Evaluation, register
 from gan_cli.models.packing import pack
 
 # samples of each set (real, fake, interpolates) the critic's slope is measured on: a

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from gan_cli.data.base import KINDS
 from gan_cli.losses.joint import RECONSTRUCTOR, latent_error
-from gan_cli.metrics import Evaluation, chunked, register
+from gan_cli.metrics.base import Evaluation, chunked, register
 
 
 def frechet_to_standard_normal(codes: Tensor) -> float:

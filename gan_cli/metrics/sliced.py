@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from gan_cli.data.base import IMAGES
-from gan_cli.metrics import Evaluation, register
+from gan_cli.metrics.base import Evaluation, register
 
 
 def sliced_w1(x: Tensor, y: Tensor, n_projections: int = 256, seed: int = 0) -> float:

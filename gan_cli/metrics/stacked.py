@@ -20,7 +20,8 @@ from torch import Tensor
 
 from gan_cli.core.console import phase
 from gan_cli.data.base import IMAGES
-from gan_cli.metrics import Evaluation, domain_classifier, register
+from gan_cli.metrics import domain_classifier
+from gan_cli.metrics.base import Evaluation, register
 
 N_MODES = 1000
 

@@ -20,15 +20,15 @@ def joint_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
     gradients), then every optimizer steps; EMA and schedules as in train_step. With
     loss.n_critic = k > 1, the k - 1 updates before it train the critic's phase alone,
     each on a batch of its own."""
-    F = gan.forwards
+    nets = gan.forwards
     for i in range(gan.critic_steps(step)):
         x = data.sample()
         z = noise(gan, x)
         with precision:
-            fake = F.g(z)
-            real_out = F.d(x, gan.objective.code(F.r(x))).float()
-            fake_out = F.d(fake, z).float()
-            phases, scalars = gan.objective.phases(Pairs(real_out, fake_out, z, fake, F.r))
+            fake = nets.g(z)
+            real_out = nets.d(x, gan.objective.code(nets.r(x))).float()
+            fake_out = nets.d(fake, z).float()
+            phases, scalars = gan.objective.phases(Pairs(real_out, fake_out, z, fake, nets.r))
         if gan.augment is not None:  # ADA: p follows the critic's outputs on real data
             gan.augment.observe(real_out)
         if i < gan.critic_steps(step) - 1:  # a critic update alone

@@ -34,16 +34,16 @@ class Forwards:
 
     `g` and `d` compute the losses whose gradients train the generator and the critic:
     under DistributedDataParallel they are the wrapped modules, which average those
-    gradients across ranks. `g_fixed` (the critic step's fakes) and `d_fixed` (the
-    critic inside the generator step) need no parameter gradients, so they bypass the
-    wrapper. Any of them may be `torch.compile`d. With none of that, all four are the
-    plain modules.
+    gradients across ranks. `g_local` (the critic step's fakes) and `d_local` (the
+    critic inside the generator step) need no parameter gradients, so they are this
+    rank's own modules, outside the wrapper. Any of them may be `torch.compile`d. With
+    none of that, all four are the plain modules.
     """
 
     g: Callable[[Tensor], Tensor]
     d: Callable[[Tensor], Tensor]
-    g_fixed: Callable[[Tensor], Tensor]
-    d_fixed: Callable[[Tensor], Tensor]
+    g_local: Callable[[Tensor], Tensor]
+    d_local: Callable[[Tensor], Tensor]
     r: Callable[[Tensor], Tensor] | None = None  # the reconstructor of a GAN on pairs
 
 
@@ -81,7 +81,7 @@ class GAN:
     def __post_init__(self) -> None:
         if self.forwards is None:
             G, D, R = self.generator, self.critic, self.reconstructor
-            self.forwards = Forwards(g=G, d=D, g_fixed=G, d_fixed=D, r=R)
+            self.forwards = Forwards(g=G, d=D, g_local=G, d_local=D, r=R)
 
     @property
     def generator(self) -> nn.Module:
@@ -229,14 +229,14 @@ def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
     every batch is m times the batch size of samples, packed in m's: pack i holds
     samples i*m .. i*m + m - 1 of one kind, real or generated.
     """
-    F, m = gan.forwards, gan.pack
+    nets, m = gan.forwards, gan.pack
     for _ in range(gan.critic_steps(step)):
         real, y = real_batch(gan, data, m)  # y: the labels, for a conditional GAN
         with precision:
             with torch.no_grad():  # fakes of the real batch's classes
-                fake = pack(generate(F.g_fixed, noise(gan, real), y), m)
-            real_out, real_aux = gan.judge(F.d, real, y)
-            fake_out, fake_aux = gan.judge(F.d, fake, y)
+                fake = pack(generate(nets.g_local, noise(gan, real), y), m)
+            real_out, real_aux = gan.judge(nets.d, real, y)
+            fake_out, fake_aux = gan.judge(nets.d, fake, y)
             d_loss = gan.objective.d_loss(real_out, fake_out)
             if real_aux is not None:  # acgan: classify the real and the generated images
                 aux = real_aux + fake_aux
@@ -244,7 +244,7 @@ def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
             penalty = None
             if gan.critic_updates % gan.constraint.penalty_every == 0:
                 # with labels, the penalty differentiates in the image at the real class
-                critic = F.d if y is None else lambda x, y=y: F.d(x, y)
+                critic = nets.d if y is None else lambda x, y=y: nets.d(x, y)
                 penalty = gan.constraint.penalty(critic, real, fake)
             if penalty is not None:
                 d_loss = d_loss + penalty
@@ -259,13 +259,13 @@ def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
 
     gan.critic.requires_grad_(False)  # the generator step needs gradients through D, not for it
     with precision:
-        critic = F.d_fixed
+        critic = nets.d_local
         if gan.unroller is not None:
             ahead = [(real_packs(data, m), noise(gan, real)) for _ in range(gan.unroller.steps)]
-            critic = gan.unroller.critic_after(F.g, ahead, m, gan.critic_updates)
+            critic = gan.unroller.critic_after(nets.g, ahead, m, gan.critic_updates)
         z = noise(gan, real)
         y_g = gan.labels(len(z), z.device)
-        fake_out_g, g_aux = gan.judge(critic, pack(generate(F.g, z, y_g), m), y_g)
+        fake_out_g, g_aux = gan.judge(critic, pack(generate(nets.g, z, y_g), m), y_g)
         g_loss = gan.objective.g_loss(fake_out_g)
         if g_aux is not None:
             g_loss = g_loss + g_aux
