@@ -20,7 +20,15 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # make test runs one worker per core:
 # make test hands each worker a whole module at a time (--dist loadscope, so a module's
 # trained fixtures are made once); the longest modules go first, so that no worker is
 # left with one of them at the end while the other idles.
-LONGEST_FIRST = ("test_long_runs", "test_theory", "test_conditional", "test_images", "test_sweep")
+LONGEST_FIRST = (
+    "test_preemption",
+    "test_theory",
+    "test_conditional",
+    "test_images",
+    "test_sweep",
+    "test_resume",
+    "test_wandb_failures",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -15,9 +16,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from omegaconf import DictConfig
 
 from gan_cli.config.compose import compose_config
+from gan_cli.training.checkpoint import load_checkpoint
 
 BIN = Path(sys.executable).parent  # the virtual environment's commands
 
@@ -174,3 +177,101 @@ def run_in_process(
         return code, ""
     captured = capsys.readouterr()
     return code, captured.out + captured.err
+
+
+# --- long runs: a cadence where every periodic task fires, and commands to watch -------------
+
+
+# every cadence divides 20, so a run stopped at step 20 did what a longer one does there
+CADENCE = [
+    "trainer.log_every=5",
+    "trainer.eval_every=10",
+    "trainer.sample_every=20",
+    "trainer.ckpt_every=10",
+    "data.heldout_size=200",
+    # a small network: these tests are about the mechanics, so steps should be cheap
+    "model.hidden_dim=32",
+    "data.batch_size=64",
+]
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    return {
+        f"{net}.{k}": v for net in ("generator", "discriminator") for k, v in state[net].items()
+    }
+
+
+def metrics(run: Path) -> list[dict]:
+    """metrics.jsonl without the wall-clock timings."""
+    return [
+        {k: v for k, v in r.items() if not k.startswith("time/")}
+        for r in jsonl(run / "metrics.jsonl")
+    ]
+
+
+def wandb_ids(run: Path) -> list[str]:
+    """The run id of each W&B offline run in the folder, oldest first (from its records:
+    two runs started in one second share a folder name but for a suffix)."""
+    n = len(list((run / "wandb").glob("offline-run-*/run-*.wandb")))
+    return [
+        next(r.run.run_id for r in wandb_records(run, i) if r.WhichOneof("record_type") == "run")
+        for i in range(n)
+    ]
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa), "weights differ"
+    assert metrics(a) == metrics(b)
+
+
+def wait_for_step(run: Path, step: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    path = run / "metrics.jsonl"
+    while time.time() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if path.is_file() and any(r["step"] >= step for r in jsonl(path)):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"step {step} never came")
+
+
+def as_at_a_terminal() -> None:
+    # A command started in the background (`make test &`, some CI runners) inherits an
+    # ignored SIGINT, and gan-train rightly leaves an ignored SIGINT ignored; the tests
+    # send Ctrl-C as a user at a terminal would, so the command gets the default handler.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def popen_train(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(BIN / "gan-train"), *args],
+        cwd=cwd,
+        env=env or clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=as_at_a_terminal,
+    )
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                out += [int(proc.name), *children(int(proc.name))]
+    return out
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
