@@ -138,16 +138,23 @@ def run(args: Args) -> list[str]:
     import torch
     from hydra.utils import get_class
 
-    from gan_cli.cli.scoring import Scorer
     from gan_cli.config import build
     from gan_cli.config.checks import resolve_device
+    from gan_cli.config.compose import metrics_settings
     from gan_cli.core.atomic import atomic_write
     from gan_cli.data.base import IMAGES
     from gan_cli.training import conditioning
     from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
     from gan_cli.training.conditioning import SampleClasses, asked_classes
     from gan_cli.training.figures import COLUMNS, FIGURES
-    from gan_cli.training.sampling import class_grid, generate, grid_rows, interpolation, save_npz
+    from gan_cli.training.sampling import (
+        class_grid,
+        generate,
+        grid_rows,
+        interpolation,
+        save_npz,
+    )
+    from gan_cli.training.scoring import Scorer
 
     device = resolve_device(args.device, key="device")
     ckpt, run_dir = find_checkpoint(args.checkpoint)
@@ -156,7 +163,11 @@ def run(args: Args) -> list[str]:
     kind = get_class(cfg.data._target_).kind
     classes = conditioning.from_state(state) if "classes" in state else None
     labels = SampleClasses(classes, asked_classes(args.class_, classes))
-    scorer = Scorer(cfg, args, device, classes) if args.metrics else None
+    scorer = None
+    if args.metrics:  # before any sampling: a checkpoint that cannot be scored stops here
+        data = build.data_source(cfg, device)
+        settings = metrics_settings(cfg)
+        scorer = Scorer(data, settings, args.n, args.seed, args.inception_weights, device, classes)
     G = build.rebuild_generator(state, args.ema, device, args.seed)
     figure = FIGURES[kind]
     out = Path(args.out) if args.out else (run_dir or ckpt.parent) / "generated"

@@ -13,7 +13,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException, OverrideParseException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from gan_cli.constraints import CONSTRAINTS
@@ -114,3 +114,10 @@ def parse_overrides(overrides: list[str]) -> list[Override]:
 
 
 store_loss_options()
+
+
+def metrics_settings(cfg: DictConfig) -> DictConfig:
+    """A run's `metrics` node over the defaults of train.yaml (a checkpoint of an older
+    gan-cli may lack keys added since)."""
+    defaults = OmegaConf.load(Path(config_dir()) / f"{CONFIG_NAME}.yaml").metrics
+    return OmegaConf.merge(defaults, cfg.get("metrics", {}))

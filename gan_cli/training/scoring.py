@@ -4,17 +4,13 @@ run's real images."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import get_class
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import nn
 
 from gan_cli import metrics
-from gan_cli.config import build
-from gan_cli.config.compose import config_dir
 from gan_cli.core.errors import UserError
 from gan_cli.data.base import IMAGES
 from gan_cli.metrics import REGISTRY, applies, domain_classifier
@@ -24,32 +20,38 @@ log = logging.getLogger(__name__)
 
 
 class Scorer:
-    """The image metrics of args.n samples against the run's real images: in the domain
-    classifier's features on labelled data (`fid/classifier`, `prdc/*`, `classes/*`; on
-    Stacked MNIST `modes/*`), with the data's own scores beside them (`floor`), and FID
-    and KID where the Inception weights load. Built before any sampling, so a checkpoint
-    of points, missing data files, or unlabelled images without Inception weights stop
-    gan-sample before it writes anything."""
+    """The image metrics of `n` samples (from `seed`) against the run's real images `data`:
+    in the domain classifier's features on labelled data (`fid/classifier`, `prdc/*`,
+    `classes/*`; on Stacked MNIST `modes/*`), with the data's own scores beside them
+    (`floor`), and FID and KID where the Inception weights load. `settings` is the run's
+    `metrics` node. Built before any sampling, so data of points, or unlabelled images
+    without Inception weights, stop gan-sample before it writes anything."""
 
     DOMAIN = ("classifier", "stacked_modes", "conditional")  # the registered metrics it reports
 
     def __init__(
-        self, cfg: DictConfig, args: Any, device: torch.device, classes: Classes | None
+        self,
+        data: Any,
+        settings: DictConfig,
+        n: int,
+        seed: int,
+        inception_weights: str | None,
+        device: torch.device,
+        classes: Classes | None,
     ) -> None:
         from gan_cli.metrics.fid import InceptionUnavailable, inception
 
-        kind = get_class(cfg.data._target_).kind
-        if kind != IMAGES:
-            raise UserError(f"metrics=true: metrics need image data; this checkpoint holds {kind}")
-        defaults = OmegaConf.load(Path(config_dir()) / "train.yaml").metrics
-        self.settings = OmegaConf.merge(defaults, cfg.get("metrics", {}))
-        self.data = build.data_source(cfg, device)
+        if data.kind != IMAGES:
+            raise UserError(
+                f"metrics=true: metrics need image data; this checkpoint holds {data.kind}"
+            )
+        self.settings, self.data = settings, data
         conditional = classes is not None
         self.domain = [
             REGISTRY[n] for n in self.DOMAIN if applies(REGISTRY[n], self.data, None, conditional)
         ]
         self.classes = classes
-        weights = args.inception_weights or self.settings.inception_weights
+        weights = inception_weights or settings.inception_weights
         try:
             self.extractor = inception(weights).to(device)
         except InceptionUnavailable as e:
@@ -57,17 +59,17 @@ class Scorer:
                 raise UserError(f"metrics=true: {e} (inception_weights=PATH)") from e
             log.warning("metrics=true: no FID/KID, %s (inception_weights=PATH)", e)
             self.extractor = None
-        self.args, self.device = args, device
+        self.n, self.seed, self.device = n, seed, device
 
     def __call__(self, G: nn.Module) -> dict[str, Any]:
         from gan_cli.metrics.classifier import floor
         from gan_cli.metrics.fid import score
 
-        args, scores = self.args, {}
+        n, seed, scores = self.n, self.seed, {}
         if self.domain:
-            rng = torch.Generator(device=self.device).manual_seed(args.seed)
-            z = torch.randn(args.n, G.z_dim, generator=rng, device=self.device)
-            y = None if self.classes is None else self.classes.draw(args.n, self.device, rng)
+            rng = torch.Generator(device=self.device).manual_seed(seed)
+            z = torch.randn(n, G.z_dim, generator=rng, device=self.device)
+            y = None if self.classes is None else self.classes.draw(n, self.device, rng)
             fake = metrics.chunked(G, z, y)
             ev = metrics.Evaluation(
                 G,
@@ -77,7 +79,7 @@ class Scorer:
                 fake,
                 rng,
                 self.settings,
-                args.seed,
+                seed,
                 fake_labels=y,
                 classes=self.classes,
             )
@@ -85,11 +87,11 @@ class Scorer:
                 scores.update(metric.compute(ev))
         if REGISTRY["classifier"] in self.domain:
             net = domain_classifier.for_data(self.data, self.settings.classifier_steps)
-            scores["floor"] = floor(self.data, net, self.settings.prdc_k, args.seed)
+            scores["floor"] = floor(self.data, net, self.settings.prdc_k, seed)
             scores["classifier/accuracy"] = net.accuracy
         if self.extractor is not None:
             reference = self.settings.reference
             real = self.data.reference(reference)
-            scores |= score(G, real, args.n, self.extractor, args.seed, classes=self.classes)
+            scores |= score(G, real, n, self.extractor, seed, classes=self.classes)
             scores["fid/reference"] = reference
         return scores
