@@ -2,7 +2,7 @@
 (steps, batch, optimizer, seed): image quality and coverage in the domain classifier's
 features (`fid/classifier`, `prdc/coverage`), and how often the classifier recognises
 the class a conditional generator was asked for (`classes/accuracy`, with the per-class
-FID). The projection run's last sample grid (one row a class) is kept beside the
+FID). The projection run's last sample grid (one row per class) is kept beside the
 results for the README.
 
 The images are real: Fashion-MNIST from Debian's dataset-fashion-mnist

@@ -190,7 +190,7 @@ def summarize(runs: list[dict], accuracy: float) -> dict[str, Any]:
 
 
 def draw_curves(runs: list[dict], path: Path) -> None:
-    """fid/classifier against CPU-minutes, one line a run, one colour a recipe, the real
+    """fid/classifier against CPU-minutes, one line per run, one colour per recipe, the real
     data's floor dashed. A run's CPU time (its evaluations included) is spread over its
     steps evenly, so the minutes do not depend on what else ran on the machine."""
     import matplotlib

@@ -307,7 +307,7 @@ def test_a_short_conditional_run_draws_the_classes_it_is_asked_for(learnt):
     assert state["classes"]["names"] == list(MNIST_FASHION_NAMES)
     assert sum(state["classes"]["frequencies"]) == pytest.approx(1)
     grid = Image.open(learnt / "samples" / "step_0000200.png")
-    assert grid.size == (2 + 8 * 34, 2 + 10 * 34)  # one row a class, 8 latents
+    assert grid.size == (2 + 8 * 34, 2 + 10 * 34)  # one row per class, 8 latents
 
 
 MNIST_FASHION_NAMES = (
@@ -330,7 +330,7 @@ def test_sample_by_index_and_by_name(learnt, tmp_path, capsys, monkeypatch):
     with np.load(out / "samples.npz") as f:
         x, z, y = f["x"], f["z"], f["y"]
     assert x.shape == (10, 1, 32, 32) and z.shape == (10, 100) and y.tolist() == [1] * 5 + [7] * 5
-    assert Image.open(out / "grid.png").size == (2 + 5 * 34, 2 + 2 * 34)  # a row a class
+    assert Image.open(out / "grid.png").size == (2 + 5 * 34, 2 + 2 * 34)  # a row per class
     code, output, out = _sample(learnt, tmp_path, capsys, monkeypatch, "class=3", "n=4",
                                 "interpolate=2", "overwrite=true")  # fmt: skip
     assert code == 0 and Image.open(out / "interpolation.png").size == (2 + 10 * 34, 2 + 2 * 34)

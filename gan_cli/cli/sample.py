@@ -21,8 +21,8 @@ there (those files and images/NNNNNN.png; never other files).
 
 A class-conditional checkpoint (model.conditional) records its class names. With
 class=, n samples of each class asked for (by index or name), in that order, and
-grid.png one row a class; without it, n samples of classes drawn from the data's
-frequencies, and grid.png one row a class for the first 16 classes.
+grid.png one row per class; without it, n samples of classes drawn from the data's
+frequencies, and grid.png one row per class for the first 16 classes.
 """
 
 from __future__ import annotations

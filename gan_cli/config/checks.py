@@ -151,7 +151,7 @@ def _check_constraint_fits(cfg: DictConfig) -> None:
 
 
 def _check_conditional(cfg: DictConfig, kind: str) -> None:
-    """Class conditioning needs labelled images, and one label a sample: no packs (whose
+    """Class conditioning needs labelled images, and one label per sample: no packs (whose
     samples would need a label each) and no unrolled steps (which do not carry labels)."""
     chosen = cfg.model.conditional
     if chosen == "none":

@@ -91,7 +91,7 @@ class ImageFolder(ImageData):
 
 
 def class_folders(root: Path, files: list[Path]) -> tuple[tuple[str, ...], Tensor] | None:
-    """(class names, one label a file) when every file lies in one of two or more
+    """(class names, one label per file) when every file lies in one of two or more
     subfolders of root, named after the class; else None (unlabelled)."""
     parts = [f.relative_to(root).parts for f in files]
     if any(len(p) < 2 for p in parts):

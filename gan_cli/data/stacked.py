@@ -80,7 +80,7 @@ STACKED_BASES = {"mnist": MNIST, "fashion_mnist": FashionMNIST}
 
 
 def _stack(digits: Tensor, idx: Tensor) -> Tensor:
-    """uint8 digits (N, 1, H, W) and indices (M, 3) -> (M, 3, H, W), one digit a channel."""
+    """uint8 digits (N, 1, H, W) and indices (M, 3) -> (M, 3, H, W), one digit per channel."""
     return digits[:, 0][idx]
 
 

@@ -1,4 +1,4 @@
-"""Metrics computed outside the training graph, registered by name. One family a file.
+"""Metrics computed outside the training graph, registered by name. One family per file.
 
 Each family is registered with `@register(name, keys=..., kinds=...)`: the scalars it
 logs, the data kinds it applies to (gan_cli.data.base), whether it runs at every

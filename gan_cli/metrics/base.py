@@ -42,7 +42,7 @@ class Evaluation:
     @cached_property
     def critic_out(self) -> tuple[Tensor, Tensor]:
         """The critic's outputs on the held-out real samples and on the fakes, computed
-        once for every metric that reads them (one output a pack)."""
+        once for every metric that reads them (one output per pack)."""
         m, real_labels = self.pack, self.real_labels
         return chunked(self.critic, pack(self.data.heldout, m), real_labels), chunked(
             self.critic, pack(self.fake, m), self.fake_labels

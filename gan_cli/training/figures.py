@@ -115,7 +115,7 @@ def first_classes(n_classes: int) -> list[int]:
 
 
 def class_rows(z: Tensor, classes) -> tuple[Tensor, Tensor]:
-    """The inputs of a grid with one row a class: the latents z (C, z_dim) across every
+    """The inputs of a grid with one row per class: the latents z (C, z_dim) across every
     row, so a column holds one latent in every class -> ((R*C, z_dim), labels (R*C,))."""
     y = torch.as_tensor(list(classes), dtype=torch.int64, device=z.device)
     return z.repeat(len(y), 1), y.repeat_interleave(len(z))

@@ -212,7 +212,7 @@ class Publish(Periodic):
 
 class Sample(Periodic):
     """The sample figure (fixed latents) to samples/step_XXXXXXX.png, and to W&B with
-    the step's scalars (`samples`). A conditional generator's grid has one row a class
+    the step's scalars (`samples`). A conditional generator's grid has one row per class
     (plots.first_classes), the same latent down each column."""
 
     def __init__(self, every: int, last: int, gan: GAN, z: Tensor, data: Any, run: Run):

@@ -1,6 +1,6 @@
 """Samples from a trained generator, as gan-sample writes them: in batches behind a
 progress bar, one PNG per image, a byte-identical samples.npz for the same seed,
-spherical interpolations, and the grid of a conditional generator (one row a class)."""
+spherical interpolations, and the grid of a conditional generator (one row per class)."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def interpolation(
     G: nn.Module, rows: int, seed: int, device: torch.device, classes: list[int] | None = None
 ) -> Tensor:
     """`rows` spherical interpolations between two random latents, 10 steps each; for a
-    conditional generator, within one class a row (cycling through `classes`)."""
+    conditional generator, within one class per row (cycling through `classes`)."""
     rng = torch.Generator(device=device).manual_seed(seed + 1)  # not the samples' latents
     t = torch.linspace(0, 1, 10, device=device)
     ends = torch.randn(rows, 2, G.z_dim, generator=rng, device=device)
@@ -111,7 +111,7 @@ def interpolation(
 
 @torch.no_grad()
 def class_grid(G: nn.Module, x: np.ndarray, labels: SampleClasses, seed: int, device) -> Tensor:
-    """A conditional generator's grid, one row a class: with classes asked for, the
+    """A conditional generator's grid, one row per class: with classes asked for, the
     first COLUMNS samples of each; else the first classes (plots.first_classes) from the
     same COLUMNS latents (one a column)."""
     if labels.asked:

@@ -1,4 +1,4 @@
-"""A finished sweep as a table: one row a job (its overrides, status, error and final
+"""A finished sweep as a table: one row per job (its overrides, status, error and final
 metrics, read from its folder's status.json), written as CSV; jobs that differ only in
 their seed folded into mean and spread."""
 
