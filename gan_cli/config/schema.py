@@ -85,9 +85,10 @@ class Metrics:
     stacked_samples: Annotated[int, POSITIVE_INT]
 
 
-class Model:  # besides each model's own knobs (z_dim, ...): class conditioning
+class Model:  # besides each model's own knobs (z_dim, ...): class conditioning, the draw
     conditional: CONDITIONAL  # none|projection|acgan (gan_cli.models.conditional)
     acgan_weight: Annotated[float, AT_LEAST_0]  # of the auxiliary classifier's loss
+    arch_seed: Optional[int] = None  # noqa: UP045 - the architecture study's draw (config.checks)
 
 
 class Loss:
