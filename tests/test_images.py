@@ -100,9 +100,19 @@ def test_scaling_is_exact():
     )
 
 
-@pytest.mark.parametrize("data", IMAGE_DATA)
-@pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize("loss", LOSSES)
+# make test runs each model with each loss once, the data set turning with them; the slow
+# tests the rest of the grid
+COMBINATIONS = [
+    pytest.param(
+        data, model, loss, marks=() if (i + j) % len(IMAGE_DATA) == k else pytest.mark.slow
+    )
+    for k, data in enumerate(IMAGE_DATA)
+    for i, model in enumerate(MODELS)
+    for j, loss in enumerate(LOSSES)
+]
+
+
+@pytest.mark.parametrize(("data", "model", "loss"), COMBINATIONS)
 def test_every_sensible_combination_runs_two_steps(data, model, loss, image_root, tmp_path):
     cfg = compose(
         *image_data(data, image_root),

@@ -157,7 +157,13 @@ def test_closed_forms_agree_with_quadrature(name):
     assert f_divergence_by_quadrature(name) == pytest.approx(CLOSED_FORM[name], rel=1e-6)
 
 
-@pytest.mark.parametrize("name", sorted(DIVERGENCES))
+@pytest.mark.parametrize(
+    "name",  # make test trains two of the critics; the slow tests every divergence's
+    [
+        pytest.param(n, marks=() if n in ("kl", "jensen_shannon") else pytest.mark.slow)
+        for n in sorted(DIVERGENCES)
+    ],
+)
 def test_fgan_critic_estimate_reaches_the_divergence(name):
     """The critic's E_P[T] - E_Q[f*(T)] is a lower bound of D_f(P || Q), tight at the
     optimal T = f'(p/q); a trained critic gets within 10% and never above it by more
@@ -269,7 +275,10 @@ def test_normalized_estimate_of_a_wgan_gp_critic_is_w1_whatever_lambda(gp_lambda
     assert m["critic/lipschitz"] == pytest.approx(1 + theta / (2 * gp_lambda), rel=0.1)
 
 
-@pytest.mark.parametrize("theta", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize(
+    "theta",
+    [pytest.param(0.5, marks=pytest.mark.slow), 1.0, pytest.param(2.0, marks=pytest.mark.slow)],
+)
 def test_normalized_estimate_of_a_weight_clipped_critic(theta):
     """Clipping at c = 0.01 leaves a critic of slope K ~ 1e-3: its raw estimate is K W1,
     its normalized one W1. At theta = 2 the clipped MLP saturates across the strip, and
@@ -284,8 +293,15 @@ def test_normalized_estimate_of_a_weight_clipped_critic(theta):
         assert 0.85 * theta < m["wasserstein/normalized"] <= theta * 1.01
 
 
-@pytest.mark.parametrize("objective", [Wasserstein(), Hinge()], ids=["wasserstein", "hinge"])
-@pytest.mark.parametrize("theta", [0.5, 2.0])
+@pytest.mark.parametrize(
+    ("objective", "theta"),  # make test: each objective once; the slow tests the grid
+    [
+        pytest.param(Wasserstein(), 2.0, id="wasserstein-2.0"),
+        pytest.param(Hinge(), 0.5, id="hinge-0.5"),
+        pytest.param(Wasserstein(), 0.5, id="wasserstein-0.5", marks=pytest.mark.slow),
+        pytest.param(Hinge(), 2.0, id="hinge-2.0", marks=pytest.mark.slow),
+    ],
+)
 def test_normalized_estimate_of_a_spectral_norm_critic(objective, theta):
     critic = train_critic(objective, SpectralNorm(), lines(0.0), lines(theta), 1500, 2e-3)
     m = evaluate(Segment(theta), critic, objective, lines(0.0)(4000), names=NORMALIZED)
