@@ -20,23 +20,26 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # make test runs one worker per core:
 # make test hands each worker a whole module at a time (--dist loadscope, so a module's
 # trained fixtures are made once); the longest modules go first, so that no worker is
 # left with one of them at the end while the other idles.
-LONGEST_FIRST = (  # by their time in make test, longest first
-    "test_conditional",
-    "test_theory",
-    "test_classifier",
+LONGEST_FIRST = (  # by their time in make test (compile on a cold cache), longest first
     "test_images",
-    "test_sweep",
-    "test_sample",
+    "test_theory",
+    "test_conditional",
     "test_resume",
     "test_cli",
-    "test_wandb_failures",
-    "test_preemption",
+    "test_sample",
+    "test_training_options",
     "test_doc_commands",
-    "test_bad_input",
+    "test_sweep",
+    "test_preemption",
+    "test_classifier",
+    "test_wandb_failures",
     "test_config",
+    "test_bad_input",
     "test_presets",
     "test_remedies",
     "test_docs",
+    "test_distributed",
+    "test_adagan",
 )
 
 

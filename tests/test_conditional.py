@@ -265,6 +265,7 @@ def test_class_metrics_only_for_conditional_generators(bars):
 
 # --- a short run learns, and gan-sample draws by class ------------------------------------
 
+CLASSIFIER_STEPS = 60  # the domain classifier reads these drawn digits after a few dozen batches
 LEARN = [
     "data=fashion_mnist",  # Fashion-MNIST's files and class names, holding drawn digits
     "data.download=false",
@@ -281,13 +282,13 @@ LEARN = [
     "trainer.ckpt_every=0",
     "trainer.device=cpu",
     "data.heldout_size=400",
-    "metrics.classifier_steps=200",
+    f"metrics.classifier_steps={CLASSIFIER_STEPS}",
 ]
 
 
 @pytest.fixture(scope="module")
 def learnt(tmp_path_factory):
-    """A conditional DCGAN of 200 steps on MNIST-like drawn digits (about 20 s)."""
+    """A conditional DCGAN of 200 steps on MNIST-like drawn digits (about 15 s)."""
     from gan_cli.cli.run import train
 
     root = tmp_path_factory.mktemp("conditional")
@@ -351,7 +352,7 @@ def test_sampled_classes_are_the_ones_asked_for(learnt, tmp_path, capsys, monkey
     with np.load(out / "samples.npz") as f:
         x, y = torch.from_numpy(f["x"]), torch.from_numpy(f["y"])
     data = FashionMNIST(str(learnt.parent / "data"), download=False, heldout_size=400)
-    _, predicted = domain_classifier.for_data(data, 200)(x)
+    _, predicted = domain_classifier.for_data(data, CLASSIFIER_STEPS)(x)  # the run's
     assert (predicted == y).double().mean().item() > 0.3
 
 

@@ -55,6 +55,7 @@ def test_nan_policy_skip(workdir, capsys, monkeypatch):
         *CADENCE,
         "trainer.steps=40",
         "trainer.nan_policy=skip",
+        "logger=none",
         "hydra.run.dir=run",
     ]
     code, output = run_in_process(train.main, args, workdir, capsys, monkeypatch)

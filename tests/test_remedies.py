@@ -365,6 +365,7 @@ def test_every_switch_runs_through_gan_train(workdir, in_process):
         "trainer.steps=7",  # the last step's critic update is the 7th: penalized
         "trainer.eval_every=3",
         "trainer.sample_every=3",
+        "data.heldout_size=200",  # exact W1 of 200 points, not 2,000: the mechanics are the point
         "logger=none",
         "hydra.run.dir=toy",
         cwd=workdir,
@@ -380,6 +381,7 @@ def test_every_switch_runs_through_gan_train(workdir, in_process):
         "loss.pack=4",
         "trainer.steps=4",
         "trainer.eval_every=2",
+        "data.heldout_size=200",
         "logger=none",
         "hydra.run.dir=wgan",
         cwd=workdir,

@@ -89,6 +89,7 @@ def test_keep_checkpoints_keeps_the_newest(workdir, in_process):
         *CADENCE,
         "trainer.steps=50",
         "trainer.keep_checkpoints=2",
+        "logger=none",
         "hydra.run.dir=r",
         cwd=workdir,
     )
@@ -146,7 +147,13 @@ def test_the_printed_command_continues_the_same_run(workdir, in_process):
 
 def test_a_resume_with_another_config_stops_and_changes_nothing(workdir, in_process):
     first = in_process(
-        train.main, "loss=vanilla", *CADENCE, "trainer.steps=20", "hydra.run.dir=run", cwd=workdir
+        train.main,
+        "loss=vanilla",
+        *CADENCE,
+        "logger=none",
+        "trainer.steps=20",
+        "hydra.run.dir=run",
+        cwd=workdir,
     )
     assert first.returncode == 0, first.stderr
     files = [".hydra/config.yaml", ".hydra/overrides.yaml", "config.yaml", "metrics.jsonl"]
@@ -155,6 +162,7 @@ def test_a_resume_with_another_config_stops_and_changes_nothing(workdir, in_proc
     other = in_process(
         train.main,
         *CADENCE,
+        "logger=none",
         "trainer.steps=40",
         "trainer.resume=auto",
         "hydra.run.dir=run",
@@ -169,6 +177,7 @@ def test_a_resume_with_another_config_stops_and_changes_nothing(workdir, in_proc
         train.main,
         "loss=vanilla",
         *CADENCE,
+        "logger=none",
         "trainer.steps=10",
         "trainer.resume=auto",
         "hydra.run.dir=run",

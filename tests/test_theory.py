@@ -103,7 +103,7 @@ def test_wgan_gp_critic_on_parallel_lines(theta, gp_lambda):
     which tends to W1 = |theta| as lambda grows.
     """
     objective = Wasserstein()
-    heldout = lines(0.0)(4000)
+    heldout = lines(0.0)(2000)  # exact W1 of 2000 points: 1/6 of the time of 4000
     metrics = evaluate(Segment(theta), gp_critic(theta, gp_lambda), objective, heldout)
     expected = abs(theta) + theta**2 / (2 * gp_lambda)
     assert metrics["wasserstein/heldout"] == pytest.approx(expected, rel=0.05)
