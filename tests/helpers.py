@@ -275,3 +275,41 @@ def cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+# --- exported generators, run where gan-cli is not --------------------------------------------
+
+# Loads each PROGRAM.pt2, feeds it the z (and y) of SAMPLES.npz and saves its output to
+# OUT.npy, in a Python that cannot import gan_cli.
+_RUN_EXPORTED = """
+import sys
+sys.modules["gan_cli"] = None  # as if gan-cli were not installed
+try:
+    import gan_cli
+except ImportError:
+    pass
+else:
+    raise SystemExit("gan_cli could be imported")
+import numpy as np
+import torch
+for program, samples, out in zip(*[iter(sys.argv[1:])] * 3):
+    generator = torch.export.load(program).module()
+    with np.load(samples) as f:
+        inputs = [torch.from_numpy(f["z"])] + ([torch.from_numpy(f["y"])] if "y" in f else [])
+    np.save(out, generator(*inputs).detach().numpy())
+"""
+
+
+def run_exported(*pairs: tuple[Path, Path]) -> list[np.ndarray]:
+    """The outputs of exported programs (.pt2) on the latents of samples.npz files, each
+    pair (program, samples), computed in a subprocess without gan_cli."""
+    args, outs = [], []
+    for program, samples in pairs:
+        outs.append(Path(program).with_suffix(".out.npy"))
+        args += [str(program), str(samples), str(outs[-1])]
+    env = {**clean_env(), "PYTHONPATH": ""}
+    result = subprocess.run(
+        [sys.executable, "-c", _RUN_EXPORTED, *args], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return [np.load(out) for out in outs]

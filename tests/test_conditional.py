@@ -356,6 +356,31 @@ def test_sampled_classes_are_the_ones_asked_for(learnt, tmp_path, capsys, monkey
     assert (predicted == y).double().mean().item() > 0.3
 
 
+def test_load_and_export_keep_the_classes(learnt, tmp_path, capsys, monkeypatch):
+    """gan_cli.load draws gan-sample's samples by class; the exported program takes the
+    class indices beside the latents and runs without gan-cli."""
+    import gan_cli
+    from tests.helpers import run_exported
+
+    code, output, out = _sample(learnt, tmp_path, capsys, monkeypatch, "class=[1,Sneaker]", "n=3")
+    assert code == 0, output
+    G = gan_cli.load(learnt)
+    assert G.classes == MNIST_FASHION_NAMES
+    with np.load(out / "samples.npz") as f:
+        x, z, y = (torch.from_numpy(f[k]) for k in ("x", "z", "y"))
+    assert torch.equal(G.sample(3, classes=[1, "Sneaker"]), x)
+    assert torch.equal(G.generate(z, classes=y), x)
+    # (a batch of 3 is not bit for bit a part of the batch of 6: convolutions pick by size)
+    torch.testing.assert_close(G.generate(z[:3], classes="Trouser"), x[:3])
+    with pytest.raises(gan_cli.UserError, match="conditional: give classes="):
+        G.generate(z)
+    (program, *_) = G.export(tmp_path / "conditional.pt2")
+    (exported,) = run_exported((program, out / "samples.npz"))
+    # to float32's last digit: the program runs batch norm as torch.export decomposed it
+    np.testing.assert_allclose(exported, x.numpy(), rtol=0, atol=1e-6)
+    assert gan_cli.load(tmp_path / "conditional.safetensors").classes == MNIST_FASHION_NAMES
+
+
 BAD_CLASSES = {
     "class=10": "class=10 is out of range: 10 classes, 0..9",
     "class=-1": "class=-1 is out of range",

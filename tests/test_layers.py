@@ -13,11 +13,12 @@ PACKAGE = Path(gan_cli.__file__).parent
 # top first; a module may import its own layer and the ones below it
 LAYERS = [
     ("testing", ["testing"]),  # gan_cli/testing.py: data sets for tests and benchmarks
+    ("api", ["api", ""]),  # the Python API; "": the package's __init__, which re-exports it
     ("cli", ["cli", "train"]),  # gan_cli/train.py: `python -m gan_cli.train`, for torchrun
     ("config", ["config"]),
     ("training", ["training"]),
     ("leaves", ["data", "models", "losses", "constraints", "metrics"]),
-    ("core", ["core", ""]),  # "": the package's own __init__
+    ("core", ["core"]),
 ]
 DEPTH = {folder: depth for depth, (_, folders) in enumerate(LAYERS) for folder in folders}
 

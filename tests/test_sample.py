@@ -269,6 +269,17 @@ def test_fid_and_kid_of_the_samples(runs, tmp_path, inception_weights, in_proces
     assert "fid/classifier" in scores  # labelled data: the classifier's metrics beside them
 
 
+def _same_scores(got: dict, expected: dict) -> None:
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        if isinstance(value, dict):
+            _same_scores(got[key], value)
+        elif isinstance(value, float):
+            assert got[key] == pytest.approx(value, rel=1e-6), key
+        else:
+            assert got[key] == value, key
+
+
 def test_metrics_of_labelled_images_need_no_download(runs, tmp_path):
     result, scores = image_metrics(runs, tmp_path, 40, str(tmp_path / "none.pth"), gan_sample)
     assert "no FID/KID" in result.stderr  # a warning, and the metrics that need no weights
@@ -276,6 +287,15 @@ def test_metrics_of_labelled_images_need_no_download(runs, tmp_path):
     keys = ["prdc/precision", "prdc/recall", "prdc/density", "prdc/coverage", "classes/covered"]
     assert all(k in scores and k in scores["floor"] for k in keys)
     assert 0 <= scores["classifier/accuracy"] <= 1 and "fid/classifier" in result.stdout
+    import gan_cli  # the Python API computes the same scores
+
+    weights = str(tmp_path / "none.pth")
+    # (to float64 rounding: this process and the command's may use other thread counts)
+    _same_scores(gan_cli.evaluate(runs / "image", n=40, inception_weights=weights), scores)
+    picked = gan_cli.evaluate(runs / "image", 40, ["classifier"], inception_weights=weights)
+    _same_scores(picked, scores)  # (no Inception weights here: the classifier's scores are all)
+    with pytest.raises(gan_cli.UserError, match="fidd is not one of classifier|"):
+        gan_cli.evaluate(runs / "image", n=40, metrics=["fidd"])
 
 
 @pytest.mark.parametrize(

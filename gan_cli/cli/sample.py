@@ -10,6 +10,7 @@
     gan-sample checkpoint=RUN class=[1,3,5] n=8                       # 8 of each, a grid row each
     gan-sample checkpoint=RUN class=Sneaker interpolate=4             # by name; paths in the class
     gan-sample checkpoint=RUN n=8 overwrite=true                      # replace an earlier call's
+    gan-sample checkpoint=RUN export=gen.pt2                          # a generator without gan-cli
 
 The generator is rebuilt from the config stored in the checkpoint. `out` (default:
 generated/ in the run folder) receives samples.npz (x: samples in data space, float32;
@@ -60,6 +61,7 @@ class Args:
     inception_weights: str | None = None  # for metrics: default, the run's metrics setting
     class_: Any = None  # `class=`: an index, a name or a list of them (conditional checkpoints)
     overwrite: bool = False  # replace what an earlier call wrote in `out` (only gan-sample's files)
+    export: str | None = None  # PATH.pt2: write the generator (and .safetensors, .json) instead
 
 
 ALIASES = {"class": "class_"}  # command-line keys that are Python keywords
@@ -77,6 +79,7 @@ ALLOWED = {  # what each option takes, for the line a wrong value gets
     "inception_weights": "a weights file",
     "class": "a class index or name, or a list of them like [3,Sneaker]",
     "overwrite": "true|false",
+    "export": "a .pt2 file (its .safetensors and .json go beside it)",
 }
 # the files a call writes in `out` (and images/NNNNNN.png): overwrite=true removes these only
 WRITES = ("samples.npz", "grid.png", "scatter.png", "interpolation.png", "metrics.json")
@@ -140,7 +143,6 @@ def run(args: Args) -> list[str]:
 
     from gan_cli.config import build
     from gan_cli.config.checks import resolve_device
-    from gan_cli.config.compose import metrics_settings
     from gan_cli.core.atomic import atomic_write
     from gan_cli.data.base import IMAGES
     from gan_cli.training import conditioning
@@ -154,7 +156,6 @@ def run(args: Args) -> list[str]:
         interpolation,
         save_npz,
     )
-    from gan_cli.training.scoring import Scorer
 
     device = resolve_device(args.device, key="device")
     ckpt, run_dir = find_checkpoint(args.checkpoint)
@@ -165,10 +166,13 @@ def run(args: Args) -> list[str]:
     labels = SampleClasses(classes, asked_classes(args.class_, classes))
     scorer = None
     if args.metrics:  # before any sampling: a checkpoint that cannot be scored stops here
-        data = build.data_source(cfg, device)
-        settings = metrics_settings(cfg)
-        scorer = Scorer(data, settings, args.n, args.seed, args.inception_weights, device, classes)
+        scorer = scorer_for(cfg, classes, args.n, args.seed, args.inception_weights, device)
     G = build.rebuild_generator(state, args.ema, device, args.seed)
+    if args.export:
+        from gan_cli.training.export import export_generator
+
+        paths = export_generator(G, state["config"], state.get("classes"), args.export)
+        return [str(paths[0].parent)] + [p.name for p in paths]
     figure = FIGURES[kind]
     out = Path(args.out) if args.out else (run_dir or ckpt.parent) / "generated"
     claim(out, args.overwrite)
@@ -200,6 +204,17 @@ def run(args: Args) -> list[str]:
         shown_scores = ", ".join(f"{k} {v:.4g}" for k, v in scores.items() if isinstance(v, float))
         wrote.append(f"metrics.json ({shown_scores})")
     return [str(out)] + wrote
+
+
+def scorer_for(cfg, classes, n: int, seed: int, inception_weights, device, only=None):
+    """metrics=true's Scorer for a checkpoint's config: the run's data and metrics
+    settings (gan_cli.training.scoring)."""
+    from gan_cli.config import build
+    from gan_cli.config.compose import metrics_settings
+    from gan_cli.training.scoring import Scorer
+
+    data = build.data_source(cfg, device)
+    return Scorer(data, metrics_settings(cfg), n, seed, inception_weights, device, classes, only)
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ class Scorer:
     without Inception weights, stop gan-sample before it writes anything."""
 
     DOMAIN = ("classifier", "stacked_modes", "conditional")  # the registered metrics it reports
+    NAMES = (*DOMAIN, "fid")  # what `only` may pick
 
     def __init__(
         self,
@@ -38,6 +39,7 @@ class Scorer:
         inception_weights: str | None,
         device: torch.device,
         classes: Classes | None,
+        only: list[str] | None = None,
     ) -> None:
         from gan_cli.metrics.fid import InceptionUnavailable, inception
 
@@ -45,20 +47,27 @@ class Scorer:
             raise UserError(
                 f"metrics=true: metrics need image data; this checkpoint holds {data.kind}"
             )
+        unknown = [name for name in only or () if name not in self.NAMES]
+        if unknown:
+            raise UserError(f"metrics: {unknown[0]} is not one of {'|'.join(self.NAMES)}")
+        picked = self.NAMES if only is None else only
         self.settings, self.data = settings, data
         conditional = classes is not None
         self.domain = [
-            REGISTRY[n] for n in self.DOMAIN if applies(REGISTRY[n], self.data, None, conditional)
+            REGISTRY[n]
+            for n in self.DOMAIN
+            if n in picked and applies(REGISTRY[n], self.data, None, conditional)
         ]
         self.classes = classes
+        self.extractor = None
         weights = inception_weights or settings.inception_weights
         try:
-            self.extractor = inception(weights).to(device)
+            if "fid" in picked:
+                self.extractor = inception(weights).to(device)
         except InceptionUnavailable as e:
             if not self.domain:
                 raise UserError(f"metrics=true: {e} (inception_weights=PATH)") from e
             log.warning("metrics=true: no FID/KID, %s (inception_weights=PATH)", e)
-            self.extractor = None
         self.n, self.seed, self.device = n, seed, device
 
     def __call__(self, G: nn.Module) -> dict[str, Any]:

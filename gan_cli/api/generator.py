@@ -1,0 +1,136 @@
+"""`gan_cli.load`: a trained generator as a Python object, rebuilt the way gan-sample
+rebuilds it, so the same seed gives the same samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor, nn
+
+from gan_cli.config.build import generator, rebuild_generator
+from gan_cli.config.checks import resolve_device
+from gan_cli.core.errors import UserError
+from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
+from gan_cli.training.conditioning import Classes, SampleClasses, asked_classes
+from gan_cli.training.export import export_generator, load_weights, read_export
+from gan_cli.training.sampling import generate
+
+
+class Generator:
+    """A trained generator: `sample` draws as gan-sample does, `generate` maps latents
+    you chose; `module` is the `torch.nn.Module` itself (in eval mode)."""
+
+    def __init__(
+        self, module: nn.Module, config: dict, classes: dict | None, device: torch.device
+    ) -> None:
+        self.module = module
+        self.device = device
+        self._config = config
+        self._record = classes  # the checkpoint's record: names and frequencies
+        self._classes = None
+        if classes is not None:
+            kind = config["model"]["conditional"]
+            frequencies = torch.tensor(classes["frequencies"])
+            self._classes = Classes(tuple(classes["names"]), frequencies, kind)
+
+    @property
+    def z_dim(self) -> int:
+        """The latent dimension: `generate` takes z of shape (B, z_dim)."""
+        return self.module.z_dim
+
+    @property
+    def classes(self) -> tuple[str, ...] | None:
+        """A class-conditional generator's class names (index i is class i), else None."""
+        return None if self._classes is None else self._classes.names
+
+    @property
+    def config(self) -> DictConfig:
+        """The run's config as it was trained (config.yaml)."""
+        return OmegaConf.create(self._config)
+
+    def sample(
+        self,
+        n: int,
+        seed: int = 0,
+        classes: Any = None,
+        batch_size: int = 256,
+        return_latents: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor, Tensor | None]:
+        """n samples in data space (images in [-1, 1], N x C x H x W; points N x 2), the
+        ones `gan-sample n=N seed=SEED` writes to samples.npz. A conditional generator
+        draws classes from the data's frequencies, or, with `classes` (an index, a name or
+        a list of them), n samples of each class asked for, in that order. With
+        `return_latents`, (x, z, y) as in samples.npz (y None if unconditional)."""
+        if n < 1 or batch_size < 1:
+            raise UserError(f"sample: n and batch_size are integers >= 1 (n={n})")
+        labels = SampleClasses(self._classes, asked_classes(classes, self._classes))
+        if hasattr(self.module, "rng"):  # an AdaGAN mixture draws components from the seed
+            self.module.rng.manual_seed(seed)
+        x, z, y = generate(self.module, n, seed, batch_size, self.device, None, labels)
+        if return_latents:
+            y = None if y is None else torch.from_numpy(y)
+            return torch.from_numpy(x), torch.from_numpy(z), y
+        return torch.from_numpy(x)
+
+    @torch.no_grad()
+    def generate(self, z: Tensor, classes: Any = None) -> Tensor:
+        """The samples of latents z (B, z_dim); a conditional generator needs `classes`:
+        one class (index or name) for all, or one per latent."""
+        z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise UserError(f"generate: z is (B, {self.z_dim}); got {tuple(z.shape)}")
+        if self._classes is None:
+            if classes is not None:
+                asked_classes(classes, None)  # the one line for an unconditional generator
+            return self.module(z)
+        if classes is None:
+            names = "|".join(self._classes.names)
+            raise UserError(f"generate: this generator is conditional: give classes= ({names})")
+        y = self._labels(classes, len(z))
+        return self.module(z, y)
+
+    def export(self, path: str | Path) -> list[Path]:
+        """Write PATH.pt2 (a torch.export program: runs without gan-cli), PATH.safetensors
+        and PATH.json (which gan_cli.load reads); returns the three paths."""
+        paths = export_generator(self.module, self._config, self._record, path)
+        self.module.to(self.device)  # export runs on the CPU
+        return paths
+
+    def _labels(self, classes: Any, n: int) -> Tensor:
+        many = isinstance(classes, list | tuple | Tensor) and not isinstance(classes, str)
+        if not many:
+            classes = [classes] * n
+        if isinstance(classes, Tensor):
+            classes = classes.tolist()
+        if len(classes) != n:
+            raise UserError(f"generate: {len(classes)} classes for {n} latents")
+        indices = [asked_classes(c, self._classes)[0] for c in classes]
+        return torch.tensor(indices, dtype=torch.long, device=self.device)
+
+    def __repr__(self) -> str:
+        model = str(self._config["model"]["generator"]["_target_"]).split(".")[-2]
+        data = str(self._config["data"]["_target_"]).rsplit(".", 1)[-1]
+        conditional = f", {len(self.classes)} classes" if self.classes else ""
+        return f"Generator({model} on {data}, z_dim={self.z_dim}{conditional}, {self.device})"
+
+
+def load(path: str | Path, device: str | None = None, ema: bool = True) -> Generator:
+    """A trained generator from a checkpoint file, a run folder (its last checkpoint) or
+    an exported generator's .safetensors file (with its .json beside). `device`: auto
+    (None), cpu, cuda or mps; `ema`: the averaged weights where the run kept them."""
+    where = resolve_device(device or "auto", key="device")
+    p = Path(path)
+    if p.suffix in (".safetensors", ".pt2"):
+        weights = p.with_suffix(".safetensors")
+        about = read_export(weights)
+        classes = about["classes"]
+        G = generator(OmegaConf.create(about["config"]), len(classes["names"]) if classes else 0)
+        G = load_weights(G, weights).to(where).eval()
+        return Generator(G, about["config"], classes, where)
+    ckpt, _ = find_checkpoint(str(path), key="path")
+    state = read_checkpoint(ckpt, key="path")
+    G = rebuild_generator(state, ema, where)
+    return Generator(G, state["config"], state.get("classes"), where)
