@@ -74,7 +74,12 @@ def check_command_line(args: list[str]) -> list[str]:
     for o in choices:
         if not o.is_delete():
             group = o.key_or_group.split("@")[0]
-            for value in o.sweep_string_iterator() if o.is_sweep_override() else [o.value()]:
+            values = o.sweep_string_iterator() if o.is_sweep_override() else [o.value()]
+            # logger=[wandb,tensorboard]: several options of one group at once
+            values = [
+                v for value in values for v in (value if isinstance(value, list) else [value])
+            ]
+            for value in values:
                 if value not in groups[group]:
                     key = typed_as[o.input_line]
                     options = "|".join(groups[group])

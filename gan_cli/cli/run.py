@@ -169,7 +169,9 @@ def _tracker(cfg: DictConfig, run_dir: Path, world, resume) -> Tracker | NoTrack
         path, state = resume
         log.info("resuming from %s (step %d)", path, state["step"])
         metrics_file = path.parent.parent / "metrics.jsonl"
-        continued = Continued(state["step"], state.get("wandb_id"), metrics_file)
+        continued = Continued(
+            state["step"], state.get("wandb_id"), metrics_file, state.get("mlflow_id")
+        )
     config = OmegaConf.to_container(cfg)
     return Tracker(run_dir, sweep.job_labels(config["logger"]), config, continued)
 

@@ -79,7 +79,21 @@ def check(cfg: DictConfig) -> DictConfig:
     weights = cfg.metrics.inception_weights
     if weights is not None and not Path(weights).is_file():
         raise UserError(f"metrics.inception_weights={weights} is not a file")
+    _check_trackers(cfg)
     return cfg
+
+
+def _check_trackers(cfg: DictConfig) -> None:
+    """A tracker whose package is not installed is one line naming the extra to install."""
+    import importlib.util
+
+    from gan_cli.training.tracking import selected
+
+    for name in sorted(selected(OmegaConf.to_container(cfg.logger)) - {"wandb"}):
+        if importlib.util.find_spec(name) is None:
+            raise UserError(
+                f"logger={name} needs the {name} package: pip install 'gan-cli[{name}]'"
+            )
 
 
 def validate(cfg: DictConfig, run_dir: str | None = None) -> DictConfig:

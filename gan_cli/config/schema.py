@@ -72,6 +72,8 @@ class Logger:  # logger=none sets only the mode
     entity: Optional[str] = None  # noqa: UP045
     group: Optional[str] = None  # noqa: UP045
     tags: Any = ()  # a list of tags, or one tag as a plain string (logger.tags=toy)
+    trackers: Any = None  # {wandb|tensorboard|mlflow: true}: the logger options chosen
+    tracking_uri: Optional[str] = None  # noqa: UP045 - MLflow's server or store
 
 
 class Metrics:

@@ -138,6 +138,7 @@ def checkpoint_state(
         "critic_updates": gan.critic_updates,
         "schedules": [schedule.state_dict() for schedule in gan.schedules],
         "wandb_id": run.tracker.wandb_id,
+        "mlflow_id": run.tracker.mlflow_id,
     }
     if gan.classes is not None:  # so gan-sample knows the classes without the data set
         state["classes"] = gan.classes.state()

@@ -37,6 +37,17 @@ def wandb_mode(mode: str | None) -> str:
     return "online" if _has_api_key() else "offline"
 
 
+def selected(logger: dict[str, Any]) -> set[str]:
+    """The trackers a logger config turns on (beside metrics.jsonl): those its options
+    mark in `trackers` (logger=[wandb,tensorboard] merges their marks), W&B only where its
+    mode is not disabled; a config without `trackers` (an older run's) has W&B per mode."""
+    marks = logger.get("trackers")
+    names = {"wandb"} if marks is None else {name for name, on in marks.items() if on}
+    if "wandb" in names and wandb_mode(logger.get("mode")) == "disabled":
+        names.discard("wandb")
+    return names
+
+
 def _has_api_key() -> bool:
     if os.environ.get("WANDB_API_KEY"):
         return True
@@ -54,6 +65,7 @@ class Continued:
     step: int
     wandb_id: str | None
     metrics: Path  # the metrics.jsonl of the run the checkpoint came from
+    mlflow_id: str | None = None
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -98,12 +110,29 @@ class Tracker:
                 self.latest.update({k: v for k, v in record.items() if k != "step"})
         self._jsonl = open(path, "a", encoding="utf-8")  # noqa: SIM115
         self.wandb_run = None
-        mode = wandb_mode(logger.get("mode"))
-        if mode != "disabled":
+        chosen = selected(logger)
+        if "wandb" in chosen:
             import wandb  # imported only when used: it is slow to import
 
             self._wandb = wandb
-            self.wandb_run = self._start(logger, config, mode, continued)
+            self.wandb_run = self._start(logger, config, wandb_mode(logger.get("mode")), continued)
+        self.others = []  # TensorBoard, MLflow (gan_cli.training.trackers)
+        for name in ("tensorboard", "mlflow"):
+            if name in chosen:
+                self._add(name, logger, config, continued)
+
+    def _add(self, name: str, logger: dict, config: dict, continued: Continued | None) -> None:
+        from gan_cli.training import trackers
+
+        try:
+            if name == "tensorboard":
+                step = continued.step if continued else None
+                self.others.append(trackers.TensorBoard(self.run_dir, config, step))
+            else:
+                run_id = continued.mlflow_id if continued else None
+                self.others.append(trackers.MLflow(logger, config, run_id, Path.cwd()))
+        except Exception as e:  # a tracker must never stop training
+            log.warning("%s could not start (%s); going on without it", name, _brief(e))
 
     def _start(self, logger: dict, config: dict, mode: str, continued: Continued | None):
         wandb = self._wandb
@@ -133,6 +162,10 @@ class Tracker:
     def wandb_id(self) -> str | None:
         return self.wandb_run.id if self.wandb_run is not None else None
 
+    @property
+    def mlflow_id(self) -> str | None:
+        return next((t.run_id for t in self.others if t.name == "MLflow"), None)
+
     def log(self, metrics: dict[str, float], step: int, images: dict[str, Path] | None = None):
         """A step's scalars (to metrics.jsonl and W&B) and image files (to W&B)."""
         if metrics:
@@ -145,15 +178,27 @@ class Tracker:
             run.log({**metrics, **pictures}, step=step)
 
         self._to_wandb(to_wandb)
+        self._to_others(lambda t: t.log(metrics, step, images or {}))
 
     def preempting(self) -> None:
-        """Tell W&B the run is being preempted and will resume."""
+        """Tell the trackers the run is being preempted and will resume."""
         self._to_wandb(lambda run: run.mark_preempting())
+        self._to_others(lambda t: t.preempting())
 
     def finish(self, exit_code: int = 0) -> None:
         self._jsonl.close()
         self._to_wandb(lambda run: run.finish(exit_code=exit_code))
         self.wandb_run = None
+        self._to_others(lambda t: t.finish(exit_code))
+        self.others = []
+
+    def _to_others(self, call) -> None:
+        for tracker in list(self.others):
+            try:
+                call(tracker)
+            except Exception as e:  # warn once, go on without it
+                log.warning("%s failed (%s); going on without it", tracker.name, _brief(e))
+                self.others.remove(tracker)
 
     def _to_wandb(self, call) -> None:
         if self.wandb_run is None:
@@ -172,6 +217,7 @@ class NoTracker:
 
     latest: dict[str, Any] = {}
     wandb_id = None
+    mlflow_id = None
 
     def log(self, metrics: dict[str, float], step: int, images: dict[str, Path] | None = None):
         pass
