@@ -212,8 +212,13 @@ def test_hydras_command_line_reads_as_gan_train_expects():
 
 @pytest.mark.parametrize(
     ("command", "args"),
-    [("train", ["--help"]), ("train", ["trainer.stpes=1"]), ("sample", ["--help"])],
-    ids=["gan-train --help", "gan-train with a typo", "gan-sample --help"],
+    [
+        ("train", ["--help"]),
+        ("train", ["trainer.stpes=1"]),
+        ("sample", ["--help"]),
+        ("plot", ["--help"]),
+    ],
+    ids=["gan-train --help", "gan-train with a typo", "gan-sample --help", "gan-plot --help"],
 )
 def test_help_and_a_typo_are_answered_without_importing_torch(command, args, tmp_path):
     """They read the config alone: torch (seconds to import) is never loaded."""
