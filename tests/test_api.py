@@ -142,6 +142,7 @@ PYTHON = re.compile(r"^```python\n(.*?)^```", re.M | re.S)
 DOCS = Path(__file__).parents[1] / "docs" / "guides"
 
 
+@pytest.mark.slow  # a 100-step run and an evaluation, as the pages show them
 def test_the_python_examples_in_the_manual_run(dcgan, tmp_path, monkeypatch):
     """Each page's Python blocks, in order, with RUN a DCGAN run folder and PATH.pt2 its
     export."""

@@ -12,7 +12,7 @@ from gan_cli.training import curves
 from tests.helpers import jsonl, run_in_process
 
 TINY = ["trainer.steps=20", "trainer.log_every=5", "trainer.eval_every=10"]
-TINY += ["trainer.sample_every=5", "trainer.ckpt_every=0", "data.heldout_size=100"]
+TINY += ["trainer.sample_every=10", "trainer.ckpt_every=0", "data.heldout_size=100"]
 TINY += ["model.hidden_dim=32", "logger=none"]
 
 
@@ -63,8 +63,8 @@ def test_a_timelapse_has_a_frame_per_sample_plot_in_step_order(
     )
     assert code == 0, output
     gif = Image.open(out)
-    assert gif.n_frames == 4
-    for i, step in enumerate([5, 10, 15, 20]):
+    assert gif.n_frames == 2
+    for i, step in enumerate([10, 20]):
         gif.seek(i)
         frame = gif.convert("RGB")
         plot_png = Image.open(run / "samples" / f"step_{step:07d}.png").convert("RGB")
