@@ -127,6 +127,7 @@ def test_the_printed_command_continues_the_same_run(workdir, in_process):
     """After Ctrl-C the tool prints the command that continues the run, with the run's
     own overrides: typed as printed, it trains the same GAN on to the end."""
     common = ["loss=vanilla", "data.distribution=grid25", *CADENCE, "trainer.steps=300"]
+    common += ["trainer.sample_every=100", "logger=none"]  # (the command carries them on)
     proc = popen_train(*common, "trainer.ckpt_every=0", "hydra.run.dir=run", cwd=workdir)
     wait_for_step(workdir / "run", 10, proc)
     proc.send_signal(signal.SIGINT)
