@@ -33,12 +33,15 @@ LONGEST_FIRST = (  # by their time in make test (compile on a cold cache), longe
     "test_preemption",
     "test_classifier",
     "test_wandb_failures",
+    "test_api",
     "test_config",
     "test_bad_input",
     "test_presets",
     "test_remedies",
+    "test_gan_plot",
     "test_docs",
     "test_distributed",
+    "test_trackers",
     "test_adagan",
 )
 
