@@ -21,8 +21,8 @@ from gan_cli.cli.command_line import check_command_line
 from gan_cli.cli.run import fit
 from gan_cli.cli.sample import scorer_for
 from gan_cli.config.build import rebuild_generator
-from gan_cli.config.checks import check, resolve_device
-from gan_cli.config.compose import CONFIG_NAME, compose_config, config_dir
+from gan_cli.config.checks import resolve_device
+from gan_cli.config.compose import CONFIG_NAME, config_dir
 from gan_cli.core.errors import UserError
 from gan_cli.training import conditioning
 from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
@@ -42,10 +42,9 @@ def train(*overrides: str, run_dir: str | Path | None = None) -> Trained:
     args = [str(o) for o in overrides]
     if "-m" in args or "--multirun" in args:
         raise UserError("gan_cli.train runs one run; sweep with `gan-train -m ...`")
-    args = check_command_line(args)
     if run_dir is not None:
         args.append(f"hydra.run.dir='{_quoted(Path(run_dir).absolute())}'")
-    check(compose_config(args))  # the config's one line, raised here rather than printed
+    args = check_command_line(args)  # the command's checks, config and data files included
     outcome: dict[str, Any] = {}
 
     @hydra.main(version_base="1.3", config_path=config_dir(), config_name=CONFIG_NAME)

@@ -8,14 +8,14 @@ Reads only the run folders (metrics.jsonl, .hydra/overrides.yaml, samples/): no 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from gan_cli.core.errors import UserError
+from gan_cli.core.plotting import pyplot
+from gan_cli.training.tracking import read_jsonl
 
 SEED = "trainer.seed"
 DEFAULT_METRICS = ("wasserstein/exact", "fid/classifier", "modes/captured", "loss/d")
@@ -49,18 +49,18 @@ def settings(runs: list[Path]) -> dict[str, list[Path]]:
     every = {run: overrides(run) for run in runs}
     keys = sorted({k for o in every.values() for k in o})
     differing = [k for k in keys if k != SEED and len({o.get(k) for o in every.values()}) > 1]
+    seeded = len({o.get(SEED) for o in every.values()}) > 1
     groups: dict[str, list[Path]] = {}
     for run, o in every.items():
         label = ", ".join(f"{k}={o.get(k, '')}" for k in differing)
-        seeded = any(o.get(SEED) != every[r].get(SEED) for r in runs)
-        groups.setdefault(label or (run.name if not seeded else "all runs"), []).append(run)
+        groups.setdefault(label or ("all runs" if seeded else run.name), []).append(run)
     return groups
 
 
 def series(run: Path, metric: str) -> dict[int, float]:
     """A scalar's values by step in a run's metrics.jsonl (a cut last line dropped)."""
     out = {}
-    for row in _rows(run):
+    for row in read_jsonl(run / "metrics.jsonl"):
         value = row.get(metric)
         if isinstance(value, int | float) and not isinstance(value, bool):
             out[row["step"]] = float(value)
@@ -70,7 +70,7 @@ def series(run: Path, metric: str) -> dict[int, float]:
 def pick_metrics(runs: list[Path], asked: list[str] | None) -> list[str]:
     """The scalars to draw: those asked for (each must be in some run), else the first of
     DEFAULT_METRICS the runs log."""
-    logged = {k for run in runs for line in _rows(run) for k in line}
+    logged = {k for run in runs for row in read_jsonl(run / "metrics.jsonl") for k in row}
     if asked:
         missing = [m for m in asked if m not in logged]
         if missing:
@@ -78,16 +78,6 @@ def pick_metrics(runs: list[Path], asked: list[str] | None) -> list[str]:
             raise UserError(f"metric={missing[0]} is in no run's metrics.jsonl; they log {shown}")
         return asked
     return [next((m for m in DEFAULT_METRICS if m in logged), "loss/d")]
-
-
-def _rows(run: Path) -> list[dict[str, Any]]:
-    rows = []
-    for line in (run / "metrics.jsonl").read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return rows
 
 
 def curve(runs: list[Path], metric: str) -> tuple[list[int], list[float], list[float]]:
@@ -108,11 +98,7 @@ def draw_curves(groups: dict[str, list[Path]], metrics: list[str], out: Path) ->
     """One panel per scalar, a line per setting (the mean over its runs, shaded one
     standard deviation either side where it has several), the legend outside the data;
     written as out.png and out.pdf."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(len(metrics), 1, figsize=(7, 2.8 * len(metrics)), squeeze=False)
     for ax, metric in zip(axes[:, 0], metrics, strict=True):
         for label, runs in groups.items():

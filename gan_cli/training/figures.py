@@ -9,18 +9,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from gan_cli.core.plotting import pyplot
 from gan_cli.data.base import IMAGES, POINTS
-
-
-def pyplot():
-    """matplotlib's pyplot drawing to files only (no display), imported on first use: it
-    takes a second to import, which a command that only checks its input should not pay."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 @torch.no_grad()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_cli.core.console import print_table
-from gan_cli.training.figures import pyplot
+from gan_cli.core.plotting import pyplot
 from gan_cli.training.sweep_table import write_csv
 
 ARCH_KEYS = ("model.arch_seed", "+arch", "arch")

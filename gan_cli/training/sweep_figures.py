@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from gan_cli.core.console import print_table
-from gan_cli.training.figures import pyplot
+from gan_cli.core.plotting import pyplot
 from gan_cli.training.sweep_table import cell, number, number_or_text, sweep_metrics, write_csv
 
 GRID_SCORES = ("classes/score", "is", "fid/classifier", "fid")  # the first a sweep logged

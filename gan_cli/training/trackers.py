@@ -18,6 +18,7 @@ goes on.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import logging
@@ -86,10 +87,6 @@ class TensorBoard:
 
     def finish(self, exit_code: int) -> None:
         self.writer.close()
-
-    @property
-    def run_id(self) -> None:
-        return None
 
 
 class MLflow:
@@ -178,23 +175,19 @@ def _experiment(client, name: str) -> str:
         return client.get_experiment_by_name(name).experiment_id
 
 
-class _first_connection:
-    """A file lock beside a local MLflow database while it is opened (and, the first
-    time, created): parallel jobs create it once."""
-
-    def __init__(self, launch: Path, uri: str) -> None:
-        self.path = launch / ".mlflow.db.lock" if uri.startswith("sqlite:") else None
-
-    def __enter__(self):
-        if self.path is not None:
-            self.file = open(self.path, "w")  # noqa: SIM115
-            fcntl.flock(self.file, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.path is not None:
-            fcntl.flock(self.file, fcntl.LOCK_UN)
-            self.file.close()
+@contextlib.contextmanager
+def _first_connection(launch: Path, uri: str):
+    """A file lock in the launch folder while a SQLite MLflow store is opened (and, the
+    first time, created): parallel jobs create its tables once."""
+    if not uri.startswith("sqlite:"):
+        yield
+        return
+    with open(launch / ".mlflow.db.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _yaml_block(config: dict[str, Any]) -> str:

@@ -117,22 +117,21 @@ class Tracker:
             self._wandb = wandb
             self.wandb_run = self._start(logger, config, wandb_mode(logger.get("mode")), continued)
         self.others = []  # TensorBoard, MLflow (gan_cli.training.trackers)
-        for name in ("tensorboard", "mlflow"):
-            if name in chosen:
-                self._add(name, logger, config, continued)
+        if chosen - {"wandb"}:
+            from gan_cli.training.trackers import MLflow, TensorBoard
 
-    def _add(self, name: str, logger: dict, config: dict, continued: Continued | None) -> None:
-        from gan_cli.training import trackers
-
-        try:
-            if name == "tensorboard":
+            if "tensorboard" in chosen:
                 step = continued.step if continued else None
-                self.others.append(trackers.TensorBoard(self.run_dir, config, step))
-            else:
+                self._add(TensorBoard, self.run_dir, config, step)
+            if "mlflow" in chosen:
                 run_id = continued.mlflow_id if continued else None
-                self.others.append(trackers.MLflow(logger, config, run_id, Path.cwd()))
+                self._add(MLflow, logger, config, run_id, Path.cwd())
+
+    def _add(self, kind, *args) -> None:
+        try:
+            self.others.append(kind(*args))
         except Exception as e:  # a tracker must never stop training
-            log.warning("%s could not start (%s); going on without it", name, _brief(e))
+            log.warning("%s could not start (%s); going on without it", kind.name, _brief(e))
 
     def _start(self, logger: dict, config: dict, mode: str, continued: Continued | None):
         wandb = self._wandb
