@@ -149,7 +149,8 @@ def image_data(name: str, root: Path) -> list[str]:
     domain classifier of a few steps: these images are noise, there is nothing to learn)."""
     quick = "metrics.classifier_steps=20"
     if name == "image_folder":
-        return [f"data={name}", f"data.path={root / 'folder'}", "data.image_size=32", quick]
+        folder = [f"data.path={root / 'folder'}", f"data.cache_dir={root / 'packs'}"]
+        return [f"data={name}", *folder, "data.image_size=32", quick]
     return [f"data={name}", f"data.root={root}", "data.download=false", quick]
 
 

@@ -161,13 +161,15 @@ def test_an_image_folder_is_labelled_by_its_class_subfolders(tmp_path):
         sub = tmp_path / ("cats" if i % 3 else "dogs") / ("x" if i % 2 else "")
         sub.mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.full((16, 16, 3), i * 20, dtype=np.uint8)).save(sub / f"{i}.png")
-    data = ImageFolder(str(tmp_path), image_size=16, heldout_size=2)
+    packs = str(tmp_path / "packs")
+    data = ImageFolder(str(tmp_path), image_size=16, heldout_size=2, cache_dir=packs)
     assert data.labels.names == ("cats", "dogs")
     labels = torch.cat([data.labels.train, data.labels.test])
     assert torch.bincount(labels).tolist() == [8, 4]
     assert len(data.labels.test) == len(data.heldout)
     (tmp_path / "loose.png").write_bytes((tmp_path / "cats" / "x" / "1.png").read_bytes())
-    assert ImageFolder(str(tmp_path), image_size=16).labels is None  # not all in class folders
+    unlabelled = ImageFolder(str(tmp_path), image_size=16, cache_dir=packs)
+    assert unlabelled.labels is None  # not all in class folders
 
 
 # --- Stacked MNIST ----------------------------------------------------------------------------

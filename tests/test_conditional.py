@@ -228,6 +228,7 @@ def test_unlabelled_images_cannot_train_a_conditional_gan(tmp_path):
     for i in range(12):  # a flat folder: no classes
         Image.fromarray(np.full((16, 16, 3), 20 * i, dtype=np.uint8)).save(tmp_path / f"{i}.png")
     folder = ["data=image_folder", f"data.path={tmp_path}", "data.image_size=16"]
+    folder.append(f"data.cache_dir={tmp_path / 'packs'}")
     with pytest.raises(UserError, match="needs labelled data.*class subfolders"):
         _gan(*folder, "model.conditional=projection")
 

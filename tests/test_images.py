@@ -84,7 +84,11 @@ def test_cifar10_loads_a_subset_in_the_official_format(image_root, tmp_path):
 @pytest.mark.parametrize("channels", [1, 3])
 def test_image_folder_resizes_crops_and_holds_out(image_root, channels):
     data = ImageFolder(
-        str(image_root / "folder"), image_size=16, channels=channels, heldout_size=100
+        str(image_root / "folder"),
+        image_size=16,
+        channels=channels,
+        heldout_size=100,
+        cache_dir=str(image_root / "packs"),
     )
     assert data.shape == (channels, 16, 16)
     assert len(data.images) + len(data.heldout) == 24 and len(data.heldout) == 2  # a tenth

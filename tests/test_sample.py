@@ -47,6 +47,7 @@ def runs(tmp_path_factory, image_root):
     for i in range(12):
         Image.fromarray(np.full((16, 16, 3), 20 * i, dtype=np.uint8)).save(flat / f"{i}.png")
     unlabelled = ["data=image_folder", f"data.path={flat}", "data.image_size=16", "model=mlp"]
+    unlabelled.append(f"data.cache_dir={root / 'packs'}")
     train(compose(*unlabelled, "model.hidden_dim=16", "logger=none", *FAST), root / "unlabelled")
     return root
 

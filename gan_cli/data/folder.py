@@ -1,32 +1,41 @@
-"""A folder of your own images (data=image_folder): every png/jpg under a tree, decoded
-once into memory, square-cropped at one size; class labels from subfolders."""
+"""A folder of your own images (data=image_folder): every png/jpg/webp under a tree,
+packed once at the training resolution (gan_cli.data.packing) and read memory-mapped;
+class labels from subfolders or from a labels file."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import hashlib
+import json
+from functools import cached_property
+from typing import Any, Optional
 
 import torch
-import torchvision
-from PIL import Image
 from torch import Tensor
 
-from gan_cli.core.console import phase
-from gan_cli.core.errors import UserError
-from gan_cli.core.params import Annotated, Check, at_least
+from gan_cli.core.params import Annotated, Check, OneOf, at_least
+from gan_cli.data import packing
 from gan_cli.data.base import Labels
 from gan_cli.data.memory import AUGMENT, BATCH, FRACTION, HELDOUT, TARGET, ImageData
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+# every this many bytes of batches read, the pages read are handed back (Pack.release)
+RELEASE_BYTES = 256 * 2**20
 
 
 class ImageFolder(ImageData):
-    """Every png/jpg under `path` (any tree), resized so the shorter side is `image_size`,
-    centre-cropped to image_size x image_size, RGB (channels=3) or grayscale (1).
+    """Every png/jpg/webp under `path` (any tree), at image_size x image_size: the
+    shorter side scaled to image_size and the middle kept (crop=center), or the longer
+    side scaled and the rest filled with black (crop=pad); RGB (channels=3) or grayscale
+    (1). Unreadable images stop the run with their name, or are left out (skip_bad).
 
-    Held out: a fixed random tenth of the images (at most heldout_size), never trained on.
+    The first run packs the folder into `cache_dir` (gan_cli.data.packing); later runs,
+    sweep jobs and ranks open the pack in about a second and read their batches from it
+    memory-mapped, so the folder may be larger than memory. The pack's images are in a
+    fixed shuffled order; the first tenth of them (at most heldout_size) are held out,
+    the same for every seed, and never trained on.
+
     Labelled when every image sits in one of two or more class subfolders of `path`
-    (path/<class name>/**/image.png, as torchvision's ImageFolder reads them).
+    (path/<class name>/**/image.png, as torchvision's ImageFolder reads them), or by
+    `labels`: a CSV file with the columns file,label or a stylegan dataset.json.
     """
 
     def __init__(
@@ -34,6 +43,10 @@ class ImageFolder(ImageData):
         path: str,
         image_size: Annotated[int, at_least(8, "an integer")] = 64,
         channels: Annotated[int, Check(lambda v: v in (1, 3), "one of 1|3")] = 3,
+        crop: Annotated[str, OneOf(packing.CROPS)] = "center",
+        labels: Optional[str] = None,  # noqa: UP045 (OmegaConf reads Optional)
+        skip_bad: bool = False,
+        cache_dir: Optional[str] = None,  # noqa: UP045
         batch_size: BATCH = 64,
         heldout_size: HELDOUT = 2000,
         seed: int = 0,
@@ -42,77 +55,55 @@ class ImageFolder(ImageData):
         augment: AUGMENT = "",
         augment_target: TARGET = None,
     ) -> None:
-        files = self.prepare(path)
-        mode = "RGB" if channels == 3 else "L"
-        read = []
-        with phase(f"reading {path}", len(files), "images") as done:
-            for f in files:
-                read.append(_square(_read(f, mode), image_size))
-                done(1)
-        images = torch.stack(read)
-        order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
+        spec = packing.Spec(image_size, channels, crop)
+        self.pack = packing.open_or_pack(path, spec, cache_dir, labels, skip_bad)
+        images = torch.from_numpy(self.pack.images)  # the memory map itself, no copy
         n_heldout = max(1, min(heldout_size, len(images) // 10))
-        heldout, train = images[order[:n_heldout]], images[order[n_heldout:]]
-        classes = class_folders(Path(path), files)
-        labels = None
-        if classes is not None:
-            names, targets = classes
-            labels = Labels(targets[order[n_heldout:]], targets[order[:n_heldout]], names)
+        targets = None if self.pack.labels is None else torch.from_numpy(self.pack.labels)
+        split = None
+        if targets is not None:
+            split = Labels(targets[n_heldout:], targets[:n_heldout], tuple(self.pack.classes))
         super().__init__(
-            train,
-            heldout,
+            images[n_heldout:],
+            images[:n_heldout].clone(),
             n_heldout,
             batch_size,
             seed,
             device,
-            labels,
+            split,
             fraction,
             augment,
             augment_target,
+            on_host=True,
         )
-        self.cache_dir = Path(path)
+        self.cache_dir = self.pack.folder  # what is learnt from this pack is kept beside it
+        self._release_every = max(1, RELEASE_BYTES // (batch_size * images[0].numel()))
+        self._batches = 0
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The pack's sources (every file's path, size and time, the labels file) and
+        spec, and the split: the same images, without reading them all again."""
+        manifest = {k: v for k, v in self.pack.manifest.items() if k != "seconds"}
+        h = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode())
+        h.update(str(len(self.test)).encode())
+        return h.hexdigest()
+
+    def sample_labelled(self) -> tuple[Tensor, Tensor | None]:
+        batch = super().sample_labelled()
+        self._batches += 1
+        if self._batches % self._release_every == 0:
+            self.pack.release()
+        return batch
 
     @classmethod
     def sample_shape(cls, image_size: int = 64, channels: int = 3, **_: Any) -> tuple[int, ...]:
         return (channels, image_size, image_size)
 
     @staticmethod
-    def prepare(path: str, **_: Any) -> list[Path]:
-        folder = Path(path)
-        if path in ("???", "") or not folder.is_dir():
-            raise UserError(
-                f"data.path={path!r} is not a folder: data=image_folder needs data.path=DIR, "
-                "a folder tree of png or jpg images"
-            )
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if len(files) < 2:
-            raise UserError(f"data.path={path}: found {len(files)} png/jpg images, need at least 2")
-        return files
-
-
-def class_folders(root: Path, files: list[Path]) -> tuple[tuple[str, ...], Tensor] | None:
-    """(class names, one label per file) when every file lies in one of two or more
-    subfolders of root, named after the class; else None (unlabelled)."""
-    parts = [f.relative_to(root).parts for f in files]
-    if any(len(p) < 2 for p in parts):
-        return None
-    names = tuple(sorted({p[0] for p in parts}))
-    if len(names) < 2:
-        return None
-    index = {name: i for i, name in enumerate(names)}
-    return names, torch.tensor([index[p[0]] for p in parts], dtype=torch.int64)
-
-
-def _read(path: Path, mode: str) -> Tensor:
-    """An image file as uint8 (C, H, W), converted to RGB or grayscale ("L")."""
-    with Image.open(path) as image:
-        return torchvision.transforms.functional.pil_to_tensor(image.convert(mode))
-
-
-def _square(image: Tensor, size: int) -> Tensor:
-    """uint8 (C, H, W) -> (C, size, size): shorter side to `size`, then a centre crop."""
-    h, w = image.shape[1:]
-    scale = size / min(h, w)
-    new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
-    image = torchvision.transforms.functional.resize(image, [new_h, new_w], antialias=True)
-    return torchvision.transforms.functional.center_crop(image, [size, size])
+    def prepare(path: str, labels: str | None = None, **_: Any) -> None:
+        """The folder holds images (and the labels file, when one is named, labels them
+        all), read from the files' names alone."""
+        files = packing.list_images(path)
+        if labels is not None:
+            packing.labels_from_file(labels, files)

@@ -1,9 +1,11 @@
 """Images held in memory: the sampler every image data set is.
 
 A data set is decoded once into one uint8 tensor (N, C, H, W), kept on the training
-device when it fits; a batch is drawn by random indices and scaled to [-1, 1] on the
-fly, so no per-image PIL transform runs in the training loop. Memory: MNIST 60,000 x
-1 x 32 x 32 bytes = 61 MB; CIFAR-10 50,000 x 3 x 32 x 32 = 154 MB; a folder N x C x S x S.
+device when it fits (an image folder's is a memory map of its pack, read as it is
+used); a batch is drawn by random indices and scaled to [-1, 1] on the fly, so no
+per-image PIL transform runs in the training loop. Memory: MNIST 60,000 x 1 x 32 x 32
+bytes = 61 MB; CIFAR-10 50,000 x 3 x 32 x 32 = 154 MB; a folder N x C x S x S, read
+from its pack as it is used.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class ImageData(DataSource):
       domain classifier, the metrics and their floor, stay the whole split;
     - `augment`, `augment_target`: what the critic sees (gan_cli.data.augment), which
       the training step reads from here.
+
+    `on_host`: keep `train` where it is (a memory-mapped pack) and move each batch to the
+    training device as it is drawn.
     """
 
     kind = IMAGES
@@ -61,6 +66,7 @@ class ImageData(DataSource):
         fraction: float = 1.0,
         augment: str = "",
         augment_target: float | None = None,
+        on_host: bool = False,
     ) -> None:
         self.device = torch.device(device)
         self.batch_size = batch_size
@@ -75,8 +81,8 @@ class ImageData(DataSource):
             keep = keep[: max(1, round(fraction * len(train)))].sort().values
             used = train[keep]
             targets = None if targets is None else targets[keep]
-        try:
-            self.images = used.to(self.device)
+        try:  # a memory-mapped set (on_host) stays where it is, and so may exceed memory
+            self.images = used if on_host else used.to(self.device)
         except torch.OutOfMemoryError:  # keep it in host memory; batches move on the fly
             self.images = used.pin_memory() if self.device.type == "cuda" else used
         # this rank's labels, beside `images` on their device

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_cli.core.atomic import atomic_write
+from gan_cli.core.cache import user_cache
 from gan_cli.core.console import phase
 from gan_cli.core.errors import UserError
 
@@ -105,7 +105,7 @@ def for_data(data: Any, steps: int) -> Classifier:
     if data.labels is None:
         raise UserError("the domain classifier needs labelled images (class labels)")
     name = cache_name(data, steps)
-    places = [Path(data.cache_dir) / name, _user_cache() / name]
+    places = [Path(data.cache_dir) / name, user_cache() / name]
     device = data.heldout.device
     for path in places:
         if path in _LOADED:
@@ -167,11 +167,6 @@ def test_accuracy(net: Net, images: Tensor, labels: Tensor) -> float:
     for x, y in zip(images.split(500), labels.split(500), strict=True):
         right += (net(x.to(device).float() / 127.5 - 1).argmax(1).cpu() == y).sum().item()
     return right / max(1, len(images))
-
-
-def _user_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "gan-cli"
 
 
 def _save(state: dict, places: list[Path]) -> Path:

@@ -1,4 +1,4 @@
-"""DCGAN (Radford et al. 2015) for 32x32 and 64x64 images.
+"""DCGAN (Radford et al. 2015) for square images of 32 to 256 pixels.
 
 The paper's guidelines: strided convolutions in the discriminator and fractionally
 strided (transposed) convolutions in the generator, no pooling and no fully connected
@@ -7,6 +7,8 @@ layer); ReLU in the generator with a tanh output; LeakyReLU(0.2) in the discrimi
 """
 
 from __future__ import annotations
+
+import math
 
 from torch import Tensor, nn
 
@@ -33,8 +35,11 @@ from gan_cli.models.conditional import (
     run_layers,
 )
 
-SIDES = (32, 64)
-FITS = "images of 32x32 or 64x64"
+SIDES = (32, 64, 128, 256)
+FITS = "square images of 32, 64, 128 or 256 pixels"
+# no hidden layer is wider than this many times g_channels (d_channels): the width stops
+# doubling towards 4x4 there, so a 256-pixel model is as wide as a 64-pixel one
+WIDEST = 8
 
 
 def fits(shape: tuple[int, ...]) -> bool:
@@ -43,12 +48,13 @@ def fits(shape: tuple[int, ...]) -> bool:
 
 class Generator(nn.Module):
     """z (B, z_dim) and, with n_classes > 0, labels y (B,) -> images (B, C, S, S) in
-    [-1, 1], S = 32 or 64.
+    [-1, 1], S = 32, 64, 128 or 256.
 
     z is read as a 1x1 feature map; each transposed convolution doubles the side,
-    from 4x4 up, while the width halves down to g_channels (`constant_width`: every
-    hidden layer g_channels wide). A class-conditional generator has conditional batch
-    norm (gan_cli.models.conditional), so it needs norm=batch.
+    from 4x4 up, while the width halves down to g_channels, starting at no more than
+    WIDEST x g_channels (`constant_width`: every hidden layer g_channels wide). A
+    class-conditional generator has conditional batch norm (gan_cli.models.conditional),
+    so it needs norm=batch.
 
     The architecture study's knobs: `act` the hidden nonlinearity, `norm` the hidden
     layers' normalization, `depth` the number of (transposed) convolutions: the base
@@ -75,7 +81,7 @@ class Generator(nn.Module):
         self.z_dim, self.n_classes = z_dim, n_classes
         self.embed = class_embedding(n_classes)
         side = image_side(out_shape, SIDES)
-        n_up = {32: 3, 64: 4}[side]
+        n_up = int(math.log2(side // 4))  # transposed convolutions from 4x4 to S/2
         extra = extra_layers(depth, n_up + 1, "depth", f"a dcgan generator of {side}x{side}")
         k = widen(act)
 
@@ -90,7 +96,9 @@ class Generator(nn.Module):
             return hidden(width, width, conv)
 
         def width_at(i: int) -> int:  # the i-th hidden resolution's width (4x4: i = 0)
-            return g_channels if constant_width else g_channels * 2 ** (n_up - 1 - i)
+            if constant_width:
+                return g_channels
+            return g_channels * min(2 ** (n_up - 1 - i), WIDEST)
 
         bias = norm == "none"
         width = width_at(0)
@@ -112,7 +120,8 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """images (B, C, S, S) (and labels y (B,) when conditional) -> raw output (B,):
     strided convolutions down to 4x4 features phi(x), then one 4x4 convolution (a linear
-    map of phi(x)) to a single output (a logit or a critic value).
+    map of phi(x)) to a single output (a logit or a critic value). The width doubles
+    with each halving of the side, from d_channels up to WIDEST x d_channels.
 
     `norm` is the normalization of the hidden layers: batch (the paper), layer or none,
     as the loss allows; `act` their nonlinearity (the paper's LeakyReLU(0.2)); `depth`
@@ -135,7 +144,7 @@ class Discriminator(nn.Module):
     ) -> None:
         super().__init__()
         side = image_side(in_shape, SIDES)
-        n_down = {32: 3, 64: 4}[side]
+        n_down = int(math.log2(side // 4))  # strided convolutions from S down to 4x4
         extra = extra_layers(depth, n_down + 1, "depth", f"a dcgan critic of {side}x{side}")
         k = widen(act)
         width = d_channels
@@ -151,12 +160,13 @@ class Discriminator(nn.Module):
                     activation(act),
                 ]
             if i < n_down - 1:
+                wider = min(width * 2, d_channels * WIDEST)
                 layers += [
-                    nn.Conv2d(width, width * 2 * k, 4, 2, 1, bias=norm == "none"),
-                    norm_layer(norm, width * 2 * k),
+                    nn.Conv2d(width, wider * k, 4, 2, 1, bias=norm == "none"),
+                    norm_layer(norm, wider * k),
                     activation(act),
                 ]
-                width *= 2
+                width = wider
         layers.append(nn.Conv2d(width, 1, 4, 1, 0))  # 4x4 -> 1x1
         self.net = nn.Sequential(*layers)
         self.n_features = width * 4 * 4

@@ -61,7 +61,7 @@ class Reconstructor(nn.Module):
     """x (B, *in_shape) -> z (B, z_dim): VEEGAN's reconstructor, ALI's encoder.
 
     Points (and images of another size): an MLP of `n_layers` hidden layers
-    `hidden_dim` wide (ReLU). Images of 32x32 or 64x64: DCGAN's discriminator
+    `hidden_dim` wide (ReLU). Square images of 32 to 256 pixels: DCGAN's discriminator
     (strided convolutions, batch norm, LeakyReLU(0.2)), `channels` wide at its first
     layer, whose last 4x4 convolution gives z_dim outputs instead of one.
     """

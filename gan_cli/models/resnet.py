@@ -1,9 +1,14 @@
 """The CIFAR ResNet of the WGAN-GP and SN-GAN papers (Gulrajani et al. 2017, Appendix;
-Miyato et al. 2018, Appendix B), for 32x32 images (and 64x64, one block more each).
+Miyato et al. 2018, Appendix B), for 32x32 images, grown by one block each per doubling
+of the side up to 256x256.
 
 Generator: z -> linear -> 4x4 x ch -> three up-sampling residual blocks -> BN, ReLU,
 3x3 conv, tanh. Discriminator: four residual blocks (down, down, same, same), ReLU,
-global sum pooling, linear. 128 channels by default.
+global sum pooling, linear. 128 channels by default, at every resolution up to 64x64
+(the papers' CIFAR and STL-10 networks); above it the width halves as the side doubles
+(g_channels / 2 at 128x128, / 4 at 256x256), as in the 128- and 256-pixel ResNets of
+SN-GAN and BigGAN, whose widest layers are the coarse ones, so that a large image costs
+about as much per pixel as a small one.
 """
 
 from __future__ import annotations
@@ -33,8 +38,15 @@ from gan_cli.models.conditional import (
     run_layers,
 )
 
-SIDES = (32, 64)
-FITS = "images of 32x32 (the papers') or 64x64"
+SIDES = (32, 64, 128, 256)
+FITS = "square images of 32 (the papers'), 64, 128 or 256 pixels"
+FULL_WIDTH_UP_TO = 64  # the side up to which every block is `channels` wide
+
+
+def width_at(side: int, channels: int) -> int:
+    """The width of the blocks working at side x side: `channels` up to 64x64, halved for
+    each doubling above it."""
+    return max(1, channels * FULL_WIDTH_UP_TO // max(side, FULL_WIDTH_UP_TO))
 
 
 def fits(shape: tuple[int, ...]) -> bool:
@@ -44,21 +56,25 @@ def fits(shape: tuple[int, ...]) -> bool:
 class UpBlock(nn.Module):
     """BN-ReLU-upsample-conv3x3-BN-ReLU-conv3x3, plus an upsampled 1x1-conv shortcut;
     conditional batch norm with n_classes > 0. `up=False`: the same block keeping the
-    shape, with the identity as its shortcut (the extra blocks of a deeper network)."""
+    shape, with the identity as its shortcut (the extra blocks of a deeper network).
+    `c_out` (default: `channels`) is the width it hands on."""
 
-    def __init__(self, channels: int, n_classes: int = 0, up: bool = True) -> None:
+    def __init__(
+        self, channels: int, n_classes: int = 0, up: bool = True, c_out: int | None = None
+    ) -> None:
         super().__init__()
+        c_out = c_out or channels
         self.residual = nn.Sequential(
             batch_norm(channels, n_classes),
             nn.ReLU(),
             *([nn.Upsample(scale_factor=2)] if up else []),
-            nn.Conv2d(channels, channels, 3, 1, 1),
-            batch_norm(channels, n_classes),
+            nn.Conv2d(channels, c_out, 3, 1, 1),
+            batch_norm(c_out, n_classes),
             nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, 1, 1),
+            nn.Conv2d(c_out, c_out, 3, 1, 1),
         )
         self.shortcut = (
-            nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(channels, channels, 1))
+            nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(channels, c_out, 1))
             if up
             else nn.Identity()
         )
@@ -128,15 +144,17 @@ class Generator(nn.Module):
         n_up = int(math.log2(side // 4))
         more = _depth_blocks(depth, 2 * n_up + 2, n_up, f"a resnet generator of {side}x{side}")
         self.linear = nn.Linear(z_dim, 4 * 4 * g_channels)
-        blocks = []
-        for n_same in more:
-            blocks.append(UpBlock(g_channels, n_classes))
-            blocks += [UpBlock(g_channels, n_classes, up=False) for _ in range(n_same)]
+        blocks, width = [], g_channels
+        for i, n_same in enumerate(more):
+            c_out = width_at(8 * 2**i, g_channels)  # this block's output side: 8 * 2**i
+            blocks.append(UpBlock(width, n_classes, c_out=c_out))
+            width = c_out
+            blocks += [UpBlock(width, n_classes, up=False) for _ in range(n_same)]
         self.blocks = nn.Sequential(*blocks)
         self.out = nn.Sequential(
-            batch_norm(g_channels, n_classes),
+            batch_norm(width, n_classes),
             nn.ReLU(),
-            nn.Conv2d(g_channels, out_shape[0], 3, 1, 1),
+            nn.Conv2d(width, out_shape[0], 3, 1, 1),
             nn.Tanh(),
         )
 
@@ -173,11 +191,13 @@ class Discriminator(nn.Module):
         base = 2 * (n_down + 2) + 1
         more = _depth_blocks(depth, base, n_down, f"a resnet critic of {side}x{side}")
         ch = d_channels
-        blocks = []
+        blocks, width = [], in_shape[0]
         for i, n_same in enumerate(more):
             first = i == 0
-            blocks.append(DownBlock(in_shape[0] if first else ch, ch, True, norm, first=first))
-            blocks += [DownBlock(ch, ch, down=False, norm=norm) for _ in range(n_same)]
+            c_out = width_at(side // 2**i, ch)  # this block's input side: side / 2**i
+            blocks.append(DownBlock(width, c_out, True, norm, first=first))
+            width = c_out
+            blocks += [DownBlock(width, width, down=False, norm=norm) for _ in range(n_same)]
         blocks += [DownBlock(ch, ch, down=False, norm=norm) for _ in range(2)]
         self.blocks = nn.Sequential(*blocks)
         self.linear = nn.Linear(ch, 1)
