@@ -1,6 +1,6 @@
 """python -m bench [--quick] [--only startup overhead hardware pipeline memory quality
 tracking stacked remedies conditional image_metrics architectures collapse images classifier
-profile gpu]"""
+profile gpu data]"""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from bench.collapse import collapse
 from bench.collapse import record as collapse_record
 from bench.common import RESULTS, machine
 from bench.conditional import conditional
+from bench.data import data
 from bench.gpu import gpu
 from bench.image_metrics import SCALARS as SHOWN
 from bench.image_metrics import image_metrics
@@ -53,6 +54,7 @@ PARTS = (
     "classifier",
     "profile",
     "gpu",
+    "data",
 )
 console = Console()
 
@@ -134,6 +136,8 @@ def main() -> None:
             result = classifier(args.quick, work)
         elif part == "profile":
             result = profile_step(args.quick, work)
+        elif part == "data":
+            result = data(args.quick, work)
         else:
             result = gpu(args.quick, work)
         seconds = time.perf_counter() - start
@@ -316,6 +320,9 @@ def show(part: str, result: dict) -> None:
                 f"{r['gflop_per_s']:.0f}",
                 f"{r['fraction_of_peak']:.2f}",
             )
+    elif part == "data":
+        _show_data(result)
+        return
     elif part == "classifier":
         table = _table(
             f"the domain classifier's first training ({result['steps']} batches of 128)",
@@ -459,6 +466,51 @@ def _number(text: str) -> float | None:
         return float(text)
     except (TypeError, ValueError):
         return None
+
+
+def _show_data(result: dict) -> None:
+    table = _table(
+        f"first decode of {result['images']} {result['photo']}s (images/s)",
+        "side",
+        "gan-cli pack",
+        "ImageFolder + DataLoader (2 workers)",
+        "speed-up",
+    )
+    for side, r in result["first_decode"].items():
+        table.add_row(
+            side,
+            _f(r["gan_cli_images_per_s"]),
+            _f(r["dataloader_images_per_s"]),
+            f"{r['speedup']:.1f}x",
+        )
+    console.print(table)
+    b = result["batches_64px"]
+    table = _table("batches of 64 at 64 pixels per second", "pack", "tensor", "DataLoader")
+    table.add_row(_f(b["packed"]), _f(b["in_memory"]), _f(b["dataloader"]))
+    console.print(table)
+    m = result["memory"]
+    limit = m["memory_limit_gib"]
+    table = _table(
+        f"gan-train on a {m['pack_gib']:.1f} GiB pack ({m['images']} images at {m['side']}px), "
+        f"{m['steps']} steps, " + (f"memory limited to {limit} GiB" if limit else "no limit"),
+        "exit code",
+        "peak RSS (GiB)",
+        "run s",
+    )
+    table.add_row(str(m["exit_code"]), f"{m['peak_rss_gib']:.2f}", f"{m['run_s']:.0f}")
+    console.print(table)
+    table = _table(
+        "a training step by side (batch 16)",
+        "model side precision",
+        "s/step",
+        "GFLOP/step",
+        "peak RSS MiB",
+    )
+    for name, r in result["step_cost"].items():
+        table.add_row(
+            name, f"{r['s_per_step']:.3f}", f"{r['gflop_per_step']:.1f}", f"{r['peak_rss_mib']:.0f}"
+        )
+    console.print(table)
 
 
 def _table(title: str, *columns: str) -> Table:

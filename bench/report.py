@@ -502,6 +502,77 @@ def _classifier() -> str:
     )
 
 
+def _data_decode() -> str:
+    d = _load("data")["result"]
+    rows = [
+        [
+            f"{side} x {side}",
+            f"{r['gan_cli_images_per_s']:,.0f}",
+            f"{r['dataloader_images_per_s']:,.0f}",
+            f"{r['speedup']:.1f}x",
+        ]
+        for side, r in d["first_decode"].items()
+    ]
+    return _table(
+        [
+            f"side ({d['images']:,} {d['photo']}s)",
+            "gan-cli pack, images/s",
+            "ImageFolder + DataLoader (2 workers)",
+            "speed-up",
+        ],
+        rows,
+    )
+
+
+def _data_batches() -> str:
+    b = _load("data")["result"]["batches_64px"]
+    return _table(
+        ["from the pack", "from a tensor in memory", "pack / tensor", "ImageFolder + DataLoader"],
+        [
+            [
+                f"{b['packed']:,.0f}",
+                f"{b['in_memory']:,.0f}",
+                f"{b['packed_over_in_memory']:.0%}",
+                f"{b['dataloader']:,.0f}",
+            ]
+        ],
+    )
+
+
+def _data_memory() -> str:
+    m = _load("data")["result"]["memory"]
+    limit = m["memory_limit_gib"]
+    return _table(
+        ["pack", "images read", "memory allowed", "exit status", "peak resident memory"],
+        [
+            [
+                f"{m['pack_gib']:.1f} GiB ({m['images']:,} images at {m['side']} px)",
+                f"{m['read_gib']:.1f} GiB ({m['steps']} steps of {m['batch_size']})",
+                f"{limit} GiB (memory cgroup)" if limit else "no limit could be set",
+                str(m["exit_code"]),
+                f"{m['peak_rss_gib']:.2f} GiB",
+            ]
+        ],
+    )
+
+
+def _data_steps() -> str:
+    rows = []
+    for name, r in _load("data")["result"]["step_cost"].items():
+        model, side, precision = name.split()
+        rows.append(
+            [
+                model,
+                f"{side} x {side}",
+                "fp32" if precision == "32" else precision,
+                f"{r['s_per_step']:.2f}",
+                f"{r['gflop_per_step']:,.0f}",
+                f"{r['peak_rss_mib']:,.0f} MiB",
+            ]
+        )
+    return _table(["model", "side", "precision", "s/step", "GFLOP/step", "peak memory"], rows)
+
+
 def _gpu() -> str:
     g = _load("gpu")["result"]
     if "skipped" in g:
@@ -570,6 +641,10 @@ TABLES: dict[str, Callable[[], str]] = {
     "memory": _memory,
     "classifier": _classifier,
     "gpu": _gpu,
+    "data_decode": _data_decode,
+    "data_batches": _data_batches,
+    "data_memory": _data_memory,
+    "data_steps": _data_steps,
 }
 MARK = re.compile(r"\{\{ *(about: *)?([\w]+) *\}\}")
 

@@ -166,16 +166,17 @@ def _captured(main, *args: str) -> str:
 
 
 def commands_page() -> str:
-    from gan_cli.cli import sample, train
+    from gan_cli.cli import data, plot, sample, train
 
+    commands = {"gan-train": train, "gan-sample": sample, "gan-plot": plot, "gan-data": data}
     return (
         "# Commands\n\n"
         + GENERATED
-        + "The whole `--help` of each command.\n\n## `gan-train --help`\n\n```text\n"
-        + _captured(train.main, "--help").rstrip()
-        + "\n```\n\n## `gan-sample --help`\n\n```text\n"
-        + _captured(sample.main, "--help").rstrip()
-        + "\n```\n"
+        + "The whole `--help` of each command.\n"
+        + "".join(
+            f"\n## `{name} --help`\n\n```text\n{_captured(module.main, '--help').strip()}\n```\n"
+            for name, module in commands.items()
+        )
     )
 
 

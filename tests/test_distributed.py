@@ -24,7 +24,7 @@ SLOW = pytest.mark.slow
 # the default suite runs one loss; the critic's extra steps (wgan_gp) and a third
 # network trained through backward(inputs=...) (veegan) in the slow one
 @pytest.mark.parametrize(
-    "loss", [pytest.param("wgan_gp", marks=SLOW), pytest.param("veegan", marks=SLOW), "vanilla"]
+    "loss", [pytest.param(loss, marks=SLOW) for loss in ("wgan_gp", "veegan", "vanilla")]
 )
 def test_two_gloo_processes_train_one_run(loss, workdir):
     """torchrun with 2 CPU processes: the ranks' weights stay identical (also under the

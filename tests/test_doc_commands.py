@@ -1,7 +1,7 @@
-"""Every `gan-train` and `gan-sample` command that README.md and the manual (docs/) show
-composes and passes the checks a run meets before it starts, as `gan-train ... --cfg
-job` does, on small stand-in files in the official formats where a command names a data
-set; a command shown with the error it gets must get exactly that error."""
+"""Every `gan-train`, `gan-sample` and `gan-data` command that README.md and the manual
+(docs/) show composes and passes the checks a run meets before it starts, as `gan-train
+... --cfg job` does, on small stand-in files in the official formats where a command
+names a data set; a command shown with the error it gets must get exactly that error."""
 
 from __future__ import annotations
 
@@ -11,16 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from gan_cli.cli import sample, train
+from gan_cli.cli import data, sample, train
 from gan_cli.cli.command_line import check_command_line
 from gan_cli.core.errors import UserError
+from gan_cli.data import packing
 from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
 from gan_cli.training.conditioning import asked_classes, from_state
 from tests.helpers import image_data
 
 ROOT = Path(__file__).parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-PROGRAMS = ("gan-train", "gan-sample")
+PROGRAMS = ("gan-train", "gan-sample", "gan-data")
 FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.M | re.S)
 DATA_SETS = ("mnist", "fashion_mnist", "stacked_mnist", "cifar10")
 
@@ -46,7 +47,7 @@ def _commands_in(text: str) -> list[tuple[str, str | None]]:
 
 
 def _command(line: str) -> str | None:
-    """A gan-train or gan-sample command line, without its comment; torchrun's form of
+    """A gan-train, gan-sample or gan-data command line, without its comment; torchrun's form of
     gan-train (`torchrun ... -m gan_cli.train ARGS`) counts as gan-train."""
     line = re.sub(r"\s+#.*$", "", line).strip()
     if not line.isascii():  # a progress bar's line, not a command
@@ -70,7 +71,7 @@ def _shown() -> dict[tuple[str, str | None], list[str]]:
 COMMANDS = sorted((" ".join(pages), c, e) for (c, e), pages in _shown().items())
 
 
-def test_the_docs_show_commands_of_both_programs():
+def test_the_docs_show_commands_of_every_program():
     shown = {c.split()[0] for _, c, _ in COMMANDS}
     assert shown == set(PROGRAMS) and len(COMMANDS) > 60
 
@@ -117,6 +118,11 @@ def _stand_ins(args: list[str], tmp: Path, image_root: Path, weights: str) -> li
             continue
         if key == "data.path":
             arg = f"data.path={image_root / 'folder'}"
+        elif key == "data.labels":  # a labels file for every image of the stand-in folder
+            arg = f"data.labels={tmp / 'labels.csv'}"
+            images = [f.path for f in packing.scan(image_root / "folder")]
+            rows = "".join(f"{p},{'ab'[i % 2]}\n" for i, p in enumerate(images))
+            (tmp / "labels.csv").write_text("file,label\n" + rows)
         elif key in ("hydra.run.dir", "hydra.sweep.dir"):
             arg = f"{key}={tmp / 'run'}"
         elif key == "metrics.inception_weights":
@@ -150,6 +156,9 @@ def test_each_command_in_the_docs_is_accepted(
         if program == "gan-sample":
             if args not in ([], ["--help"]):
                 _check_gan_sample(args, runs)
+        elif program == "gan-data" and args != ["--help"]:
+            assert args[0] in data.ACTIONS, f"{page}: {command}: no such action"
+            check_command_line(_stand_ins(args[1:], tmp_path, image_root, inception_weights))
         elif args != ["--help"]:
             check_command_line(_stand_ins(args, tmp_path, image_root, inception_weights))
     except UserError as e:

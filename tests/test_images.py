@@ -261,6 +261,7 @@ def test_fid_and_kid_match_an_independent_computation():
     assert kid == pytest.approx(expected_kid, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_fid_and_kid_at_the_end_of_training(image_root, inception_weights, tmp_path):
     cfg = compose(
         *image_data("cifar10", image_root),

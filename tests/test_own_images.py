@@ -191,7 +191,15 @@ def test_kill_9_while_packing_leaves_no_pack_a_run_reads_as_complete(tmp_path):
         start_new_session=True,  # its decoding processes are killed with it
     )
     deadline = time.monotonic() + 120
-    while not any(p.stat().st_size for p in packs.glob("*.tmp-*/images.u8")):
+
+    def decoding_began() -> bool:  # the first row holds pixels
+        for part in packs.glob("*.tmp-*/images.u8"):
+            with part.open("rb") as f:
+                if f.read(1000).strip(b"\0"):
+                    return True
+        return False
+
+    while not decoding_began():
         assert proc.poll() is None and time.monotonic() < deadline, "packing never started"
         time.sleep(0.005)
     os.killpg(proc.pid, signal.SIGKILL)

@@ -31,8 +31,10 @@ from tests.helpers import (
 SLOW = pytest.mark.slow
 
 
-# SIGINT (Ctrl-C) takes the same path as SIGTERM: the slow tests check it
-@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=SLOW)])
+# a real process, a signal, a resume: with the slow tests (SIGINT, Ctrl-C, takes SIGTERM's path)
+@pytest.mark.parametrize(
+    "sig", [pytest.param(s, marks=SLOW) for s in (signal.SIGTERM, signal.SIGINT)]
+)
 def test_a_signal_checkpoints_and_resume_auto_finishes(sig, workdir, in_process):
     common = [*CADENCE, "trainer.ckpt_every=0", "hydra.run.dir=run"]
     proc = popen_train(*common, "trainer.steps=400", cwd=workdir)
@@ -91,6 +93,7 @@ def test_kill_9_while_writing_always_leaves_a_loadable_checkpoint(tmp_path):
     assert last_step >= 0
 
 
+@SLOW
 def test_kill_9_during_training_then_resume(workdir, in_process):
     common = [*CADENCE, "trainer.steps=100", "trainer.ckpt_every=1", "hydra.run.dir=run"]
     proc = popen_train(*common, cwd=workdir)

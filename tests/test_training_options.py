@@ -72,7 +72,10 @@ def test_ema_generator_is_the_average_of_the_weights(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("preset", "critic_compiled"),
-    [pytest.param("wgan_gp", False, marks=pytest.mark.slow), ("vanilla", True)],
+    [
+        pytest.param(*case, marks=pytest.mark.slow)
+        for case in (("wgan_gp", False), ("vanilla", True))
+    ],
 )
 def test_compile_wraps_the_networks_where_it_helps(preset, critic_compiled, tmp_path, monkeypatch):
     """The generator is compiled; the critic too, unless its penalty needs a double

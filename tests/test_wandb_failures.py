@@ -7,6 +7,8 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from gan_cli.cli import train
 from tests.helpers import (
     CADENCE,
@@ -44,6 +46,7 @@ def test_wandb_that_cannot_start_at_all_leaves_metrics_jsonl(workdir, capsys, mo
     assert [r["step"] for r in jsonl(workdir / "r" / "metrics.jsonl")] == [5, 10, 15, 20]
 
 
+@pytest.mark.slow
 def test_wandb_crashing_mid_run_does_not_stop_training(workdir):
     proc = popen_train(*CADENCE, "trainer.steps=100", "hydra.run.dir=r", cwd=workdir)
     wait_for_step(workdir / "r", 10, proc)

@@ -18,7 +18,7 @@ from gan_cli.data.base import Labels
 from gan_cli.data.memory import AUGMENT, BATCH, FRACTION, HELDOUT, TARGET, ImageData
 
 # every this many bytes of batches read, the pages read are handed back (Pack.release)
-RELEASE_BYTES = 256 * 2**20
+RELEASE_BYTES = 64 * 2**20
 
 
 class ImageFolder(ImageData):

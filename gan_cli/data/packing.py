@@ -172,7 +172,8 @@ def _natural(label: str) -> tuple:
 def decode(path: str, spec: Spec) -> np.ndarray:
     """An image file as uint8 (C, S, S): EXIF orientation applied, converted to RGB or
     grayscale, then `center`: the shorter side scaled to S and the middle S x S kept;
-    `pad`: the longer side scaled to S and the rest filled with black. JPEGs are decoded
+    `pad`: the longer side scaled to S and the rest filled with black (scaled with
+    PIL's antialiased bilinear filter, as torchvision's Resize scales). JPEGs are decoded
     at the smallest scale that still covers S (the codec's own down-scaling), which is
     most of why decoding a folder of photographs is fast."""
     from PIL import Image, ImageOps
@@ -183,40 +184,69 @@ def decode(path: str, spec: Spec) -> np.ndarray:
         scale = size / (min(w, h) if spec.crop == "center" else max(w, h))
         image.draft(mode, (max(1, round(w * scale)), max(1, round(h * scale))))
         image = ImageOps.exif_transpose(image).convert(mode)
-        lanczos = Image.Resampling.LANCZOS
+        resample = Image.Resampling.BILINEAR  # antialiased, as torchvision resizes
         if spec.crop == "center":
-            image = ImageOps.fit(image, (size, size), lanczos)
+            image = ImageOps.fit(image, (size, size), resample)
         else:
-            image = ImageOps.pad(image, (size, size), lanczos, color=0)
+            image = ImageOps.pad(image, (size, size), resample, color=0)
     pixels = np.asarray(image, dtype=np.uint8)
     return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
 
 
-def _decode_chunk(job: tuple[str, list[str], Spec]) -> list[bytes | str]:
-    """Each file's pixels as bytes, or why it cannot be read (a str)."""
-    folder, paths, spec = job
-    out: list[bytes | str] = []
-    for rel in paths:
-        try:
-            out.append(decode(os.path.join(folder, rel), spec).tobytes())
-        except Exception as e:  # noqa: BLE001 (any failure of any codec names the file)
-            out.append(f"{type(e).__name__}: {e}".strip())
-    return out
+def _decode_rows(job: tuple[str, str, int, list[str], Spec]) -> list[str | None]:
+    """Decode files into consecutive rows of the pack file, from row `first` on (each
+    process writes its own rows: no pixels travel between processes); for each file,
+    None, or why it cannot be read."""
+    folder, out, first, paths, spec = job
+    row_bytes = spec.channels * spec.image_size**2
+    errors: list[str | None] = []
+    fd = os.open(out, os.O_WRONLY)
+    try:
+        for row, rel in enumerate(paths, first):
+            try:
+                pixels = decode(os.path.join(folder, rel), spec)
+            except Exception as e:  # noqa: BLE001 (any failure of any codec names the file)
+                errors.append(f"{type(e).__name__}: {e}".strip())
+                continue
+            os.pwrite(fd, pixels.tobytes(), row * row_bytes)
+            errors.append(None)
+    finally:
+        os.close(fd)
+    return errors
 
 
-def _decoded(folder: Path, paths: list[str], spec: Spec) -> Iterator[bytes | str]:
-    """Each file decoded, in order: over a process per core for a large folder."""
-    jobs = [(str(folder), paths[i : i + CHUNK], spec) for i in range(0, len(paths), CHUNK)]
+def _decode_into(out: Path, folder: Path, paths: list[str], spec: Spec) -> Iterator[str | None]:
+    """Decode file i into row i of `out` (already its full size), over a process per
+    core for a large folder; yields None or the failure of each file, in order."""
+    jobs = [
+        (str(folder), str(out), i, paths[i : i + CHUNK], spec) for i in range(0, len(paths), CHUNK)
+    ]
     workers = min(_cores(), len(jobs))
     if len(paths) < PARALLEL_FROM or workers < 2:
         for job in jobs:
-            yield from _decode_chunk(job)
+            yield from _decode_rows(job)
         return
     # fork, as torch's DataLoader: a worker starts at once, and runs only PIL and numpy
     # (spawn would run the caller's main script again in each worker)
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for chunk in pool.imap(_decode_chunk, jobs):
+        for chunk in pool.imap(_decode_rows, jobs):
             yield from chunk
+
+
+def _compact(out: Path, bad: set[int], n: int, row_bytes: int) -> None:
+    """Close the gaps the unreadable files left: every good row moved down, in order."""
+    with open(out, "r+b") as f:
+        kept = 0
+        for row in range(n):
+            if row in bad:
+                continue
+            if kept != row:
+                f.seek(row * row_bytes)
+                pixels = f.read(row_bytes)
+                f.seek(kept * row_bytes)
+                f.write(pixels)
+            kept += 1
+        f.truncate(kept * row_bytes)
 
 
 def _cores() -> int:
@@ -275,11 +305,10 @@ def open_or_pack(
     cache_dir: str | None = None,
     labels: str | None = None,
     skip_bad: bool = False,
-    files: list[SourceFile] | None = None,
 ) -> Pack:
     """The folder's pack, fresh and complete: opened if there is one, else packed first."""
     folder = Path(path)
-    files = list_images(path) if files is None else files
+    files = list_images(path)
     sources = _sources(folder, files, labels)
     root = cache_root(cache_dir)
     name = pack_name(folder, spec, labels)
@@ -354,24 +383,30 @@ def _pack(
     tmp.mkdir()
     start = time.perf_counter()
     kept, skipped = [], []
+    row_bytes = spec.channels * spec.image_size**2
+    out = tmp / "images.u8"
     try:
-        with open(tmp / "images.u8", "wb") as out:
-            paths = [files[i].path for i in order]
-            with phase(f"packing {folder}", len(paths), "images") as done:
-                for i, pixels in zip(order, _decoded(folder, paths, spec), strict=True):
-                    if isinstance(pixels, str):
-                        if not skip_bad:
-                            raise UserError(
-                                f"{folder / files[i].path} cannot be read ({pixels}): remove "
-                                "it, or set data.skip_bad=true to leave unreadable images out"
-                            )
-                        skipped.append([files[i].path, pixels])
-                    else:
-                        out.write(pixels)
-                        kept.append(i)
-                    done(1)
-            out.flush()
-            os.fsync(out.fileno())
+        with open(out, "wb") as f:
+            f.truncate(len(files) * row_bytes)
+        paths = [files[i].path for i in order]
+        with phase(f"packing {folder}", len(paths), "images") as done:
+            for i, error in zip(order, _decode_into(out, folder, paths, spec), strict=True):
+                if error is None:
+                    kept.append(i)
+                elif skip_bad:
+                    skipped.append([files[i].path, error])
+                else:
+                    raise UserError(
+                        f"{folder / files[i].path} cannot be read ({error}): remove it, "
+                        "or set data.skip_bad=true to leave unreadable images out"
+                    )
+                done(1)
+        if skipped:
+            unreadable = {path for path, _ in skipped}
+            bad = {row for row, i in enumerate(order) if files[i].path in unreadable}
+            _compact(out, bad, len(files), row_bytes)
+        with open(out, "rb+") as f:
+            os.fsync(f.fileno())
         if len(kept) < 2:
             raise UserError(f"data.path={folder}: {len(kept)} readable images, need at least 2")
         if classes is not None:
