@@ -30,6 +30,7 @@ LONGEST_FIRST = (  # by their time in make test (compile on a cold cache), longe
     "test_training_options",
     "test_doc_commands",
     "test_sweep",
+    "test_own_images",
     "test_preemption",
     "test_classifier",
     "test_wandb_failures",

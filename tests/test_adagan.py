@@ -170,6 +170,7 @@ def test_an_interrupted_adagan_resumes_at_its_round_and_step(straight, tmp_path)
     assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
 
 
+@pytest.mark.slow  # a whole run through the command: with the long runs
 def test_adagan_through_the_command(tmp_path, capsys, monkeypatch):
     args = [*ROUNDS, *FAST, "trainer.steps=10", "hydra.run.dir=run"]
     code, output = run_in_process(train_main, args, tmp_path, capsys, monkeypatch)

@@ -111,6 +111,7 @@ def dcgan(tmp_path_factory, image_root):
     return gan_cli.train(*image_data("mnist", image_root), *model, *short, run_dir=folder)
 
 
+@pytest.mark.slow  # a whole run through the command: with the long runs
 def test_an_exported_generator_runs_without_gan_cli(toy, dcgan, tmp_path, capsys, monkeypatch):
     """The .pt2 gives gan-sample's samples for the same latents (toy MLP and DCGAN, with
     batch norm), in a Python that cannot import gan_cli; the safetensors weights load back."""

@@ -267,6 +267,7 @@ def test_the_figure_of_sample_grids_is_a_table_of_the_two_swept_keys(tmp_path):
     assert sample_grid(collect(tmp_path), ["+arch"], order, tmp_path / "none") == []
 
 
+@pytest.mark.slow  # a whole run through the command: with the long runs
 def test_the_variants_sweep_draws_the_figure_and_its_scores(image_root, workdir, in_process):
     """+sweep=architectures through gan-train -m (two of its variants, two losses): the
     summary writes samples.png and samples.csv, the scores each job logged."""

@@ -202,6 +202,7 @@ TINY = [
 ]
 
 
+@pytest.mark.slow  # a whole run through the command: with the long runs
 def test_ada_through_the_command_logs_p_and_resumes_it_exactly(image_root, workdir, in_process):
     data = image_data("mnist", image_root)
     straight = in_process(

@@ -79,6 +79,7 @@ def test_labels_come_from_the_files(digits):
     assert digits.labels.frequencies().sum().item() == pytest.approx(1)
 
 
+@pytest.mark.slow  # a whole run through the command: with the long runs
 def test_the_classifier_learns_is_cached_next_to_the_data_and_reused(digits, monkeypatch):
     net = domain_classifier.for_data(digits, STEPS)
     assert net.accuracy > 0.95
@@ -309,6 +310,7 @@ def test_a_run_on_labelled_images_logs_the_classifier_metrics(digits, workdir, i
     assert "domain classifier: test accuracy" in (run_dir / "train.log").read_text()
 
 
+@pytest.mark.slow  # a whole run through the command: with the long runs
 def test_a_run_on_stacked_mnist_counts_its_modes(digits, workdir, in_process):
     root = digits.cache_dir.parent
     data = ["data=stacked_mnist", f"data.root={root}", "data.download=false", "data.n_train=500"]

@@ -142,6 +142,7 @@ def test_the_critic_phase_leaves_the_generator_and_reconstructor_alone():
         assert steps == 1, name
 
 
+@pytest.mark.slow  # a whole run through the command: with the long runs
 def test_veegan_learns_to_reconstruct(tmp_path):
     """A short run: recon/latent falls well below its value at the first evaluation, and
     the checkpoint holds the reconstructor and its optimizer."""

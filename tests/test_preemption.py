@@ -63,6 +63,7 @@ def test_a_signal_checkpoints_and_resume_auto_finishes(sig, workdir, in_process)
         assert_same_run(workdir / "run", workdir / "straight")
 
 
+@pytest.mark.slow  # a whole run through the command: with the long runs
 def test_kill_9_while_writing_always_leaves_a_loadable_checkpoint(tmp_path):
     """A writer saving a 16 MB checkpoint in a loop, killed at random moments: what loads
     is always one whole save, its weights those of the step it records (each save's

@@ -123,6 +123,7 @@ def test_a_fresh_run_into_a_folder_holding_one_is_refused(workdir, capsys, monke
     assert code == 0, output
 
 
+@pytest.mark.slow  # a whole run through the command: with the long runs
 def test_the_printed_command_continues_the_same_run(workdir, in_process):
     """After Ctrl-C the tool prints the command that continues the run, with the run's
     own overrides: typed as printed, it trains the same GAN on to the end."""

@@ -264,6 +264,7 @@ def image_metrics(runs, tmp_path, n: int, weights: str, run):
     return result, json.loads((tmp_path / "metrics.json").read_text())
 
 
+@pytest.mark.slow  # a whole run through the command: with the long runs
 def test_fid_and_kid_of_the_samples(runs, tmp_path, inception_weights, in_process):
     _, scores = image_metrics(runs, tmp_path, 12, inception_weights, partial(in_process, main))
     assert scores["fid"] > 0 and scores["fid/n_samples"] == 12 and scores["fid/reference"] == "test"

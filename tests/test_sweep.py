@@ -74,6 +74,7 @@ def test_a_failed_job_does_not_stop_the_sweep_and_sets_the_exit_status(workdir, 
     assert rows["abc"]["status"] == "failed" and "trainer.steps must be" in rows["abc"]["error"]
 
 
+@pytest.mark.slow  # a whole run through the command: with the long runs
 def test_seed_preset_shows_mean_and_spread_and_survives_failed_jobs(workdir, in_process):
     """+sweep=seeds: every setting over 3 seeds, summarized as mean and standard
     deviation in a table and summary_seeds.csv; a setting whose jobs all fail (a
