@@ -23,7 +23,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from gan_cli.data import packing
+from gan_cli.data import image_files, packing
 from gan_cli.data.folder import ImageFolder
 from gan_cli.data.memory import ImageData
 
@@ -64,9 +64,9 @@ def first_decode(folder: Path, side: int, cache: Path) -> dict[str, float]:
     """Images per second: packing the folder (a cold pack, every core) against one
     epoch of torchvision's ImageFolder + DataLoader (2 workers), the same resize and
     centre crop."""
-    n = len(packing.scan(folder))
+    n = len(image_files.scan(folder))
     start = time.perf_counter()
-    packing.open_or_pack(str(folder), packing.Spec(side, 3, "center"), str(cache))
+    packing.open_or_pack(str(folder), image_files.Spec(side, 3, "center"), str(cache))
     ours = n / (time.perf_counter() - start)
     loader = DataLoader(_torchvision(folder, side), batch_size=BATCH, num_workers=2)
     start = time.perf_counter()
@@ -142,7 +142,7 @@ def memory(photos: Path, work: Path, steps: int, gib: float) -> dict[str, Any]:
     folder, cache = work / f"big{gib:g}", work / "big_packs"
     n = big_folder(photos, folder, side, gib)
     start = time.perf_counter()
-    pack = packing.open_or_pack(str(folder), packing.Spec(side, 3, "center"), str(cache))
+    pack = packing.open_or_pack(str(folder), image_files.Spec(side, 3, "center"), str(cache))
     pack_s = time.perf_counter() - start
     gib = pack.images.nbytes / 2**30
     del pack
@@ -223,7 +223,7 @@ def step_costs(folder: Path, cache: Path, quick: bool) -> dict[str, Any]:
     out = {}
     for model in ("dcgan", "resnet"):
         for side in SIDES:
-            packing.open_or_pack(str(folder), packing.Spec(side, 3, "center"), str(cache))
+            packing.open_or_pack(str(folder), image_files.Spec(side, 3, "center"), str(cache))
             for precision in ("32", "bf16"):
                 code = (
                     "import json, sys; from bench.data import step_cost; "

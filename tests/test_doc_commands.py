@@ -14,7 +14,7 @@ import pytest
 from gan_cli.cli import data, sample, train
 from gan_cli.cli.command_line import check_command_line
 from gan_cli.core.errors import UserError
-from gan_cli.data import packing
+from gan_cli.data import image_files
 from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
 from gan_cli.training.conditioning import asked_classes, from_state
 from tests.helpers import image_data
@@ -120,7 +120,7 @@ def _stand_ins(args: list[str], tmp: Path, image_root: Path, weights: str) -> li
             arg = f"data.path={image_root / 'folder'}"
         elif key == "data.labels":  # a labels file for every image of the stand-in folder
             arg = f"data.labels={tmp / 'labels.csv'}"
-            images = [f.path for f in packing.scan(image_root / "folder")]
+            images = [f.path for f in image_files.scan(image_root / "folder")]
             rows = "".join(f"{p},{'ab'[i % 2]}\n" for i, p in enumerate(images))
             (tmp / "labels.csv").write_text("file,label\n" + rows)
         elif key in ("hydra.run.dir", "hydra.sweep.dir"):

@@ -19,12 +19,12 @@ from PIL import Image
 from gan_cli.cli.data import main as data_main
 from gan_cli.cli.train import main as train_main
 from gan_cli.core.errors import UserError
-from gan_cli.data import packing
+from gan_cli.data import image_files, packing
 from gan_cli.data.folder import ImageFolder
 from gan_cli.models import dcgan, resnet
 from tests.helpers import BIN, clean_env, load_checkpoint
 
-SPEC = packing.Spec(image_size=32, channels=3, crop="center")
+SPEC = image_files.Spec(image_size=32, channels=3, crop="center")
 
 
 def photographs(folder: Path, n: int, sizes=((90, 120), (130, 70)), suffix: str = "jpg") -> None:
@@ -120,7 +120,7 @@ def test_a_second_run_opens_the_pack_without_decoding(folder, tmp_path, monkeypa
     def no_decoding(*_, **__):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr(packing, "decode", no_decoding)
+    monkeypatch.setattr(image_files, "decode", no_decoding)
     start = time.perf_counter()
     second = ImageFolder(str(folder), image_size=32, heldout_size=4, cache_dir=str(tmp_path))
     assert time.perf_counter() - start < 2
@@ -133,8 +133,8 @@ def test_a_second_run_opens_the_pack_without_decoding(folder, tmp_path, monkeypa
 
 def test_the_pack_holds_every_image_once_decoded_as_a_direct_decode_would(folder, tmp_path):
     data = ImageFolder(str(folder), image_size=32, heldout_size=4, cache_dir=str(tmp_path))
-    files = packing.scan(folder)
-    direct = np.stack([packing.decode(str(folder / f.path), SPEC) for f in files])
+    files = image_files.scan(folder)
+    direct = np.stack([image_files.decode(str(folder / f.path), SPEC) for f in files])
     packed = torch.cat([data.test, data.train]).numpy()
     assert sorted(map(bytes, packed)) == sorted(map(bytes, direct))  # each image once
     assert len(data.test) == 2  # a tenth, at most heldout_size
@@ -205,7 +205,7 @@ def test_kill_9_while_packing_leaves_no_pack_a_run_reads_as_complete(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not list(packs.glob("*/manifest.json"))  # nothing reads as a pack
-    pack = packing.open_or_pack(str(photos), packing.Spec(64, 3, "center"), str(packs))
+    pack = packing.open_or_pack(str(photos), image_files.Spec(64, 3, "center"), str(packs))
     assert pack.packed_now and len(pack.images) == 400
     assert list(packs.glob("*.tmp-*")) == []  # the killed packer's leftovers are gone
 
@@ -236,11 +236,11 @@ def test_pad_keeps_the_whole_image_and_grayscale_and_webp_are_read(tmp_path):
     photos.mkdir()
     Image.new("RGB", (200, 100), (200, 200, 200)).save(photos / "wide.webp")
     Image.new("L", (100, 100), 100).save(photos / "gray.png")
-    pack = packing.open_or_pack(str(photos), packing.Spec(32, 3, "pad"), str(tmp_path / "p"))
+    pack = packing.open_or_pack(str(photos), image_files.Spec(32, 3, "pad"), str(tmp_path / "p"))
     wide = next(x for x in pack.images if x.max() == 200)
     assert (wide[:, :8] == 0).all() and (wide[:, -8:] == 0).all()  # black bars, 8 rows each
     assert (wide[:, 9:-9] == 200).all()  # the whole image between them
-    gray = packing.open_or_pack(str(photos), packing.Spec(32, 1, "center"), str(tmp_path / "p"))
+    gray = packing.open_or_pack(str(photos), image_files.Spec(32, 1, "center"), str(tmp_path / "p"))
     assert gray.images.shape == (2, 1, 32, 32) and {int(x.max()) for x in gray.images} == {
         100,
         200,

@@ -30,7 +30,7 @@ def pack(overrides: list[str]) -> str:
 
     from gan_cli.config.checks import check
     from gan_cli.config.compose import compose_config
-    from gan_cli.data import packing
+    from gan_cli.data import image_files, packing
     from gan_cli.data.folder import ImageFolder
 
     cfg = check(compose_config(overrides))
@@ -41,7 +41,7 @@ def pack(overrides: list[str]) -> str:
             "read from its own files as they are"
         )
     ImageFolder.prepare(**data)
-    spec = packing.Spec(data.image_size, data.channels, data.crop)
+    spec = image_files.Spec(data.image_size, data.channels, data.crop)
     found = packing.open_or_pack(data.path, spec, data.cache_dir, data.labels, data.skip_bad)
     n, c, s = found.images.shape[:3]
     what = f"{n} images, {c} x {s} x {s}, {found.images.nbytes / 2**30:.2f} GiB"

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from gan_cli.core.params import Annotated, Check, OneOf, at_least
-from gan_cli.data import packing
+from gan_cli.data import image_files, packing
 from gan_cli.data.base import Labels
 from gan_cli.data.memory import AUGMENT, BATCH, FRACTION, HELDOUT, TARGET, ImageData
 
@@ -43,7 +43,7 @@ class ImageFolder(ImageData):
         path: str,
         image_size: Annotated[int, at_least(8, "an integer")] = 64,
         channels: Annotated[int, Check(lambda v: v in (1, 3), "one of 1|3")] = 3,
-        crop: Annotated[str, OneOf(packing.CROPS)] = "center",
+        crop: Annotated[str, OneOf(image_files.CROPS)] = "center",
         labels: Optional[str] = None,  # noqa: UP045 (OmegaConf reads Optional)
         skip_bad: bool = False,
         cache_dir: Optional[str] = None,  # noqa: UP045
@@ -55,7 +55,7 @@ class ImageFolder(ImageData):
         augment: AUGMENT = "",
         augment_target: TARGET = None,
     ) -> None:
-        spec = packing.Spec(image_size, channels, crop)
+        spec = image_files.Spec(image_size, channels, crop)
         self.pack = packing.open_or_pack(path, spec, cache_dir, labels, skip_bad)
         images = torch.from_numpy(self.pack.images)  # the memory map itself, no copy
         n_heldout = max(1, min(heldout_size, len(images) // 10))
@@ -104,6 +104,6 @@ class ImageFolder(ImageData):
     def prepare(path: str, labels: str | None = None, **_: Any) -> None:
         """The folder holds images (and the labels file, when one is named, labels them
         all), read from the files' names alone."""
-        files = packing.list_images(path)
+        files = image_files.list_images(path)
         if labels is not None:
-            packing.labels_from_file(labels, files)
+            image_files.labels_from_file(labels, files)
