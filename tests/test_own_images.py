@@ -268,6 +268,8 @@ def test_labels_come_from_a_csv_or_a_dataset_json(tmp_path):
     csv.write_text("file,label\nphoto0000.jpg,cat\n")
     with pytest.raises(UserError, match=r"no label for 5 of the 6 images \(first: photo0001.jpg\)"):
         ImageFolder.prepare(str(photos), labels=str(csv))
+    with pytest.raises(UserError, match=r"data.labels=.*nope.csv: no such file"):
+        ImageFolder(str(photos), image_size=32, labels=str(tmp_path / "nope.csv"))
 
 
 def test_gan_data_packs_ahead_of_time_and_says_so(folder, tmp_path, in_process):

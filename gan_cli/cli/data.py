@@ -40,7 +40,6 @@ def pack(overrides: list[str]) -> str:
             f"gan-data pack packs data=image_folder; {data._target_.rsplit('.', 1)[-1]} is "
             "read from its own files as they are"
         )
-    ImageFolder.prepare(**data)
     spec = image_files.Spec(data.image_size, data.channels, data.crop)
     found = packing.open_or_pack(data.path, spec, data.cache_dir, data.labels, data.skip_bad)
     n, c, s = found.images.shape[:3]

@@ -97,9 +97,7 @@ def labels_from_file(labels: str, files: list[SourceFile]) -> tuple[list[str], n
     """(class names, one label per file) from a labels file: a CSV with the columns
     `file,label` (paths relative to the folder, labels names or integers), or a
     stylegan-style dataset.json ({"labels": [["path", 3], ...]})."""
-    path = Path(labels)
-    if not path.is_file():
-        raise UserError(f"data.labels={labels}: no such file (a CSV file,label or a dataset.json)")
+    path = labels_file(labels)
     try:
         if path.suffix.lower() == ".json":
             rows = json.loads(path.read_text())["labels"]
@@ -124,6 +122,22 @@ def labels_from_file(labels: str, files: list[SourceFile]) -> tuple[list[str], n
     values = sorted({given[f.path] for f in files}, key=_natural)
     index = {v: i for i, v in enumerate(values)}
     return values, np.array([index[given[f.path]] for f in files], dtype=np.int64)
+
+
+def labels_file(labels: str) -> Path:
+    """data.labels as a path, or one line saying it is not a file."""
+    path = Path(labels)
+    if not path.is_file():
+        raise UserError(f"data.labels={labels}: no such file (a CSV file,label or a dataset.json)")
+    return path
+
+
+def unreadable(path: Path, why: str) -> UserError:
+    """The line for an image that cannot be decoded."""
+    return UserError(
+        f"{path} cannot be read ({why}): remove it, or set data.skip_bad=true to leave "
+        "unreadable images out"
+    )
 
 
 def _natural(label: str) -> tuple:

@@ -46,7 +46,15 @@ from gan_cli.core.cache import user_cache
 from gan_cli.core.console import phase
 from gan_cli.core.errors import UserError
 from gan_cli.data import image_files
-from gan_cli.data.image_files import SourceFile, Spec, class_folders, labels_from_file, list_images
+from gan_cli.data.image_files import (
+    SourceFile,
+    Spec,
+    class_folders,
+    labels_file,
+    labels_from_file,
+    list_images,
+    unreadable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +206,9 @@ def _sources(folder: Path, files: list[SourceFile], labels: str | None) -> dict[
     """What a pack is made from, as its manifest records it: is the pack fresh?"""
     label_file = None
     if labels is not None:
-        stat = Path(labels).stat()
-        label_file = [str(Path(labels).resolve()), stat.st_size, stat.st_mtime_ns]
+        path = labels_file(labels)
+        stat = path.stat()
+        label_file = [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
     return {
         "folder": str(folder.resolve()),
         "files": [[f.path, f.size, f.mtime_ns] for f in files],
@@ -238,14 +247,14 @@ def _pack(
     skip_bad: bool,
 ) -> dict[str, Any]:
     """Decode the folder into root/name, whole or not at all; its manifest."""
-    for stale in root.glob(f"{name}.tmp-*"):  # packers killed earlier (we hold the lock)
-        shutil.rmtree(stale, ignore_errors=True)
+    for stale in [*root.glob(f"{name}.tmp-*"), *root.glob(f"{name}.old-*")]:
+        shutil.rmtree(stale, ignore_errors=True)  # packers killed earlier (we hold the lock)
     classes = labels_from_file(labels, files) if labels else class_folders(files)
     order = np.random.default_rng(SHUFFLE_SEED).permutation(len(files))
     tmp = root / f"{name}.tmp-{os.getpid()}"
     tmp.mkdir()
     start = time.perf_counter()
-    kept, skipped = [], []
+    kept, skipped, bad_rows = [], [], set()
     row_bytes = spec.channels * spec.image_size**2
     out = tmp / "images.u8"
     try:
@@ -253,21 +262,18 @@ def _pack(
             f.truncate(len(files) * row_bytes)
         paths = [files[i].path for i in order]
         with phase(f"packing {folder}", len(paths), "images") as done:
-            for i, error in zip(order, _decode_into(out, folder, paths, spec), strict=True):
+            decoded = _decode_into(out, folder, paths, spec)
+            for row, (i, error) in enumerate(zip(order, decoded, strict=True)):
                 if error is None:
                     kept.append(i)
                 elif skip_bad:
                     skipped.append([files[i].path, error])
+                    bad_rows.add(row)
                 else:
-                    raise UserError(
-                        f"{folder / files[i].path} cannot be read ({error}): remove it, "
-                        "or set data.skip_bad=true to leave unreadable images out"
-                    )
+                    raise unreadable(folder / files[i].path, error)
                 done(1)
-        if skipped:
-            unreadable = {path for path, _ in skipped}
-            bad = {row for row, i in enumerate(order) if files[i].path in unreadable}
-            _compact(out, bad, len(files), row_bytes)
+        if bad_rows:
+            _compact(out, bad_rows, len(files), row_bytes)
         with open(out, "rb+") as f:
             os.fsync(f.fileno())
         if len(kept) < 2:
@@ -312,10 +318,7 @@ def _report_skipped(pack: Pack, path: str, skip_bad: bool) -> None:
         return
     first, why = pack.skipped[0]
     if not skip_bad:  # packed by a run that skipped them; this one asks to be told
-        raise UserError(
-            f"{Path(path) / first} cannot be read ({why}): remove it, or set "
-            "data.skip_bad=true to leave unreadable images out"
-        )
+        raise unreadable(Path(path) / first, why)
     log.warning(
         "skipped %d unreadable images of %s (first: %s: %s); all listed in %s",
         len(pack.skipped),
