@@ -17,7 +17,7 @@ LAYERS = [
     ("cli", ["cli", "train"]),  # gan_cli/train.py: `python -m gan_cli.train`, for torchrun
     ("config", ["config"]),
     ("training", ["training"]),
-    ("leaves", ["data", "models", "losses", "constraints", "metrics"]),
+    ("leaves", ["data", "models", "losses", "constraints", "metrics", "doctor"]),
     ("core", ["core"]),
 ]
 DEPTH = {folder: depth for depth, (_, folders) in enumerate(LAYERS) for folder in folders}

@@ -210,7 +210,8 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float] | float:
             sweep.write_status(run_dir, "failed", final, error)
         return float("nan") if cfg.optimize else {**final, "status": "failed"}
     if main_rank:
-        sweep.write_status(run_dir, "ok", final)
+        stopped = final.get("doctor/stopped")
+        sweep.write_status(run_dir, "stopped" if stopped else "ok", final, stopped or "")
     return final[cfg.optimize] if cfg.optimize else final
 
 

@@ -68,10 +68,12 @@ class SweepSummary(Callback):
         elif found is not None:
             written += robustness.write_study(found, sweep_dir)
         console.print("summary: " + ", ".join(map(str, written)), soft_wrap=True)
-        FAILED[:] = [row["job"] for row in rows if row["status"] != "ok"]
+        # a job the doctor stopped (doctor.stop) ended cleanly: it is not a failure
+        FAILED[:] = [row["job"] for row in rows if row["status"] not in ("ok", "stopped")]
         for row in rows:
             if row["status"] != "ok":
-                console.print(f"[red]failed:[/] {row['job']}: {row['error']}", highlight=False)
+                label = "stopped" if row["status"] == "stopped" else "[red]failed:[/]"
+                console.print(f"{label} {row['job']}: {row['error']}", highlight=False)
         _wandb_summary(config, rows, columns, None if isinstance(found, str) else found, grid)
 
 

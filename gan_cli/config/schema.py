@@ -42,10 +42,12 @@ from gan_cli.core.params import (
     signature_params,
     split_annotation,
 )
+from gan_cli.doctor import RULES
 from gan_cli.losses import OBJECTIVES
 from gan_cli.models.conditional import CONDITIONAL
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+RULE_NAMES = "|".join(RULES)
 CADENCE = Annotated[int, at_least(0, "an integer")]  # 0: only at the final step
 
 
@@ -105,6 +107,16 @@ class Optim:  # optim.g and optim.d are any optimizer's `_target_` node
     d: dict[str, Any]
     r: Optional[dict[str, Any]] = None  # noqa: UP045 - the reconstructor's (loss=ali|veegan)
     schedule: Annotated[str, OneOf(("constant", "linear"))] = "constant"
+
+
+def _rule_names(names: Any) -> bool:
+    return all(n in RULES for n in names)
+
+
+class Doctor:  # the doctor's rules during training (gan_cli.doctor)
+    enabled: bool
+    stop: Annotated[list[str], Check(_rule_names, "a list of the doctor's rules: " + RULE_NAMES)]
+    patience: Annotated[int, POSITIVE_INT]
 
 
 class Boost:  # +boost=adagan (conf/boost/adagan.yaml says what each key does)
@@ -178,6 +190,7 @@ def _root_schema(raw: dict, specs: dict[str, Param]) -> type:
         "model": _knob_schema(raw["model"], "model", specs, _declared(Model)),
         "loss": _loss_schema(raw["loss"], specs),
         "optim": _dataclass("Optim", _declared(Optim), "optim", specs),
+        "doctor": _dataclass("Doctor", _declared(Doctor), "doctor", specs),
     }
     if "boost" in raw:  # +boost=adagan
         nodes["boost"] = _dataclass("Boost", _declared(Boost), "boost", specs)

@@ -27,6 +27,8 @@ class Constraint:
     - `after_d_step(critic)` right after each critic optimizer step (weight clipping);
     - `check_optimizer(optimizer)` once: a warning when the critic's optimizer does not
       suit the constraint, else None;
+    - `health(critic)`: the constraint's own health scalars (weight clipping: the share
+      of weights at the bound), read at the loop's logging cadence;
     - `project(params)`: `after_d_step` as a function of the critic's parameters (by
       name), for the simulated critic steps of an unrolled generator update.
 
@@ -62,6 +64,9 @@ class Constraint:
 
     def check_optimizer(self, optimizer: torch.optim.Optimizer) -> str | None:
         return None
+
+    def health(self, critic: nn.Module) -> dict[str, Tensor]:
+        return {}
 
     def project(self, params: dict[str, Tensor]) -> dict[str, Tensor]:
         return params

@@ -31,6 +31,14 @@ class WeightClipping(Constraint):
             for p in critic.parameters():
                 p.clamp_(-self.clip, self.clip)
 
+    def health(self, critic: nn.Module) -> dict[str, Tensor]:
+        """health/clip_saturation: the share of critic weights at the bound (within 1%):
+        near 1 the critic is a sign function of its inputs' directions and its gradients
+        vanish or explode with depth (Gulrajani et al. 2017, Sec. 3, Fig. 1)."""
+        at_bound = sum((p.abs() >= 0.99 * self.clip).sum() for p in critic.parameters())
+        total = sum(p.numel() for p in critic.parameters())
+        return {"health/clip_saturation": at_bound / total}
+
     def project(self, params: dict[str, Tensor]) -> dict[str, Tensor]:
         return {name: p.clamp(-self.clip, self.clip) for name, p in params.items()}
 

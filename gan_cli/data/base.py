@@ -87,6 +87,11 @@ class DataSource:
     def n_examples(self) -> int:
         return len(self.examples())
 
+    def first_examples(self, n: int) -> Tensor:
+        """The first n examples of the training set (a fixed subset), on the held-out
+        data's device."""
+        return self.examples()[:n].to(self.heldout.device)
+
     def reweight(self, weights: Tensor | None) -> None:
         """Draw training samples from examples() with these probabilities (N,) (None:
         as before)."""

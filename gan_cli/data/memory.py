@@ -124,6 +124,10 @@ class ImageData(DataSource):
     def n_examples(self) -> int:
         return len(self.images)
 
+    def first_examples(self, n: int) -> Tensor:
+        """The first n training images in [-1, 1] (converted alone, not the whole set)."""
+        return to_unit_range(self.images[:n].to(self.device))
+
     @property
     def heldout_labels(self) -> Tensor | None:
         """The labels (N,) of `heldout`, on its device; None for unlabelled data."""

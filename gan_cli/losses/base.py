@@ -28,6 +28,11 @@ class Objective:
 
     estimate_keys: tuple[str, str] | None = None
 
+    # The raw output that separates "real" from "generated" where the objective reads the
+    # critic as a classifier (a logit's 0); None for a critic whose value has no such
+    # point (Wasserstein, f-GAN). health/d_accuracy and health/rt read it.
+    decision: float | None = None
+
     # the networks it trains besides the generator and the critic (gan_cli.losses.joint)
     networks: tuple[str, ...] = ()
 

@@ -20,6 +20,7 @@ class Hinge(Objective):
     """
 
     estimate_keys = ("wasserstein/critic", "wasserstein/heldout")
+    decision = 0.0  # the margins sit at +1 (real) and -1 (generated)
 
     def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
         return F.relu(1 - real_out).mean() + F.relu(1 + fake_out).mean()  # max(0, 1 -+ f)

@@ -32,6 +32,7 @@ class LeastSquares(Objective):
         g_target: c, the value G wants D to give its samples
         """
         self.a, self.b, self.c = fake_label, real_label, g_target
+        self.decision = (fake_label + real_label) / 2  # halfway between the two targets
 
     def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
         return ((real_out - self.b) ** 2).mean() / 2 + ((fake_out - self.a) ** 2).mean() / 2

@@ -24,6 +24,8 @@ class Minimax(Objective):
     whose gradient vanishes when D confidently rejects the fakes.
     """
 
+    decision = 0.0  # a logit: D(x) = sigmoid(0) = 1/2
+
     def __init__(self, saturating: bool = False) -> None:
         """Args:
         saturating: the minimax generator loss log(1 - D(G(z))) of the paper instead of

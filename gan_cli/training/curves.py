@@ -11,11 +11,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import yaml
-
 from gan_cli.core.errors import UserError
 from gan_cli.core.plotting import pyplot
-from gan_cli.training.tracking import read_jsonl
+from gan_cli.core.records import read_jsonl, read_overrides
 
 SEED = "trainer.seed"
 DEFAULT_METRICS = ("wasserstein/exact", "fid/classifier", "modes/captured", "loss/d")
@@ -37,9 +35,7 @@ def run_folders(paths: list[str]) -> list[Path]:
 
 def overrides(run: Path) -> dict[str, str]:
     """A run's command-line overrides (key -> value), from Hydra's record of them."""
-    path = run / ".hydra" / "overrides.yaml"
-    lines = yaml.safe_load(path.read_text()) if path.is_file() else []
-    keep = (o for o in lines or [] if "=" in o and not o.startswith(("hydra.", "~")))
+    keep = (o for o in read_overrides(run) if "=" in o and not o.startswith(("hydra.", "~")))
     return dict(o.lstrip("+").split("=", 1) for o in keep)
 
 

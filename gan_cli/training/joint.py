@@ -37,7 +37,8 @@ def joint_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
     for schedule in gan.schedules:
         schedule.step()
     losses = {key: phase.loss.detach() for key, phase in phases.items()}
-    return {**losses, **scalars, "real_out": real_out.detach(), "fake_out": fake_out.detach()}
+    critic_out = {"real_out": real_out.detach(), "fake_out": fake_out.detach()}
+    return {**losses, **scalars, **critic_out, "real": x, "fake": fake.detach()}
 
 
 def update(gan: GAN, phases: dict[str, Phase], guard: Guard) -> None:

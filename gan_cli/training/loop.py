@@ -28,10 +28,12 @@ from gan_cli.training.checkpoint import (
     save_checkpoint,
 )
 from gan_cli.training.figures import COLUMNS, FIGURES, class_rows, first_classes
+from gan_cli.training.health import health
 from gan_cli.training.joint import joint_step
 from gan_cli.training.preemption import PreemptionHandler
 from gan_cli.training.run import Run
 from gan_cli.training.step import GAN, Diverged, Guard, all_finite, autocast, train_step
+from gan_cli.training.watch import Watch
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ class State:
     step: int
     out: dict[str, Tensor]  # train_step's losses and critic outputs
     preempted: bool  # a signal asked the run to stop (on any rank)
+    stop: str | None = None  # why the doctor ends the run here (doctor.stop), if it does
     record: dict[str, float] = field(default_factory=dict)  # scalars to log at this step
     images: dict[str, Path] = field(default_factory=dict)  # image files to log with them
 
@@ -120,6 +123,7 @@ def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -
                 Evaluate(t.eval_every, last, gan, data, eval_rng, run, bar.note),
                 Sample(t.sample_every, last, gan, plot_z, data, run),
                 Publish(run, latest, bar.show, gan),
+                *([Watch(run, bar.note, every, last)] if run.cfg.doctor.enabled else []),
                 checkpoint,
             ]
         for step in range(first, last + 1):
@@ -138,6 +142,9 @@ def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -
             bar.step(step)
             if state.preempted:
                 raise signals.stop(step)
+            if state.stop is not None:  # checkpoint written: a clean early end
+                latest["doctor/stopped"] = f"step {step}: {state.stop}"
+                break
     return latest
 
 
@@ -145,8 +152,8 @@ def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -
 
 
 class LogLosses(Periodic):
-    """The step's losses, the critic's estimate on its last training batch, skipped
-    steps, and generator steps per second since the last log (the training steps alone:
+    """The step's losses, the critic's estimate on its last training batch, the health
+    scalars (gan_cli.training.health), skipped steps, and generator steps per second since the last log (the training steps alone:
     time/steps_per_s of a run is the same however often it evaluates)."""
 
     def __init__(self, every: int, last: int, gan: GAN, guard: Guard, clock: StepClock) -> None:
@@ -162,6 +169,9 @@ class LogLosses(Periodic):
             record["train/skipped_steps"] = self.guard.skipped
         if self.gan.augment is not None:
             record["augment/p"] = self.gan.augment.p.item()
+        gan = self.gan
+        constraint = gan.constraint.health(gan.critic)
+        record.update(health(gan.generator, gan.critic, out, objective.decision, constraint))
         record["time/steps_per_s"] = self.clock.steps_per_s()
         state.record.update(record)
 
@@ -250,7 +260,7 @@ class Checkpoint(Periodic):
         return f"checkpoints/last.pt (step {self.saved})" if self.saved else "none yet"
 
     def due(self, state: State) -> bool:
-        return super().due(state) or state.preempted
+        return super().due(state) or state.preempted or state.stop is not None
 
     def __call__(self, state: State) -> None:
         if not all_finite(self.gan.modules):

@@ -224,8 +224,9 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[str, Tensor]:
     """Generator step `step`: its critic steps, then one generator update.
 
-    Returns the losses of the generator update and of the last critic update, and the
-    critic's outputs on that update's batches (for the logged estimate). With packing,
+    Returns the losses of the generator update and of the last critic update, the
+    critic's outputs on that update's batches (for the logged estimate) and the batches
+    themselves (for the health scalars). With packing,
     every batch is m times the batch size of samples, packed in m's: pack i holds
     samples i*m .. i*m + m - 1 of one kind, real or generated.
     """
@@ -279,6 +280,7 @@ def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
     for schedule in gan.schedules:
         schedule.step()
     out = {"loss/d": d_loss, "loss/g": g_loss, "real_out": real_out, "fake_out": fake_out.detach()}
+    out |= {"real": real, "fake": fake}  # the last critic batches, for the health scalars
     if real_aux is not None:
         out["loss/acgan"] = aux.detach()
     return out if penalty is None else {**out, "loss/penalty": penalty}

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from gan_cli.core.atomic import atomic_write
+from gan_cli.core.records import read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +67,6 @@ class Continued:
     wandb_id: str | None
     metrics: Path  # the metrics.jsonl of the run the checkpoint came from
     mlflow_id: str | None = None
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The records of a metrics.jsonl; a last line cut short by a crash is dropped."""
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return records
 
 
 class Tracker:
@@ -179,6 +167,17 @@ class Tracker:
         self._to_wandb(to_wandb)
         self._to_others(lambda t: t.log(metrics, step, images or {}))
 
+    def alert(self, title: str, text: str, summary: dict[str, str]) -> None:
+        """A finding of the doctor: a W&B alert (where the mode sends alerts) and the
+        run's summary (`summary`, which offline runs keep too)."""
+
+        def to_wandb(run) -> None:
+            run.summary.update(summary)
+            with contextlib.suppress(Exception):  # offline runs may refuse alerts
+                run.alert(title=title, text=text, level=self._wandb.AlertLevel.WARN)
+
+        self._to_wandb(to_wandb)
+
     def preempting(self) -> None:
         """Tell the trackers the run is being preempted and will resume."""
         self._to_wandb(lambda run: run.mark_preempting())
@@ -219,6 +218,9 @@ class NoTracker:
     mlflow_id = None
 
     def log(self, metrics: dict[str, float], step: int, images: dict[str, Path] | None = None):
+        pass
+
+    def alert(self, title: str, text: str, summary: dict[str, str]) -> None:
         pass
 
     def preempting(self) -> None:
