@@ -1,6 +1,6 @@
 """python -m bench [--quick] [--only startup overhead hardware pipeline memory quality
 tracking stacked remedies conditional image_metrics architectures collapse images classifier
-profile gpu data]"""
+profile gpu data doctor]"""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from bench.collapse import record as collapse_record
 from bench.common import RESULTS, machine
 from bench.conditional import conditional
 from bench.data import data
+from bench.doctor import doctor
+from bench.doctor import figures as doctor_figures
 from bench.gpu import gpu
 from bench.image_metrics import SCALARS as SHOWN
 from bench.image_metrics import image_metrics
@@ -55,6 +57,7 @@ PARTS = (
     "profile",
     "gpu",
     "data",
+    "doctor",
 )
 console = Console()
 
@@ -138,6 +141,9 @@ def main() -> None:
             result = profile_step(args.quick, work)
         elif part == "data":
             result = data(args.quick, work)
+        elif part == "doctor":
+            result = doctor(args.quick, work)
+            doctor_figures(work, results)
         else:
             result = gpu(args.quick, work)
         seconds = time.perf_counter() - start

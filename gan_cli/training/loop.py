@@ -123,7 +123,7 @@ def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -
                 Evaluate(t.eval_every, last, gan, data, eval_rng, run, bar.note),
                 Sample(t.sample_every, last, gan, plot_z, data, run),
                 Publish(run, latest, bar.show, gan),
-                *([Watch(run, bar.note, every, last)] if run.cfg.doctor.enabled else []),
+                *([Watch(run, every, last)] if run.cfg.doctor.enabled else []),
                 checkpoint,
             ]
         for step in range(first, last + 1):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import shlex
-from collections.abc import Callable
 
 from gan_cli.core.records import read_jsonl, read_overrides
 from gan_cli.doctor import RULES, Finding, Healthy, Scalars, judge
@@ -20,9 +19,9 @@ log = logging.getLogger(__name__)
 class Watch:
     """Judges the rules on the records so far at each evaluation (`due`)."""
 
-    def __init__(self, run, note: Callable[[str], None], eval_every: int, last: int) -> None:
+    def __init__(self, run, eval_every: int, last: int) -> None:
         settings = run.cfg.doctor
-        self.run, self.note = run, note
+        self.run = run
         self.every, self.last = eval_every, last
         # under torchrun the other ranks cannot see rank 0's verdict without a collective
         # each step: the findings are said, and the run goes on
@@ -72,6 +71,9 @@ class Watch:
             args = with_remedy(self.overrides, remedy)
             command = "; try: gan-train " + " ".join(shlex.quote(a) for a in args)
         line = f"doctor: {f.rule} ({f.title}) since step {f.began}: {f.evidence}{command}"
-        self.note(line)
-        log.warning("%s", line)
-        self.run.tracker.alert(f"gan-doctor: {f.rule}", line, {f"doctor/{f.rule}": f.evidence})
+        log.warning("%s", line)  # Hydra's job logging: the console and train.log
+        self.run.tracker.alert(
+            f"gan-doctor: {f.rule}",
+            line,
+            {f"doctor/{f.rule}": f"since step {f.began}: {f.evidence}"},
+        )
