@@ -29,8 +29,20 @@ ZOO = {  # the failure built in -> gan-train overrides
     "no_progress": ["optim.g.lr=1e-6"],
     "divergence": ["loss=fgan", "loss.divergence=reverse_kl"],
 }
-HEALTHY = {"default": [], "vanilla": ["loss=vanilla"]}
-FIGURES = ("vanishing_gradients", "clip_too_tight", "clip_too_loose", "mode_collapse")
+IMAGE_ZOO = {  # Fashion-MNIST (Debian's files), the unconditional recipe on a small part
+    "memorization": ["data.fraction=0.00107", "trainer.steps=3000"],  # 64 images
+    "critic_overfits": ["data.fraction=0.01", "trainer.steps=3000"],  # 600 images
+}
+IMAGE_RUN = ["+experiment=fashion_mnist_best", "trainer.eval_every=500", "data.download=false"]
+HEALTHY = {
+    "default": [],
+    "vanilla": ["loss=vanilla"],
+    "ring8_best": ["+experiment=ring8_best"],
+    "grid25_best": ["+experiment=grid25_best"],
+}
+IMAGE_HEALTHY = {"fashion_mnist_best": ["+experiment=fashion_mnist_best", "data.download=false"]}
+MEASURES = ("modes/captured", "wasserstein/exact", "fid/classifier", "health/copy_rate")
+FIGURES = ("vanishing_gradients", "clip_too_tight", "mode_collapse", "memorization")
 
 
 def _train(job: tuple[str, list[str], Path]) -> Path:
@@ -50,17 +62,24 @@ def _measures(run: Path) -> dict[str, float]:
 
     final: dict[str, float] = {}
     for record in read_jsonl(run / "metrics.jsonl"):
-        final.update({k: record[k] for k in ("modes/captured", "wasserstein/exact") if k in record})
+        final.update({k: record[k] for k in MEASURES if k in record})
     return final
 
 
 def doctor(quick: bool, work: Path) -> dict[str, Any]:
+    from bench.conditional import fashion
     from gan_cli.doctor.figure import draw
     from gan_cli.doctor.report import diagnose_run, load, with_remedy
 
-    zoo = dict(list(ZOO.items())[:2]) if quick else ZOO
+    zoo = dict(list(ZOO.items())[:2]) if quick else dict(ZOO)
+    healthy = {"default": []} if quick else dict(HEALTHY)
+    root = None if quick else fashion(work)
+    if root is not None:  # the image failures, where the real images are at hand
+        data = [f"data.root={root}"]
+        zoo |= {k: [*IMAGE_RUN, *data, *v] for k, v in IMAGE_ZOO.items()}
+        healthy |= {k: [*v, *data] for k, v in IMAGE_HEALTHY.items()}
     jobs = [(f"zoo_{k}", v, work) for k, v in zoo.items()]
-    jobs += [(f"healthy_{k}", v, work) for k, v in HEALTHY.items()]
+    jobs += [(f"healthy_{k}", v, work) for k, v in healthy.items()]
     with ThreadPool(2) as pool:  # one process a core
         pool.map(_train, jobs)
     rows, remedied = [], []
@@ -83,9 +102,10 @@ def doctor(quick: bool, work: Path) -> dict[str, Any]:
             cured = diagnose_run(work / f"remedy_{row['built']}")
             row["after"] = _measures(cured.path)
             row["after_findings"] = [f.rule for f in cured.findings]
-    healthy = {k: [f.rule for f in diagnose_run(work / f"healthy_{k}").findings] for k in HEALTHY}
-    healthy_measures = {k: _measures(work / f"healthy_{k}") for k in HEALTHY}
-    return {"zoo": rows, "healthy": healthy, "healthy_measures": healthy_measures, "steps": 1500}
+    found = {k: [f.rule for f in diagnose_run(work / f"healthy_{k}").findings] for k in healthy}
+    measures = {k: _measures(work / f"healthy_{k}") for k in healthy}
+    cost = health_cost(quick, work)
+    return {"zoo": rows, "healthy": found, "healthy_measures": measures, "cost": cost}
 
 
 def figures(work: Path, results: Path) -> None:
@@ -94,3 +114,51 @@ def figures(work: Path, results: Path) -> None:
         png = work / f"doctor_{built}.png"
         if png.is_file():
             shutil.copy(png, results / png.name)
+
+
+COST_CASES = {  # the defaults of each model: what the health scalars cost a logged step
+    "mlp toy2d wgan_gp": ["model=mlp", "data=toy2d", "loss=wgan_gp"],
+    "dcgan cifar10 vanilla": ["model=dcgan", "data=cifar10", "loss=vanilla"],
+    "dcgan cifar10 wgan": ["model=dcgan", "data=cifar10", "loss=wgan"],
+}
+
+
+def health_cost(quick: bool, work: Path) -> dict[str, Any]:
+    """Seconds of a training step, and of the health scalars of one logged step (read
+    from that step's output and gradients, as the loop does), on the CPU; their share
+    of a step at the default cadence (trainer.log_every steps per logged step)."""
+    import time
+
+    import torch
+
+    from bench.common import config, data_root
+    from gan_cli.config.build import assemble
+    from gan_cli.config.checks import check
+    from gan_cli.training.health import health
+    from gan_cli.training.step import Guard, autocast, train_step
+
+    steps = 5 if quick else 30
+    out: dict[str, Any] = {}
+    for name, overrides in COST_CASES.items():
+        root = [f"data.root={data_root(work / 'data')}"] if "data=toy2d" not in overrides else []
+        cfg = check(config(*overrides, *root, "logger=none"))
+        gan, data = assemble(cfg, torch.device("cpu"))
+        guard, precision = Guard("stop", None), autocast(torch.device("cpu"), "32")
+        train_step(gan, data, 1, guard, precision)  # warm up
+        start = time.perf_counter()
+        for step in range(steps):
+            result = train_step(gan, data, step + 2, guard, precision)
+        step_s = (time.perf_counter() - start) / steps
+        start = time.perf_counter()
+        for _ in range(steps):
+            constraint = gan.constraint.health(gan.critic)
+            health(gan.generator, gan.critic, result, gan.objective.decision, constraint)
+        health_s = (time.perf_counter() - start) / steps
+        every = cfg.trainer.log_every
+        out[name] = {
+            "step_s": step_s,
+            "health_s": health_s,
+            "log_every": every,
+            "share": health_s / (every * step_s),
+        }
+    return out

@@ -584,6 +584,47 @@ def _gpu() -> str:
     return _table(["model", "loss", "precision", "compile", "images/s"], rows)
 
 
+def _doctor_zoo() -> str:
+    r = _load("doctor")["result"]
+    rows = []
+    for z in r["zoo"]:
+        before, after = z.get("before", {}), z.get("after", {})
+
+        def measure(m: dict) -> str:
+            modes = m.get("modes/captured")
+            w1 = m.get("wasserstein/exact")
+            return f"{_or_dash(modes, '{:.0f}')} / {_or_dash(w1, '{:.3f}')}"
+
+        rows.append(
+            [
+                f"`{z['built']}`",
+                "`" + " ".join(z["overrides"]) + "`",
+                f"`{z['findings'][0]}`" if z["findings"] else "none",
+                measure(before),
+                "`" + " ".join(z.get("remedy", [])) + "`",
+                measure(after) if after else "-",
+                ", ".join(z.get("after_findings", [])) or "none",
+            ]
+        )
+    header = ["built in", "overrides", "first finding", "modes / W1"]
+    header += ["first remedy", "after: modes / W1", "after: findings"]
+    return _table(header, rows)
+
+
+def _doctor_healthy() -> str:
+    r = _load("doctor")["result"]
+    rows = [
+        [
+            f"`{name}`",
+            ", ".join(found) or "none",
+            _or_dash(r["healthy_measures"][name].get("modes/captured"), "{:.0f}"),
+            _or_dash(r["healthy_measures"][name].get("wasserstein/exact"), "{:.3f}"),
+        ]
+        for name, found in r["healthy"].items()
+    ]
+    return _table(["run", "findings", "modes", "W1"], rows)
+
+
 def headline() -> str:
     """README's one results table: the tuned toy settings against the best published
     rows, and the Fashion-MNIST recipes against the real data's floor."""
@@ -643,6 +684,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "gpu": _gpu,
     "data_decode": _data_decode,
     "data_batches": _data_batches,
+    "doctor_zoo": _doctor_zoo,
+    "doctor_healthy": _doctor_healthy,
     "data_memory": _data_memory,
     "data_steps": _data_steps,
 }

@@ -29,6 +29,7 @@ LONGEST_FIRST = (  # by their time in make test (compile on a cold cache), longe
     "test_sample",
     "test_training_options",
     "test_doc_commands",
+    "test_doctor",
     "test_sweep",
     "test_own_images",
     "test_preemption",

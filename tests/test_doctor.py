@@ -293,7 +293,7 @@ def test_gan_doctor_on_a_run(clipped_run, tmp_path):
 
 def test_gan_doctor_on_a_sweep(clipped_run, tmp_path):
     sweep = tmp_path / "sweep"
-    for i, (clip, lipschitz) in enumerate([(0.0001, 1e-6), (0.1, 1.0), (0.2, 1.2)]):
+    for clip, lipschitz in [(0.0001, 1e-6), (0.1, 1.0), (0.2, 1.2)]:
         job = sweep / f"loss.clip={clip}"
         (job / ".hydra").mkdir(parents=True)
         config = yaml.safe_load((clipped_run / "config.yaml").read_text())
@@ -368,3 +368,46 @@ def test_doctor_stop_with_an_unknown_rule_is_one_line(tmp_path):
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert "doctor.stop" in line and "mode_collapse" in line and "no_progress" in line
+
+
+@pytest.mark.slow
+def test_doctor_stop_ends_a_collapsed_sweep_job_with_its_checkpoint(tmp_path):
+    done = gan_train(
+        "-m",
+        "loss=wgan",
+        "loss.clip=0.0001,0.05",
+        "trainer.steps=300",
+        "trainer.eval_every=100",
+        "trainer.sample_every=0",
+        "doctor.stop=[clip_too_tight]",
+        "logger=none",
+        "hydra.sweep.dir=sweep",
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr  # a stopped job is no failure
+    stopped, ok = (tmp_path / "sweep" / "loss.clip=0.0001"), (tmp_path / "sweep" / "loss.clip=0.05")
+    status = json.loads((stopped / "status.json").read_text())
+    assert status["status"] == "stopped" and "clip_too_tight" in status["error"]
+    assert torch.load(stopped / "checkpoints" / "last.pt", weights_only=True)["step"] == 200
+    assert json.loads((ok / "status.json").read_text())["status"] == "ok"
+    assert torch.load(ok / "checkpoints" / "last.pt", weights_only=True)["step"] == 300
+
+
+@pytest.mark.slow
+def test_try_trains_the_remedies_and_says_which_cured(clipped_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(clipped_run, run)
+    done = subprocess.run(
+        [str(BIN / "gan-doctor"), str(run), "try=true", "try.n=1", "try.steps=200"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert "loss=wgan_gp" in done.stdout and "cured" in done.stdout, done.stdout + done.stderr
+    trial = run / "doctor_try" / "remedy_1"
+    assert json.loads((trial / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 200
+    assert "loss=wgan_gp" in yaml.safe_load((trial / ".hydra" / "overrides.yaml").read_text())
+    assert done.returncode == (0 if "| yes" in done.stdout or " yes" in done.stdout else 1)

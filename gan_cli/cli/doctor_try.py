@@ -18,7 +18,7 @@ from pathlib import Path
 from gan_cli.core.console import console, print_table
 from gan_cli.core.errors import UserError
 from gan_cli.doctor import RULES, Finding, judge
-from gan_cli.doctor.report import Diagnosis, diagnose_run, load, with_remedy
+from gan_cli.doctor.report import Diagnosis, load, with_remedy
 from gan_cli.doctor.rules import Quality
 
 

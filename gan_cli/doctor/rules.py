@@ -122,7 +122,8 @@ def _divergence_evidence(p: Point, run: Scalars) -> str:
             f"{q.key} is back up to {p.values[q.key]:.3g} after reaching {p.values['best']:.3g} "
             f"(over {WORSE}x its best): the game oscillates away from a good point"
         )
-    return f"health/grad_g = {p.values.get('health/grad_g', math.nan):.3g}, over {EXPLODE:g}x its median"
+    g = p.values.get("health/grad_g", math.nan)
+    return f"health/grad_g = {g:.3g}, over {EXPLODE:g}x its median"
 
 
 rule(
@@ -290,7 +291,8 @@ rule(
     why="Goodfellow et al. 2014, Sec. 3: with log(1 - D(G(z))) the gradient vanishes once D "
     "rejects the fakes confidently; Arjovsky & Bottou 2017 show it for any near-perfect D",
     evidence=lambda p, run: (
-        f"health/grad_g = {p.values['health/grad_g']:.3g}, {p.values['health/grad_g'] / p.values['peak']:.2%} "
+        f"health/grad_g = {p.values['health/grad_g']:.3g}, "
+        f"{p.values['health/grad_g'] / p.values['peak']:.2%} "
         f"of its peak {p.values['peak']:.3g}"
         + (
             f"; health/d_accuracy = {p.values['health/d_accuracy']:.2f}"
@@ -467,7 +469,8 @@ rule(
     "sit between the zoo's stalled runs and the tuned recipes' (bench doctor part)",
     evidence=lambda p, run: (
         f"{next(iter(p.values))} = {next(iter(p.values.values())):.3g}, "
-        f"{next(iter(p.values.values())) / p.values['floor']:.1f}x the floor {p.values['floor']:.3g}; "
+        f"{next(iter(p.values.values())) / p.values['floor']:.1f}x "
+        f"the floor {p.values['floor']:.3g}; "
         f"it was {p.values['earlier']:.3g} in the first half"
     ),
     remedies=lambda run: [
@@ -547,8 +550,12 @@ def _collapse_remedies(run: Scalars) -> list:
     elif toy and run.get("loss.gp_lambda") != 0.1:
         found.append(Remedy(("loss.gp_lambda=0.1",), "the WGAN-GP toy code's lambda"))
     if objective(run) == "Minimax" and constraint(run) == "Constraint":
-        found.append(Remedy(("loss.constraint=r1", "loss.r1_gamma=0.1"),
-                            "R1 on the discriminator (Mescheder et al. 2018)"))
+        found.append(
+            Remedy(
+                ("loss.constraint=r1", "loss.r1_gamma=0.1"),
+                "R1 on the discriminator (Mescheder et al. 2018)",
+            )
+        )
     if int(run.get("loss.pack", 1) or 1) == 1:
         found.append(Remedy(("loss.pack=4",), "PacGAN: the critic judges packs of 4 (Lin et al.)"))
     return found

@@ -153,8 +153,9 @@ def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -
 
 class LogLosses(Periodic):
     """The step's losses, the critic's estimate on its last training batch, the health
-    scalars (gan_cli.training.health), skipped steps, and generator steps per second since the last log (the training steps alone:
-    time/steps_per_s of a run is the same however often it evaluates)."""
+    scalars (gan_cli.training.health), skipped steps, and generator steps per second
+    since the last log (the training steps alone: time/steps_per_s of a run is the same
+    however often it evaluates)."""
 
     def __init__(self, every: int, last: int, gan: GAN, guard: Guard, clock: StepClock) -> None:
         super().__init__(every, last)
