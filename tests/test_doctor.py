@@ -204,6 +204,30 @@ def test_accuracy_and_rt_against_their_definitions():
     assert "health/d_accuracy" not in critic
 
 
+def test_gradient_norms_and_clip_saturation_against_their_definitions():
+    from gan_cli.constraints.weight_clipping import WeightClipping
+    from gan_cli.training.health import health
+
+    torch.manual_seed(0)
+    g, d = torch.nn.Linear(2, 2), torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Linear(4, 1))
+    g(torch.randn(8, 2)).square().sum().backward()
+    d(torch.randn(8, 2)).sum().backward()
+    with torch.no_grad():
+        d[0].weight[:2] = 0.01  # 4 of the critic's 17 numbers at the bound 0.01
+    out = {"real_out": torch.ones(4), "fake_out": -torch.ones(4)}
+    clip = WeightClipping(0.01).health(d)
+    got = health(g, d, out, 0.0, clip)
+    flat = lambda m: torch.cat([p.grad.flatten() for p in m.parameters()])  # noqa: E731
+    assert got["health/grad_g"] == pytest.approx(flat(g).norm().item())
+    assert got["health/grad_d"] == pytest.approx(flat(d).norm().item())
+    layers = [d[0].weight.grad.norm().item(), d[1].weight.grad.norm().item()]
+    assert got["health/grad_d_layer_min"] == pytest.approx(min(layers))
+    assert got["health/grad_d_layer_max"] == pytest.approx(max(layers))
+    at_bound = sum(int((p.abs() >= 0.0099).sum()) for p in d.parameters())
+    assert got["health/clip_saturation"] == pytest.approx(at_bound / 17)
+    assert got["health/d_accuracy"] == 1.0 and got["health/rt"] == 1.0
+
+
 def test_diversity_is_one_for_the_same_spread_and_zero_for_a_point():
     x = torch.randn(200, 5, generator=torch.Generator().manual_seed(0))
     assert diversity(x, x).item() == pytest.approx(1.0)

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from gan_cli.data.base import IMAGES
@@ -23,6 +24,7 @@ from gan_cli.metrics.domain_classifier import for_data
 from gan_cli.models.packing import pack
 
 TRAIN_EXAMPLES = 10_000  # training images the copies are looked for among (the first ones)
+PIXEL_SIDE = 32  # without a classifier, copies are looked for in pixels at this side at most
 _FEATURES: dict[tuple, Tensor] = {}  # (classifier, data) -> the training images' features
 
 
@@ -42,13 +44,21 @@ def _features(ev: Evaluation) -> tuple[Tensor, Tensor, Tensor]:
     where the data has labels (stacked digits have none of their own), else pixels."""
     n = min(TRAIN_EXAMPLES, ev.data.n_examples)
     if ev.data.labels is None or ev.data.digits is not None:
-        flat = [x.flatten(1).double() for x in (ev.fake, ev.data.heldout)]
-        return flat[0], flat[1], ev.data.first_examples(n).flatten(1).double()
+        flat = [pixels(x) for x in (ev.fake, ev.data.heldout, ev.data.first_examples(n))]
+        return flat[0], flat[1], flat[2]
     net = for_data(ev.data, ev.settings.classifier_steps)
     key = (net.path, id(ev.data))
     if key not in _FEATURES:  # the training set does not change during a run
         _FEATURES[key] = net.read(ev.data.first_examples(n))[0]
     return read(ev, ev.fake)[0], read(ev, ev.data.heldout)[0], _FEATURES[key]
+
+
+def pixels(x: Tensor) -> Tensor:
+    """Images (N, C, H, W) as rows of pixels, averaged down to at most PIXEL_SIDE a side
+    (a copy is a copy at any size; a 256-pixel row would make the search 64 times dearer)."""
+    if x.shape[-1] > PIXEL_SIDE:
+        x = F.adaptive_avg_pool2d(x.float(), PIXEL_SIDE)
+    return x.flatten(1).double()
 
 
 def copy_rate(fake: Tensor, heldout: Tensor, train: Tensor) -> float:
