@@ -176,6 +176,15 @@ def test_a_non_finite_loss_is_divergence_at_its_step():
     assert isinstance(found, Finding) and found.began == 300
 
 
+def test_a_run_that_stopped_on_a_non_finite_loss_is_divergence(clipped_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(clipped_run, run, ignore=shutil.ignore_patterns("wandb", "checkpoints"))
+    error = "Diverged: step 250: loss/d is nan (trainer.nan_policy=stop)"
+    (run / "status.json").write_text(json.dumps({"status": "failed", "error": error}))
+    found = gan_cli.diagnose(run).findings[0]
+    assert found.rule == "divergence" and "loss/d is nan" in found.evidence
+
+
 def test_a_remedy_replaces_the_runs_keys_and_a_group_switch_drops_its_nodes():
     run = ["loss=vanilla", "loss.saturating=true", "optim.d.lr=1e-3", "trainer.steps=900"]
     from gan_cli.doctor.base import Remedy

@@ -74,10 +74,12 @@ def show_run(d: report.Diagnosis, remedies: int = 3) -> None:
 
 
 def show_sweep(diagnoses: list[report.Diagnosis]) -> None:
-    """One line a job, then which swept values failed how."""
+    """One line a job (its findings, worst first, and since when), then which swept
+    values failed how."""
     rows = []
     for d in diagnoses:
-        outcome = d.problem or (", ".join(f.rule for f in d.findings) or "healthy")
+        found = ", ".join(f"{f.rule} (step {f.began})" for f in d.findings)
+        outcome = d.problem or found or "healthy"
         rows.append([d.path.name, outcome])
     print_table(f"{len(diagnoses)} jobs", ["job", "findings (worst first)"], rows)
     table = report.swept_values(diagnoses)
@@ -108,9 +110,7 @@ def run(argv: list[str]) -> int:
 
             if (png := draw(d, report.load(d.path), d.path / "doctor.png")) is not None:
                 console.print(f"wrote {png}", soft_wrap=True, highlight=False)
-    else:
-        for d in diagnoses:
-            show_run(d, remedies=1)
+    else:  # one line a job; gan-doctor JOB_FOLDER tells one job's whole story
         show_sweep(diagnoses)
     if all(d.problem for d in diagnoses):
         return 2

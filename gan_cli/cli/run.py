@@ -187,6 +187,8 @@ def _hydra_main(cfg: DictConfig) -> dict[str, float] | float:
             except UserError as e:
                 exit_with(e)
             except Diverged as e:  # the W&B run is already marked failed
+                if main_rank:  # what gan-doctor reads of a run that stopped
+                    sweep.write_status(run_dir, "failed", {}, f"Diverged: {e}")
                 exit_with(e, code=1)
         # In a sweep a failed job is recorded and the sweep goes on (the summary counts it).
         try:

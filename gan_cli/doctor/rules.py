@@ -81,7 +81,7 @@ WORSE = 2.5  # the quality measure back above 2.5 x the best it reached, after t
 
 def _divergence(run: Scalars) -> list[Point] | Unchecked:
     points = []
-    losses = {k: run.series(k) for k in ("loss/d", "loss/g")}
+    losses = {k: run.series(k) for k in ("loss/d", "loss/g", "health/grad_g", "health/grad_d")}
     for key, series in losses.items():
         for step, value in series:
             if not math.isfinite(value):
@@ -113,7 +113,7 @@ def _divergence(run: Scalars) -> list[Point] | Unchecked:
 def _divergence_evidence(p: Point, run: Scalars) -> str:
     if "stopped" in p.values:
         return f"the run stopped at step {p.step}: {run.stopped}"
-    bad = [k for k in ("loss/d", "loss/g") if k in p.values]
+    bad = [k for k in ("loss/d", "loss/g", "health/grad_g", "health/grad_d") if k in p.values]
     if bad:
         return f"{bad[0]} is {p.values[bad[0]]} at step {p.step}"
     q = Quality.of(run)
