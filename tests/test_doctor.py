@@ -444,3 +444,17 @@ def test_try_trains_the_remedies_and_says_which_cured(clipped_run, tmp_path):
     assert json.loads((trial / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 200
     assert "loss=wgan_gp" in yaml.safe_load((trial / ".hydra" / "overrides.yaml").read_text())
     assert done.returncode == (0 if "| yes" in done.stdout or " yes" in done.stdout else 1)
+
+
+def test_a_config_from_before_the_doctor_gets_train_yamls_doctor_defaults():
+    """A checkpoint of a run trained before the doctor carries no `doctor` node: typed,
+    it gets the schema's defaults, which are train.yaml's."""
+    from omegaconf import OmegaConf
+
+    from gan_cli.config.schema import typed
+    from tests.helpers import compose
+
+    now = compose()
+    old = OmegaConf.to_container(now)
+    old.pop("doctor")
+    assert typed(OmegaConf.create(old)).doctor == typed(now).doctor

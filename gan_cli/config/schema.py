@@ -113,10 +113,13 @@ def _rule_names(names: Any) -> bool:
     return all(n in RULES for n in names)
 
 
-class Doctor:  # the doctor's rules during training (gan_cli.doctor)
-    enabled: bool
-    stop: Annotated[list[str], Check(_rule_names, "a list of the doctor's rules: " + RULE_NAMES)]
-    patience: Annotated[int, POSITIVE_INT]
+class Doctor:  # the doctor's rules during training (gan_cli.doctor); the defaults here are
+    # train.yaml's, for the configs of runs trained before the doctor (their checkpoints)
+    enabled: bool = True
+    stop: Annotated[
+        list[str], Check(_rule_names, "a list of the doctor's rules: " + RULE_NAMES)
+    ] = []  # noqa: E501
+    patience: Annotated[int, POSITIVE_INT] = 2
 
 
 class Boost:  # +boost=adagan (conf/boost/adagan.yaml says what each key does)

@@ -21,27 +21,31 @@ HEALTHY_PANELS = (
 def draw(diagnosis: Diagnosis, run: Scalars, path: Path) -> Path | None:
     """Write the figure; None when the run logs none of the scalars to draw."""
     panels = [
-        (f"{f.rule} (since step {f.began})", f.plot, f.lines, f.began) for f in diagnosis.findings
+        (f"{f.rule} (since step {f.began})", f.plot, thresholds(f.lines, f.values), f.began)
+        for f in diagnosis.findings
     ] or [(title, keys, {}, None) for title, keys in HEALTHY_PANELS]
     panels = [p for p in panels if any(run.series(k) for k in p[1])]
     if not panels:
         return None
     plt = pyplot()
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.6 * len(panels)), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (title, keys, lines, began) in zip(axes[:, 0], panels, strict=True):
-        for key in keys:
+        shown = [k for k in keys if any(math.isfinite(v) for _, v in run.series(k))]
+        handles = []
+        for i, key in enumerate(shown):  # the first on the left axis, the others on the right
+            side = ax if i == 0 else (handles[-1].axes if i > 1 else ax.twinx())
             points = [(s, v) for s, v in run.series(key) if math.isfinite(v)]
-            if not points:
-                continue
-            (line,) = ax.plot(*zip(*points, strict=True), label=key, lw=1.2)
+            (line,) = side.plot(*zip(*points, strict=True), label=key, lw=1.2, color=colors[i])
+            handles.append(line)
             if key in lines:
-                ax.axhline(lines[key], ls="--", lw=1, color=line.get_color())
+                side.axhline(lines[key], ls="--", lw=1, color=line.get_color())
+            if _spans_decades(run, (key,)):
+                side.set_yscale("log")
         if began is not None:
             ax.axvline(began, color="0.4", lw=1, ls=":")
-        if _spans_decades(run, keys):
-            ax.set_yscale("log")
-        ax.set_title(title, fontsize=10, loc="left")
-        ax.legend(fontsize=8, loc="best")
+        ax.set_title(title + "; dashed: thresholds", fontsize=10, loc="left")
+        ax.legend(handles=handles, fontsize=8, loc="best")
         ax.set_xlabel("step", fontsize=8)
     fig.suptitle(f"gan-doctor: {diagnosis.path.name}", fontsize=11)
     fig.tight_layout()
@@ -49,6 +53,18 @@ def draw(diagnosis: Diagnosis, run: Scalars, path: Path) -> Path | None:
         fig.savefig(f, format="png", dpi=90)
     plt.close(fig)
     return path
+
+
+def thresholds(lines: dict[str, float], values: dict[str, float]) -> dict[str, float]:
+    """The rule's fixed threshold lines, with those a finding computed: the least modes,
+    classes or recall that are not collapse, and the real data's floor of the measure."""
+    found = dict(lines)
+    measured = [k for k in values if "/" in k]
+    if "least" in values and measured:
+        found[measured[0]] = values["least"]
+    if "floor" in values and measured:
+        found[measured[0]] = values["floor"]
+    return found
 
 
 def _spans_decades(run: Scalars, keys: tuple[str, ...]) -> bool:
