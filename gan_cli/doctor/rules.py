@@ -273,10 +273,13 @@ def _vanishing(run: Scalars) -> list[Point] | Unchecked:
 
 def _vanishing_remedies(run: Scalars) -> list:
     found = []
-    if run.get("loss.saturating"):
-        found.append(Remedy(("loss.saturating=false",), "the non-saturating loss -log D(G(z))"))
+    # WGAN-GP first: its critic's gradient does not saturate however strong the critic is;
+    # the non-saturating loss alone leaves a discriminator that wins (the bench's zoo run
+    # with it collapses to one mode)
     if not is_wgan_gp(run):
         found.append(Remedy(("loss=wgan_gp",), "a critic whose gradient does not saturate"))
+    if run.get("loss.saturating"):
+        found.append(Remedy(("loss.saturating=false",), "the non-saturating loss -log D(G(z))"))
     if (d := lr(run, "d")) is not None:
         found.append(Remedy((f"optim.d.lr={d / 4:.3g}",), "a slower discriminator"))
     return found
@@ -322,12 +325,16 @@ def _overpowers(run: Scalars) -> list[Point] | Unchecked:
 
 def _overpowers_remedies(run: Scalars) -> list:
     found = []
-    if (n := int(run.get("loss.n_critic", 1) or 1)) > 1:
-        found.append(Remedy((f"loss.n_critic={max(1, n // 5)}",), "fewer critic steps per G step"))
-    if (d := lr(run, "d")) is not None:
-        found.append(Remedy((f"optim.d.lr={d / 5:.3g}",), "a slower critic"))
+    n, g, d = int(run.get("loss.n_critic", 1) or 1), lr(run, "g"), lr(run, "d")
+    if objective(run) != "Wasserstein" and (n > 1 or (g is not None and d is not None and d > g)):
+        matched = ("loss.n_critic=1", *([f"optim.d.lr={g:.3g}"] if g and d and d > g else []))
+        found.append(Remedy(matched, "a discriminator as fast as the generator: one step each"))
     if not is_wgan_gp(run):
         found.append(Remedy(("loss=wgan_gp",), "a critic held to 1-Lipschitz"))
+    if n > 1 and objective(run) == "Wasserstein":
+        found.append(Remedy((f"loss.n_critic={max(1, n // 5)}",), "fewer critic steps"))
+    if d is not None:
+        found.append(Remedy((f"optim.d.lr={d / 5:.3g}",), "a slower critic"))
     return found
 
 
@@ -434,6 +441,19 @@ rule(
 
 # --- whether it improves, and what it covers -----------------------------------------------
 
+
+def _slow_generator(run: Scalars) -> list:
+    """A generator's learning rate far under the critic's: the generator hardly moves."""
+    g, d = lr(run, "g"), lr(run, "d")
+    if g is not None and d is not None and g < d / 10:
+        return [
+            Remedy((f"optim.g.lr={d:.3g}",), "the generator's learning rate up to the critic's")
+        ]
+    if g is not None and g < 1e-5:
+        return [Remedy(scaled_lrs(run, 10), "larger steps: the learning rates look too small")]
+    return []
+
+
 STALLED = 0.9  # the latest half of the run improved the measure by less than 10%
 
 
@@ -474,11 +494,7 @@ rule(
         f"it was {p.values['earlier']:.3g} in the first half"
     ),
     remedies=lambda run: [
-        *(
-            [Remedy(scaled_lrs(run, 10), "larger steps: the learning rates look too small")]
-            if (lr(run, "g") or 1) < 1e-5
-            else []
-        ),
+        *_slow_generator(run),
         Remedy((f"trainer.steps={2 * run.target}",), "train twice as long"),
         *(
             []
