@@ -24,6 +24,7 @@ from bench.conditional import conditional
 from bench.data import data
 from bench.doctor import doctor
 from bench.doctor import figures as doctor_figures
+from bench.doctor import record as doctor_record
 from bench.gpu import gpu
 from bench.image_metrics import SCALARS as SHOWN
 from bench.image_metrics import image_metrics
@@ -76,12 +77,13 @@ def main() -> None:
     parser.add_argument(
         "--record",
         action="store_true",
-        help="architectures, collapse, images (the first of --only): record the jobs a stopped or "
-        "running run finished in --work (marked partial), run nothing",
+        help="architectures, collapse, images, doctor (the first of --only): record the jobs "
+        "a stopped or running run finished in --work (marked partial), run nothing",
     )
     args = parser.parse_args()
     if args.record:  # what --reuse would keep, written down before a machine goes away
-        part = args.only[0] if args.only[0] in ("collapse", "images") else "architectures"
+        part = args.only[0]
+        part = part if part in ("collapse", "images", "doctor") else "architectures"
         path = RESULTS / f"{part}.json"
         before = json.loads(path.read_text()) if path.is_file() else {"machine": machine()}
         if part == "collapse":
@@ -90,6 +92,10 @@ def main() -> None:
         elif part == "images":
             result = images_record(args.work)
             done = len(result["runs"])
+        elif part == "doctor":
+            result = doctor_record(args.work)
+            doctor_figures(args.work, RESULTS)
+            done = len(result["zoo"]) + len(result["healthy"])
         else:
             result = architectures_record(args.work)
             done = len(result["random"]["jobs"])

@@ -84,9 +84,30 @@ def _measures(run: Path) -> dict[str, float]:
 
 
 def doctor(quick: bool, work: Path) -> dict[str, Any]:
+    """Train what --work lacks, then read every run."""
+    zoo, healthy = _jobs(quick, work)
+    jobs = [(f"healthy_{k}", v, work) for k, v in healthy.items()][:1]  # the longest first
+    jobs += [(f"zoo_{k}", v, work) for k, v in zoo.items()]
+    jobs += [(f"healthy_{k}", v, work) for k, v in healthy.items()][1:]
+    with ThreadPool(2) as pool:  # one process a core, one job at a time each
+        list(pool.imap_unordered(_train, jobs))
+    remedied = _remedies(zoo, work)
+    with ThreadPool(2) as pool:
+        list(pool.imap_unordered(_train, remedied))
+    return {**_read(zoo, healthy, work), "cost": health_cost(quick, work)}
+
+
+def record(work: Path) -> dict[str, Any]:
+    """What the runs a stopped or running bench finished in --work show; trains nothing."""
+    zoo, healthy = _jobs(False, work)
+    done = lambda name: (work / name / DONE).is_file()  # noqa: E731
+    zoo = {k: v for k, v in zoo.items() if done(f"zoo_{k}")}
+    healthy = {k: v for k, v in healthy.items() if done(f"healthy_{k}")}
+    return {**_read(zoo, healthy, work, done), "cost": health_cost(False, work)}
+
+
+def _jobs(quick: bool, work: Path) -> tuple[dict, dict]:
     from bench.conditional import fashion
-    from gan_cli.doctor.figure import draw
-    from gan_cli.doctor.report import diagnose_run, load, with_remedy
 
     zoo = dict(list(ZOO.items())[:2]) if quick else dict(ZOO)
     healthy = {"default": []} if quick else dict(HEALTHY)
@@ -95,35 +116,44 @@ def doctor(quick: bool, work: Path) -> dict[str, Any]:
         data = [f"data.root={root}"]
         zoo = {k: [*IMAGE_RUN, *data, *v] for k, v in IMAGE_ZOO.items()} | zoo
         healthy = {k: [*v, *data] for k, v in IMAGE_HEALTHY.items()} | healthy
-    jobs = [(f"healthy_{k}", v, work) for k, v in healthy.items()][:1]  # the longest first
-    jobs += [(f"zoo_{k}", v, work) for k, v in zoo.items()]
-    jobs += [(f"healthy_{k}", v, work) for k, v in healthy.items()][1:]
-    with ThreadPool(2) as pool:  # one process a core
-        list(pool.imap_unordered(_train, jobs))  # one job at a time: the longest first
-    rows, remedied = [], []
+    return zoo, healthy
+
+
+def _remedies(zoo: dict, work: Path) -> list:
+    """The zoo runs trained again with the first remedy gan-doctor prints for them."""
+    from gan_cli.doctor.report import diagnose_run, with_remedy
+
+    jobs = []
     for built, overrides in zoo.items():
         d = diagnose_run(work / f"zoo_{built}")
-        first = d.findings[0] if d.findings else None
-        remedy = first.remedies[0] if first and first.remedies else None
+        if d.findings and d.findings[0].remedies:
+            jobs.append(
+                (f"remedy_{built}", with_remedy(overrides, d.findings[0].remedies[0]), work)
+            )
+    return jobs
+
+
+def _read(zoo: dict, healthy: dict, work: Path, done=lambda name: True) -> dict[str, Any]:
+    from gan_cli.doctor.figure import draw
+    from gan_cli.doctor.report import diagnose_run, load
+
+    rows = []
+    for built, overrides in zoo.items():
+        d = diagnose_run(work / f"zoo_{built}")
         row = {"built": built, "overrides": overrides, "findings": [f.rule for f in d.findings]}
         row["before"] = _measures(d.path)
-        if remedy is not None:
-            row["remedy"] = list(remedy.overrides)
-            remedied.append((f"remedy_{built}", with_remedy(overrides, remedy), work))
-        rows.append(row)
-        if built in FIGURES and first is not None:
+        if d.findings and d.findings[0].remedies:
+            row["remedy"] = list(d.findings[0].remedies[0].overrides)
+            if done(f"remedy_{built}"):
+                cured = diagnose_run(work / f"remedy_{built}")
+                row["after"] = _measures(cured.path)
+                row["after_findings"] = [f.rule for f in cured.findings]
+        if built in FIGURES and d.findings:
             draw(d, load(d.path), work / f"doctor_{built}.png")
-    with ThreadPool(2) as pool:
-        list(pool.imap_unordered(_train, remedied))
-    for row in rows:
-        if "remedy" in row:
-            cured = diagnose_run(work / f"remedy_{row['built']}")
-            row["after"] = _measures(cured.path)
-            row["after_findings"] = [f.rule for f in cured.findings]
+        rows.append(row)
     found = {k: [f.rule for f in diagnose_run(work / f"healthy_{k}").findings] for k in healthy}
     measures = {k: _measures(work / f"healthy_{k}") for k in healthy}
-    cost = health_cost(quick, work)
-    return {"zoo": rows, "healthy": found, "healthy_measures": measures, "cost": cost}
+    return {"zoo": rows, "healthy": found, "healthy_measures": measures}
 
 
 def figures(work: Path, results: Path) -> None:
