@@ -124,7 +124,8 @@ def _remedies(zoo: dict, work: Path) -> list:
     from gan_cli.doctor.report import diagnose_run, with_remedy
 
     jobs = []
-    for built, overrides in zoo.items():
+    toy_first = sorted(zoo.items(), key=lambda kv: kv[0] in IMAGE_ZOO)  # the quick ones first
+    for built, overrides in toy_first:
         d = diagnose_run(work / f"zoo_{built}")
         if d.findings and d.findings[0].remedies:
             jobs.append(

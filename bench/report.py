@@ -591,6 +591,9 @@ def _doctor_zoo() -> str:
         before, after = z.get("before", {}), z.get("after", {})
 
         def measure(m: dict) -> str:
+            if "fid/classifier" in m:
+                fid, copies = m.get("fid/classifier"), m.get("health/copy_rate")
+                return f"{_or_dash(fid, '{:.2f}')} / {_or_dash(copies, '{:.2f}')}"
             modes = m.get("modes/captured")
             w1 = m.get("wasserstein/exact")
             return f"{_or_dash(modes, '{:.0f}')} / {_or_dash(w1, '{:.3f}')}"
@@ -603,26 +606,42 @@ def _doctor_zoo() -> str:
                 measure(before),
                 "`" + " ".join(z.get("remedy", [])) + "`",
                 measure(after) if after else "-",
-                ", ".join(z.get("after_findings", [])) or "none",
+                ", ".join(z.get("after_findings", [])) or ("none" if "after" in z else "-"),
             ]
         )
-    header = ["built in", "overrides", "first finding", "modes / W1"]
-    header += ["first remedy", "after: modes / W1", "after: findings"]
+    header = ["built in", "overrides", "first finding", "measures"]
+    header += ["first remedy", "after: measures", "after: findings"]
     return _table(header, rows)
 
 
 def _doctor_healthy() -> str:
     r = _load("doctor")["result"]
+    rows = []
+    for name, found in r["healthy"].items():
+        m = r["healthy_measures"][name]
+        rows.append(
+            [
+                f"`{name}`",
+                ", ".join(found) or "none",
+                _or_dash(m.get("modes/captured"), "{:.0f}"),
+                _or_dash(m.get("wasserstein/exact"), "{:.3f}"),
+                _or_dash(m.get("fid/classifier"), "{:.2f}"),
+            ]
+        )
+    return _table(["run", "findings", "modes", "W1", "fid/classifier"], rows)
+
+
+def _doctor_cost() -> str:
     rows = [
         [
-            f"`{name}`",
-            ", ".join(found) or "none",
-            _or_dash(r["healthy_measures"][name].get("modes/captured"), "{:.0f}"),
-            _or_dash(r["healthy_measures"][name].get("wasserstein/exact"), "{:.3f}"),
+            name,
+            f"{c['step_s'] * 1000:.1f} ms",
+            f"{c['health_s'] * 1000:.2f} ms",
+            f"{100 * c['share']:.3f}%",
         ]
-        for name, found in r["healthy"].items()
+        for name, c in _load("doctor")["result"]["cost"].items()
     ]
-    return _table(["run", "findings", "modes", "W1"], rows)
+    return _table(["model, data, loss", "step", "health scalars", "share of a step"], rows)
 
 
 def headline() -> str:
@@ -686,6 +705,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "data_batches": _data_batches,
     "doctor_zoo": _doctor_zoo,
     "doctor_healthy": _doctor_healthy,
+    "doctor_cost": _doctor_cost,
     "data_memory": _data_memory,
     "data_steps": _data_steps,
 }
