@@ -419,7 +419,8 @@ def test_doctor_stop_ends_a_collapsed_sweep_job_with_its_checkpoint(tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr  # a stopped job is no failure
-    stopped, ok = (tmp_path / "sweep" / "loss.clip=0.0001"), (tmp_path / "sweep" / "loss.clip=0.05")
+    sweep = tmp_path / "sweep"  # job folders are named by all their overrides
+    (stopped,), (ok,) = sweep.glob("*loss.clip=0.0001,*"), sweep.glob("*loss.clip=0.05,*")
     status = json.loads((stopped / "status.json").read_text())
     assert status["status"] == "stopped" and "clip_too_tight" in status["error"]
     assert torch.load(stopped / "checkpoints" / "last.pt", weights_only=True)["step"] == 200
