@@ -149,7 +149,7 @@ def test_the_python_examples_in_the_manual_run(dcgan, tmp_path, monkeypatch):
     export."""
     monkeypatch.chdir(tmp_path)
     program = gan_cli.load(dcgan.run_dir).export(tmp_path / "exported.pt2")[0]
-    for page in ("python-api.md", "export.md"):
+    for page in ("python-api.md", "export.md", "failures.md"):
         blocks = PYTHON.findall((DOCS / page).read_text())
         assert blocks, page
         for i, block in enumerate(blocks):
