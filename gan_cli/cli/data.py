@@ -16,9 +16,8 @@ packed again; a changed one is.
 from __future__ import annotations
 
 import logging
-import sys
 
-from gan_cli.core.console import console, err_console
+from gan_cli.core.console import command, console
 from gan_cli.core.errors import UserError
 
 ACTIONS = ("pack",)
@@ -50,19 +49,15 @@ def pack(overrides: list[str]) -> str:
 
 def main() -> None:
     """The `gan-data` command."""
-    argv = sys.argv[1:]
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__)
-        sys.exit(0 if argv else 2)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
+
+    def body(argv: list[str]) -> int:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
         if argv[0] not in ACTIONS:
             raise UserError(f"unknown action {argv[0]!r}; actions: {'|'.join(ACTIONS)}")
-        said = pack(argv[1:])
-    except UserError as e:
-        err_console.print(f"[bold red]gan-data: error:[/] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    console.print(f"gan-data: {said}", soft_wrap=True, highlight=False)
+        console.print(f"gan-data: {pack(argv[1:])}", soft_wrap=True, highlight=False)
+        return 0
+
+    command("gan-data", __doc__, body)
 
 
 if __name__ == "__main__":

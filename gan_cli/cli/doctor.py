@@ -14,10 +14,9 @@ docs/reference/doctor.md.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from gan_cli.core.console import console, err_console, print_table
+from gan_cli.core.console import command, console, print_table
 from gan_cli.core.errors import UserError
 from gan_cli.doctor import report
 
@@ -119,16 +118,7 @@ def run(argv: list[str]) -> int:
 
 def main() -> None:
     """The `gan-doctor` command."""
-    argv = sys.argv[1:]
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__)
-        sys.exit(0 if argv else 2)
-    try:
-        code = run(argv)
-    except UserError as e:
-        err_console.print(f"[bold red]gan-doctor: error:[/] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    sys.exit(code)
+    command("gan-doctor", __doc__, run)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,9 @@ and plot.pdf in the first folder given). With timelapse=true, each run's sample 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from gan_cli.core.console import console, err_console
+from gan_cli.core.console import command, console
 from gan_cli.core.errors import UserError
 
 OPTIONS = {
@@ -71,16 +70,13 @@ def run(argv: list[str]) -> list[str]:
 
 def main() -> None:
     """The `gan-plot` command."""
-    argv = sys.argv[1:]
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__)
-        sys.exit(0 if argv else 2)
-    try:
+
+    def body(argv: list[str]) -> int:
         wrote = run(argv)
-    except UserError as e:
-        err_console.print(f"[bold red]gan-plot: error:[/] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    console.print("gan-plot: wrote " + ", ".join(wrote), soft_wrap=True, highlight=False)
+        console.print("gan-plot: wrote " + ", ".join(wrote), soft_wrap=True, highlight=False)
+        return 0
+
+    command("gan-plot", __doc__, body)
 
 
 if __name__ == "__main__":

@@ -191,3 +191,23 @@ def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     lines = [title, *("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
                       for line in [columns, *rows])]  # fmt: skip
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+
+
+def command(name: str, doc: str, body: Callable[[list[str]], int]) -> None:
+    """A small command's life (gan-plot, gan-data, gan-doctor): its help text for no
+    arguments (exit 2) or -h/--help (exit 0); else `body(argv)`'s exit status, or for a
+    UserError its one line `NAME: error: ...` and exit status 2."""
+    import sys
+
+    from gan_cli.core.errors import UserError
+
+    argv = sys.argv[1:]
+    if not argv or argv[0] in ("-h", "--help"):
+        print(doc)
+        sys.exit(0 if argv else 2)
+    try:
+        code = body(argv)
+    except UserError as e:
+        err_console.print(f"[bold red]{name}: error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    sys.exit(code)
