@@ -88,7 +88,7 @@ def doctor(quick: bool, work: Path) -> dict[str, Any]:
     remedied = _remedies(zoo, work)
     with ThreadPool(2) as pool:
         list(pool.imap_unordered(_train, remedied))
-    return {**_read(zoo, healthy, work), "cost": health_cost(quick, work)}
+    return {**_read(zoo, healthy, work), "cost": health_cost(quick, work), "floors": toy_floors()}
 
 
 def record(work: Path) -> dict[str, Any]:
@@ -97,7 +97,28 @@ def record(work: Path) -> dict[str, Any]:
     done = lambda name: (work / name / DONE).is_file()  # noqa: E731
     zoo = {k: v for k, v in zoo.items() if done(f"zoo_{k}")}
     healthy = {k: v for k, v in healthy.items() if done(f"healthy_{k}")}
-    return {**_read(zoo, healthy, work, done), "cost": health_cost(False, work)}
+    return {**_read(zoo, healthy, work, done), "cost": health_cost(False, work)} | {
+        "floors": toy_floors()
+    }
+
+
+def toy_floors(seeds: int = 3) -> dict[str, float]:
+    """The exact W1 of 2,000 fresh points of each toy distribution to its 2,000 held-out
+    ones, the mean over seeds: the floor gan_cli.doctor.rules.TOY_FLOOR holds."""
+    import torch
+
+    from gan_cli.data.toy2d import DISTRIBUTIONS, Toy2D
+    from gan_cli.metrics.exact_w1 import exact_w1
+
+    floors = {}
+    for dist in DISTRIBUTIONS:
+        values = []
+        for seed in range(seeds):
+            heldout = Toy2D(distribution=dist, seed=seed).heldout
+            fresh = DISTRIBUTIONS[dist](len(heldout), torch.Generator().manual_seed(100 + seed))
+            values.append(exact_w1(fresh, heldout))
+        floors[dist] = sum(values) / seeds
+    return floors
 
 
 def _jobs(quick: bool, work: Path) -> tuple[dict, dict]:

@@ -631,6 +631,11 @@ def _doctor_healthy() -> str:
     return _table(["run", "findings", "modes", "W1", "fid/classifier"], rows)
 
 
+def _doctor_floors() -> str:
+    floors = _load("doctor")["result"].get("floors", {})
+    return ", ".join(f"{dist} {w1:.3f}" for dist, w1 in floors.items()) or "not measured yet"
+
+
 def _doctor_cost() -> str:
     rows = [
         [
@@ -706,6 +711,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "doctor_zoo": _doctor_zoo,
     "doctor_healthy": _doctor_healthy,
     "doctor_cost": _doctor_cost,
+    "doctor_floors": _doctor_floors,
     "data_memory": _data_memory,
     "data_steps": _data_steps,
 }

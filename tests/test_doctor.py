@@ -465,3 +465,14 @@ def test_a_config_from_before_the_doctor_gets_train_yamls_doctor_defaults():
     old = OmegaConf.to_container(now)
     old.pop("doctor")
     assert typed(OmegaConf.create(old)).doctor == typed(now).doctor
+
+
+@pytest.mark.slow  # 12 exact transport problems of 2,000 points
+def test_the_toy_floors_are_the_datas_own_w1():
+    from bench.doctor import toy_floors
+    from gan_cli.doctor.rules import TOY_FLOOR
+
+    measured = toy_floors()
+    assert TOY_FLOOR.keys() == measured.keys()
+    for dist, floor in measured.items():
+        assert TOY_FLOOR[dist] == pytest.approx(floor, abs=0.001), dist
