@@ -66,7 +66,7 @@ def is_wgan_gp(run: Scalars) -> bool:
 def unlimited(run: Scalars) -> Unchecked | None:
     """Unchecked where the training data is unlimited (toy2d draws fresh points)."""
     if str(run.get("data._target_", "")).endswith("Toy2D"):
-        return Unchecked("", "the training data is unlimited (toy2d draws fresh points)")
+        return Unchecked("", "the training data is unlimited: toy2d draws fresh points")
     return None
 
 
@@ -182,7 +182,7 @@ LOOSE_K = 10.0  # critic/lipschitz above this with few weights at the bound: no 
 
 def clipped(run: Scalars) -> Unchecked | None:
     if constraint(run) != "WeightClipping":
-        return Unchecked("", "the critic is not weight-clipped (loss.clip applies to loss=wgan)")
+        return Unchecked("", "the critic is not weight-clipped: loss.clip applies to loss=wgan")
     return None
 
 
@@ -192,9 +192,7 @@ def _clip_points(run: Scalars, fires) -> list[Point] | Unchecked:
     saturation = windowed(run, "health/clip_saturation")
     lipschitz = run.series("critic/lipschitz")
     if not lipschitz:
-        return Unchecked(
-            "", "critic/lipschitz is not logged (metrics.eval leaves `normalized` out)"
-        )
+        return Unchecked("", "critic/lipschitz is not logged: metrics.eval leaves `normalized` out")
     points = []
     for step, k in lipschitz:
         if step <= WARMUP * run.target or (s := at(saturation, step)) is None:
@@ -216,7 +214,7 @@ def _clip_evidence(p: Point, run: Scalars) -> str:
     k, s = p.values["critic/lipschitz"], p.values["health/clip_saturation"]
     return (
         f"critic/lipschitz = {k:.3g} with {s:.0%} of the critic's weights at the bound "
-        f"loss.clip={run.get('loss.clip')}"
+        f"(loss.clip={run.get('loss.clip')})"
     )
 
 
@@ -324,7 +322,7 @@ def _finite_data(run: Scalars, key: str, name: str) -> list[Point] | Unchecked:
         return unchecked(name, no)
     if not run.has(key):
         return Unchecked(
-            name, f"{key} is not logged (an evaluation with `overfitting` in metrics.eval)"
+            name, f"{key} is not logged: no evaluation computed `overfitting` (metrics.eval)"
         )
     limit = {"health/rv": OVERFITS, "health/copy_rate": COPIES}[key]
     return [Point(s, v > limit, {key: v}) for s, v in run.series(key) if math.isfinite(v)]
