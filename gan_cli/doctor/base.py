@@ -10,6 +10,7 @@ began. So a rule that cleared is silent, and one that comes back is found again.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -176,13 +177,10 @@ def finite(values: list[float]) -> list[float]:
 
 
 def at(series: list[tuple[int, float]], step: int) -> float | None:
-    """The series' latest value at or before `step`; None if it has none yet."""
-    found = None
-    for s, v in series:
-        if s > step:
-            break
-        found = v
-    return found
+    """The series' latest value at or before `step` (the series in step order, as a run
+    logs it); None if it has none yet. A binary search: rules ask this at every point."""
+    i = bisect.bisect_right(series, step, key=lambda point: point[0])
+    return series[i - 1][1] if i else None
 
 
 def median(values: list[float]) -> float:

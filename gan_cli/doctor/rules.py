@@ -10,6 +10,7 @@ which measures them on known-broken and known-healthy runs.
 
 from __future__ import annotations
 
+import bisect
 import math
 
 from gan_cli.doctor.base import Point, Remedy, Scalars, Unchecked, at, finite, median, rule
@@ -92,18 +93,25 @@ def _divergence(run: Scalars) -> list[Point] | Unchecked:
         return [Point(run.last_step, True, {"stopped": 1.0})]
     grads = run.series("health/grad_g")
     quality = Quality.of(run)
-    steps = sorted({s for s, _ in grads} | {s for s, _ in (quality.series if quality else [])})
-    for step in steps:
+    measured = quality.series if quality else []
+    so_far: list[float] = []  # the gradient norms up to the step, sorted (for the median)
+    best, g_next, q_next = math.inf, 0, 0  # the best quality so far; the next unread points
+    for step in sorted({s for s, _ in grads} | {s for s, _ in measured}):
+        while g_next < len(grads) and grads[g_next][0] <= step:
+            bisect.insort(so_far, grads[g_next][1])
+            g_next += 1
+        while q_next < len(measured) and measured[q_next][0] <= step:
+            best = min(best, measured[q_next][1])
+            q_next += 1
         if step <= WARMUP * run.target:
             continue
         values: dict[str, float] = {}
         fires = False
-        so_far = finite([v for s, v in grads if s <= step])
         if so_far and (g := at(grads, step)) is not None:
             values["health/grad_g"] = g
-            fires |= g > EXPLODE * median(so_far) and len(so_far) > WINDOW
-        if quality is not None and (q := at(quality.series, step)) is not None:
-            best = min(finite([v for s, v in quality.series if s <= step]) or [q])
+            middle = so_far[len(so_far) // 2]
+            fires |= g > EXPLODE * middle and len(so_far) > WINDOW
+        if quality is not None and (q := at(measured, step)) is not None:
             values[quality.key], values["best"] = q, best
             # it had reached a good point (within `far` floors) and left it
             fires |= q > WORSE * best and best < quality.far * quality.floor
