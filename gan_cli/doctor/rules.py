@@ -572,12 +572,22 @@ def _collapse(run: Scalars) -> list[Point] | Unchecked:
         values, fires = {}, False
         if found is not None and (v := at(found[1], step)) is not None:
             values[found[0]], values["least"] = v, found[2]
-            fires |= v < found[2] and precise(run, found[0], step)
+            low = v < found[2] and precise(run, found[0], step)
+            fires |= low and not rising(found[1], step)
         if (d := at(diversity, step)) is not None:
             values["health/diversity"] = d
             fires |= d < DIVERSE
         points.append(Point(step, fires, values))
     return points
+
+
+def rising(series: list[tuple[int, float]], step: int) -> bool:
+    """Whether a coverage measure (higher is better) reached a new high at `step`, over
+    10% above every earlier value: a generator still finding modes is not collapsed, only
+    not there yet (one that loses modes it had, or stays put, is)."""
+    before = finite([x for s, x in series if s < step])
+    now = at(series, step)
+    return not before or (now is not None and now > max(before) * (2 - STALLED))
 
 
 def precise(run: Scalars, key: str, step: int) -> bool:
@@ -623,7 +633,8 @@ rule(
     reads=("modes/captured", "prdc/recall", "classes/covered", "health/diversity"),
     threshold=f"toy: more than {MISSED:.0%} of the modes missed; Stacked MNIST: under half the "
     f"floor's modes; images: prdc/recall under {RECALL} x its floor while prdc/precision is "
-    f"at least half its floor, or a class fewer than the floor covers; any data: "
+    f"at least half its floor, or a class fewer than the floor covers; each unless it is a "
+    f"new high, {1 - STALLED:.0%} over every earlier value; any data: "
     f"health/diversity < {DIVERSE}",
     why="VEEGAN and PacGAN count modes so (Srivastava et al. 2017, Lin et al. 2018); recall "
     "and classes against the real data's own (Naeem et al. 2020); diversity from the zoo",
