@@ -166,6 +166,15 @@ def test_a_winning_critic_is_no_finding_while_the_generator_improves():
     assert isinstance(found, Healthy)
 
 
+def test_a_generator_still_finding_modes_is_not_collapsed_but_one_losing_them_is():
+    finding = dict(modes__captured=lambda s: s / 250, health__diversity=lambda s: 0.9)
+    assert isinstance(verdict("mode_collapse", series_records(finding), toy(VANILLA)), Healthy)
+    losing = dict(
+        modes__captured=lambda s: 6.0 if s < 800 else 3.0, health__diversity=lambda s: 0.9
+    )
+    assert isinstance(verdict("mode_collapse", series_records(losing), toy(VANILLA)), Finding)
+
+
 def test_rules_that_cannot_be_checked_say_why():
     recs = series_records(dict(health__grad_g=lambda s: 1.0))
     for name in ("memorization", "critic_overfits"):
