@@ -168,6 +168,14 @@ def show(part: str, result: dict) -> None:
         for name, r in result.items():
             before = r.get("before_s")
             table.add_row(name, f"{r['median_s']:.2f}", "-" if before is None else f"{before}")
+    elif part == "doctor":
+        table = _table("doctor: the zoo", "failure built in", "first finding", "after its remedy")
+        for z in result["zoo"]:
+            first = z["findings"][0] if z["findings"] else "none"
+            after = ", ".join(z.get("after_findings", [])) or ("healthy" if "after" in z else "-")
+            table.add_row(z["built"], first, after)
+        for name, found in result["healthy"].items():
+            table.add_row(f"healthy: {name}", ", ".join(found) or "none", "")
     elif part == "overhead":
         table = _table("loop overhead", "case", "gan-train steps/s", "bare steps/s", "ratio")
         for name, r in result.items():

@@ -601,7 +601,7 @@ def _doctor_zoo() -> str:
         rows.append(
             [
                 f"`{z['built']}`",
-                "`" + " ".join(z["overrides"]) + "`",
+                "`" + " ".join(o for o in z["overrides"] if not o.startswith("data.root=")) + "`",
                 f"`{z['findings'][0]}`" if z["findings"] else "none",
                 measure(before),
                 "`" + " ".join(z.get("remedy", [])) + "`",
