@@ -14,9 +14,7 @@ docs/reference/doctor.md.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from gan_cli.core.console import command, console, print_table
+from gan_cli.core.console import command, console, folders_and_options, print_table
 from gan_cli.core.errors import UserError
 from gan_cli.doctor import report
 
@@ -29,15 +27,7 @@ OPTIONS = {
 
 def parse(argv: list[str]) -> tuple[str, dict[str, str]]:
     """The folder and the key=value options; one line for anything else."""
-    folders, options = [], {}
-    for arg in argv:
-        if "=" not in arg or Path(arg).exists():  # a sweep job's folder name holds '='
-            folders.append(arg)
-            continue
-        key, value = arg.split("=", 1)
-        if key not in OPTIONS:
-            raise UserError(f"unknown option {key!r}; options: {'|'.join(OPTIONS)}")
-        options[key] = value
+    folders, options = folders_and_options(argv, OPTIONS)
     if len(folders) != 1:
         raise UserError("name one run folder or sweep folder (see gan-doctor --help)")
     if options.get("try", "false") not in ("true", "false"):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gan_cli.core.console import command, console
+from gan_cli.core.console import command, console, folders_and_options
 from gan_cli.core.errors import UserError
 
 OPTIONS = {
@@ -30,15 +30,7 @@ OPTIONS = {
 
 def parse(argv: list[str]) -> tuple[list[str], dict[str, str]]:
     """Folders (arguments without '=') and key=value options; one line for anything else."""
-    folders, options = [], {}
-    for arg in argv:
-        if "=" not in arg or Path(arg).exists():  # a sweep job's folder name holds '='
-            folders.append(arg)
-            continue
-        key, value = arg.split("=", 1)
-        if key not in OPTIONS:
-            raise UserError(f"unknown option {key!r}; options: {'|'.join(OPTIONS)}")
-        options[key] = value
+    folders, options = folders_and_options(argv, OPTIONS)
     if not folders:
         raise UserError("name at least one run folder or sweep folder (see gan-plot --help)")
     if options.get("timelapse", "false") not in ("true", "false"):

@@ -211,3 +211,23 @@ def command(name: str, doc: str, body: Callable[[list[str]], int]) -> None:
         err_console.print(f"[bold red]{name}: error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)
     sys.exit(code)
+
+
+def folders_and_options(argv: list[str], known: dict[str, str]) -> tuple[list[str], dict]:
+    """A folder command's arguments (gan-plot, gan-doctor): folders (arguments without
+    '=', or that exist: a sweep job's folder name holds '=') and key=value options of
+    `known`; UserError naming the options for any other key."""
+    from pathlib import Path
+
+    from gan_cli.core.errors import UserError
+
+    folders, options = [], {}
+    for arg in argv:
+        if "=" not in arg or Path(arg).exists():
+            folders.append(arg)
+            continue
+        key, value = arg.split("=", 1)
+        if key not in known:
+            raise UserError(f"unknown option {key!r}; options: {'|'.join(known)}")
+        options[key] = value
+    return folders, options
