@@ -32,10 +32,10 @@ def try_remedies(d: Diagnosis, n: int, steps: int | None) -> int:
         return 0
     finding = d.findings[0]
     steps = steps or d.target
-    folder = d.path / "doctor_try"
-    rows, cured = [before_row(d, finding)], False
+    before = Quality.of(load(d.path))  # the run's quality measure, the trials' yardstick
+    rows, cured = [[f"the run ({d.step} steps)", "fires", _last(before), ""]], False
     for i, remedy in enumerate(finding.remedies[:n], 1):
-        trial = folder / f"remedy_{i}"
+        trial = d.path / "doctor_try" / f"remedy_{i}"
         if trial.exists():  # a trial of an earlier try=true: trained again
             shutil.rmtree(trial)
         overrides = [*with_remedy(d.overrides, remedy), f"trainer.steps={steps}"]
@@ -47,29 +47,23 @@ def try_remedies(d: Diagnosis, n: int, steps: int | None) -> int:
             text=True,
             check=False,
         )
-        row, fixed = after_row(trial, finding, remedy.overrides, d, done.returncode)
+        row, fixed = trial_row(trial, finding, " ".join(remedy.overrides), before, done.returncode)
         rows.append(row)
         cured |= fixed
-    quality = Quality.of(load(d.path))
-    columns = ["run", finding.rule, quality.key if quality else "quality", "cured"]
+    columns = ["run", finding.rule, before.key if before else "quality", "cured"]
     print_table(f"{finding.rule}: before and after, {steps} steps each", columns, rows)
     return 0 if cured else 1
 
 
-def before_row(d: Diagnosis, finding: Finding) -> list[str]:
-    quality = Quality.of(load(d.path))
-    return ["the run", "fires", _last(quality), ""]
-
-
-def after_row(trial: Path, finding: Finding, changes, d: Diagnosis, code: int):
-    """The trial's row and whether it cured the finding."""
-    label = " ".join(changes)
+def trial_row(trial: Path, finding: Finding, label: str, before: Quality | None, code: int):
+    """A trial's row and whether it cured the finding: the rule silent, and the quality
+    measure better than the run's (where there is one)."""
     if not (trial / "metrics.jsonl").is_file():
         return [label, f"did not run (exit {code})", "", "no"], False
     run = load(trial)
     fires = isinstance(judge(RULES[finding.rule], run), Finding)
-    before, after = Quality.of(load(d.path)), Quality.of(run)
-    better = _final(after) < _final(before) if before and after else not fires
+    after = Quality.of(run)
+    better = _final(after) < _final(before) if before and after else True
     fixed = not fires and better
     return [label, "fires" if fires else "silent", _last(after), "yes" if fixed else "no"], fixed
 

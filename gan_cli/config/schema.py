@@ -118,7 +118,7 @@ class Doctor:  # the doctor's rules during training (gan_cli.doctor); the defaul
     enabled: bool = True
     stop: Annotated[
         list[str], Check(_rule_names, "a list of the doctor's rules: " + RULE_NAMES)
-    ] = []  # noqa: E501
+    ] = []
     patience: Annotated[int, POSITIVE_INT] = 2
 
 

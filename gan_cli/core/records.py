@@ -28,3 +28,9 @@ def read_overrides(run: Path) -> list[str]:
     path = Path(run) / ".hydra" / "overrides.yaml"
     lines = yaml.safe_load(path.read_text()) if path.is_file() else []
     return [str(o) for o in lines or []]
+
+
+def override_values(overrides: list[str]) -> dict[str, str]:
+    """Overrides as key -> value (`+key` as key), less Hydra's own and deletions."""
+    keep = (o for o in overrides if "=" in o and not o.startswith(("hydra.", "~")))
+    return dict(o.lstrip("+").split("=", 1) for o in keep)

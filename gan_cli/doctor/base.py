@@ -3,9 +3,10 @@ plain result objects. Pure Python on a run's logged scalars: no torch, no numpy.
 
 A rule reads a `Scalars` view of a run (its metrics.jsonl rows and its config) and
 gives, for each point of the series it judges, whether the failure shows there
-(`Point`). `judge` turns those points into a verdict: the failure is found when it
-shows at the run's latest `persist` points, and it began where that last stretch
-began. So a rule that cleared is silent, and one that comes back is found again.
+(`Point`), or the reason it cannot judge this run. `judge` turns those points into a
+verdict: the failure is found when it shows at the run's latest `persist` points, and it
+began where that last stretch began. So a rule that cleared is silent, and one that
+comes back is found again.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class Scalars:
         return node
 
     @property
-    def target(self) -> str:
+    def target(self) -> int:
         """The last step the run was to reach (trainer.steps), or its last logged step."""
         last = self.records[-1]["step"] if self.records else 0
         return int(self.get("trainer.steps", last) or last)
@@ -120,7 +121,7 @@ class Rule:
     reads: tuple[str, ...]  # the scalars (and config keys) it reads
     threshold: str  # its threshold, in words
     why: str  # where the threshold comes from: a paper or a measurement
-    check: Callable[[Scalars], list[Point] | Unchecked]
+    check: Callable[[Scalars], list[Point] | str]  # its points, or why it cannot check
     evidence: Callable[[Point, Scalars], str]
     remedies: Callable[[Scalars], list[Remedy]]
     summary: Callable[[list[Point]], str]  # the numbers of a healthy run
@@ -135,7 +136,8 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(name: str, **kwargs: Any) -> Callable[[Callable], Callable]:
-    """Register `check` (Scalars -> its points, or Unchecked) as the rule `name`."""
+    """Register `check` (Scalars -> its points, or the reason it cannot check them) as
+    the rule `name`."""
 
     def add(check: Callable) -> Callable:
         RULES[name] = Rule(name=name, check=check, **kwargs)
@@ -147,8 +149,8 @@ def rule(name: str, **kwargs: Any) -> Callable[[Callable], Callable]:
 def judge(r: Rule, run: Scalars) -> Verdict:
     """The rule's verdict on a run: found at its latest points, else healthy."""
     points = r.check(run)
-    if isinstance(points, Unchecked):
-        return points
+    if isinstance(points, str):
+        return Unchecked(r.name, points)
     if not points:
         return Unchecked(r.name, f"nothing to read yet ({', '.join(r.reads)} not logged)")
     need = min(r.persist, len(points))

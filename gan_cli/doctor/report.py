@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from gan_cli.core.errors import UserError
-from gan_cli.core.records import read_jsonl, read_overrides
+from gan_cli.core.records import override_values, read_jsonl, read_overrides
 from gan_cli.doctor.base import RULES, Finding, Healthy, Remedy, Scalars, Unchecked, judge
 
 GROUP_NODES = {"loss": ("loss.", "optim."), "model": ("model.",), "data": ("data.",)}
@@ -85,8 +85,6 @@ def diagnose_run(folder: Path, scalars: Scalars | None = None) -> Diagnosis:
         return found
     for r in RULES.values():  # in rank order
         verdict = judge(r, run)
-        if isinstance(verdict, Unchecked):
-            verdict.rule = r.name
         {Finding: found.findings, Healthy: found.healthy, Unchecked: found.unchecked}[
             type(verdict)
         ].append(verdict)
@@ -130,11 +128,9 @@ def with_remedy(overrides: list[str], remedy: Remedy) -> list[str]:
 def swept_values(diagnoses: list[Diagnosis]) -> dict[str, dict[str, list[str]]]:
     """A sweep's table: {override that differs between jobs: {first finding or
     'healthy': [jobs]}}."""
-    parsed = [dict(o.lstrip("+").split("=", 1) for o in d.overrides if "=" in o) for d in diagnoses]
+    parsed = [override_values(d.overrides) for d in diagnoses]
     keys = sorted({k for p in parsed for k in p})
-    varying = [
-        k for k in keys if len({p.get(k) for p in parsed}) > 1 and not k.startswith("hydra.")
-    ]
+    varying = [k for k in keys if len({p.get(k) for p in parsed}) > 1]
     table: dict[str, dict[str, list[str]]] = {}
     for d, p in zip(diagnoses, parsed, strict=True):
         outcome = d.findings[0].rule if d.findings else ("unreadable" if d.problem else "healthy")

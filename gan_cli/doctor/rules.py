@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import math
 
-from gan_cli.doctor.base import Point, Remedy, Scalars, Unchecked, at, finite, median, rule
+from gan_cli.doctor.base import Point, Remedy, Scalars, at, finite, median, rule
 
 WINDOW = 4  # logged points a log-cadence rule reads at once (their median: one batch is noisy)
 WARMUP = 0.1  # the first tenth of a run is not judged: every GAN starts far from the data
@@ -64,15 +64,11 @@ def is_wgan_gp(run: Scalars) -> bool:
     return objective(run) == "Wasserstein" and constraint(run) == "GradientPenalty"
 
 
-def unlimited(run: Scalars) -> Unchecked | None:
-    """Unchecked where the training data is unlimited (toy2d draws fresh points)."""
+def unlimited(run: Scalars) -> str | None:
+    """Why a rule of the training set cannot be checked on unlimited data (toy2d)."""
     if str(run.get("data._target_", "")).endswith("Toy2D"):
-        return Unchecked("", "the training data is unlimited: toy2d draws fresh points")
+        return "the training data is unlimited: toy2d draws fresh points"
     return None
-
-
-def unchecked(name: str, why: Unchecked) -> Unchecked:
-    return Unchecked(name, why.reason)
 
 
 # --- divergence -----------------------------------------------------------------------------
@@ -81,7 +77,7 @@ EXPLODE = 100.0  # health/grad_g above 100 x its median over the run so far: exp
 WORSE = 2.5  # the quality measure back above 2.5 x the best it reached, after the warm-up
 
 
-def _divergence(run: Scalars) -> list[Point] | Unchecked:
+def _divergence(run: Scalars) -> list[Point] | str:
     points = []
     losses = {k: run.series(k) for k in ("loss/d", "loss/g", "health/grad_g", "health/grad_d")}
     for key, series in losses.items():
@@ -188,19 +184,19 @@ TIGHT_K = 0.05  # critic/lipschitz below this: the critic's slopes, which G foll
 LOOSE_K = 10.0  # critic/lipschitz above this with few weights at the bound: no constraint
 
 
-def clipped(run: Scalars) -> Unchecked | None:
+def clipped(run: Scalars) -> str | None:
     if constraint(run) != "WeightClipping":
-        return Unchecked("", "the critic is not weight-clipped: loss.clip applies to loss=wgan")
+        return "the critic is not weight-clipped: loss.clip applies to loss=wgan"
     return None
 
 
-def _clip_points(run: Scalars, fires) -> list[Point] | Unchecked:
+def _clip_points(run: Scalars, fires) -> list[Point] | str:
     if (no := clipped(run)) is not None:
         return no
     saturation = windowed(run, "health/clip_saturation")
     lipschitz = run.series("critic/lipschitz")
     if not lipschitz:
-        return Unchecked("", "critic/lipschitz is not logged: metrics.eval leaves `normalized` out")
+        return "critic/lipschitz is not logged: metrics.eval leaves `normalized` out"
     points = []
     for step, k in lipschitz:
         if step <= WARMUP * run.target or (s := at(saturation, step)) is None:
@@ -262,7 +258,7 @@ VANISHED = 0.01  # health/grad_g below 1% of its peak so far (both windowed)
 CONFIDENT = 0.9  # health/d_accuracy at or above this: the discriminator wins
 
 
-def _vanishing(run: Scalars) -> list[Point] | Unchecked:
+def _vanishing(run: Scalars) -> list[Point] | str:
     grads = windowed(run, "health/grad_g")
     accuracy = windowed(run, "health/d_accuracy")
     points, peak = [], 0.0
@@ -325,13 +321,11 @@ OVERFITS = 0.5  # health/rv: held-out images halfway from training to generated 
 COPIES = 0.75  # health/copy_rate: 3 in 4 samples nearer the training set than real images are
 
 
-def _finite_data(run: Scalars, key: str, name: str) -> list[Point] | Unchecked:
+def _finite_data(run: Scalars, key: str) -> list[Point] | str:
     if (no := unlimited(run)) is not None:
-        return unchecked(name, no)
+        return no
     if not run.has(key):
-        return Unchecked(
-            name, f"{key} is not logged: no evaluation computed `overfitting` (metrics.eval)"
-        )
+        return f"{key} is not logged: no evaluation computed `overfitting` (metrics.eval)"
     limit = {"health/rv": OVERFITS, "health/copy_rate": COPIES}[key]
     return [Point(s, v > limit, {key: v}) for s, v in run.series(key) if math.isfinite(v)]
 
@@ -370,7 +364,7 @@ rule(
     summary=lambda pts: f"health/copy_rate = {pts[-1].values['health/copy_rate']:.2f}",
     plot=("health/copy_rate",),
     lines={"health/copy_rate": COPIES},
-)(lambda run: _finite_data(run, "health/copy_rate", "memorization"))
+)(lambda run: _finite_data(run, "health/copy_rate"))
 
 rule(
     "critic_overfits",
@@ -397,21 +391,21 @@ rule(
     summary=lambda pts: f"health/rv = {pts[-1].values['health/rv']:.2f}",
     plot=("health/rv",),
     lines={"health/rv": OVERFITS},
-)(lambda run: _finite_data(run, "health/rv", "critic_overfits"))
+)(lambda run: _finite_data(run, "health/rv"))
 
 
 OVERPOWERS = {"health/d_accuracy": 0.9, "health/rt": 0.95}  # at or above: the critic wins
 ALONE = 0.98  # the same without a quality measure to show the generator stalled
 
 
-def _overpowers(run: Scalars) -> list[Point] | Unchecked:
+def _overpowers(run: Scalars) -> list[Point] | str:
     """The critic wins and the generator's quality stopped improving: an image GAN's
     discriminator is right 90% of the time early on while its samples improve fast (the
     Fashion-MNIST recipe), which is no failure."""
     key = "health/d_accuracy" if run.has("health/d_accuracy") else "health/rt"
     g, d = lr(run, "g"), lr(run, "d")
     if g is not None and d is not None and g < d / 50:  # a generator that hardly moves:
-        return Unchecked("", "the generator's learning rate is under 1/50 of the critic's")
+        return "the generator's learning rate is under 1/50 of the critic's"
     wins = windowed(run, key)
     quality = Quality.of(run)
     if quality is None:  # the critic's side alone, then, and a higher bar
@@ -486,13 +480,12 @@ def _slow_generator(run: Scalars) -> list:
     return []
 
 
-def _no_progress(run: Scalars) -> list[Point] | Unchecked:
+def _no_progress(run: Scalars) -> list[Point] | str:
     q = Quality.of(run)
     if q is None:
-        return Unchecked(
-            "no_progress",
+        return (
             "no quality measure with a floor is logged "
-            "(wasserstein/exact on toy data, fid/classifier on labelled images)",
+            "(wasserstein/exact on toy data, fid/classifier on labelled images)"
         )
     points = []
     for step, v in q.series:
@@ -559,11 +552,11 @@ def _coverage(run: Scalars) -> tuple[str, list[tuple[int, float]], float] | None
     return None
 
 
-def _collapse(run: Scalars) -> list[Point] | Unchecked:
+def _collapse(run: Scalars) -> list[Point] | str:
     found = _coverage(run)
     diversity = windowed(run, "health/diversity")
     if found is None and not diversity:
-        return Unchecked("mode_collapse", "no modes, classes, recall or diversity logged")
+        return "no modes, classes, recall or diversity logged"
     points = []
     steps = [s for s, _ in found[1]] if found else [s for s, _ in diversity]
     for step in steps:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gan_cli.core.errors import UserError
 from gan_cli.core.plotting import pyplot
-from gan_cli.core.records import read_jsonl, read_overrides
+from gan_cli.core.records import override_values, read_jsonl, read_overrides
 
 SEED = "trainer.seed"
 DEFAULT_METRICS = ("wasserstein/exact", "fid/classifier", "modes/captured", "loss/d")
@@ -35,8 +35,7 @@ def run_folders(paths: list[str]) -> list[Path]:
 
 def overrides(run: Path) -> dict[str, str]:
     """A run's command-line overrides (key -> value), from Hydra's record of them."""
-    keep = (o for o in read_overrides(run) if "=" in o and not o.startswith(("hydra.", "~")))
-    return dict(o.lstrip("+").split("=", 1) for o in keep)
+    return override_values(read_overrides(run))
 
 
 def settings(runs: list[Path]) -> dict[str, list[Path]]:

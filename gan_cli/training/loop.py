@@ -123,7 +123,7 @@ def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -
                 Evaluate(t.eval_every, last, gan, data, eval_rng, run, bar.note),
                 Sample(t.sample_every, last, gan, plot_z, data, run),
                 Publish(run, latest, bar.show, gan),
-                *([Watch(run, every, last)] if run.cfg.doctor.enabled else []),
+                *([Diagnose(every, last, Watch(run))] if run.cfg.doctor.enabled else []),
                 checkpoint,
             ]
         for step in range(first, last + 1):
@@ -219,6 +219,23 @@ class Publish(Periodic):
         if state.record:
             self.latest.update(state.record)
             self.show(live_stats(self.latest, self.live))
+
+
+class Diagnose(Periodic):
+    """The doctor's rules (gan_cli.training.watch): every logged record is kept, and at
+    every evaluation the rules judge them; a rule of doctor.stop may end the run here."""
+
+    def __init__(self, every: int, last: int, watch: Watch) -> None:
+        super().__init__(every, last)
+        self.watch = watch
+
+    def due(self, state: State) -> bool:
+        return bool(state.record)
+
+    def __call__(self, state: State) -> None:
+        self.watch.add(state.step, state.record)
+        if super().due(state):
+            state.stop = self.watch.check()
 
 
 class Sample(Periodic):

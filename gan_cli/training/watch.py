@@ -17,12 +17,12 @@ log = logging.getLogger(__name__)
 
 
 class Watch:
-    """Judges the rules on the records so far at each evaluation (`due`)."""
+    """The rules' view of a run in progress: its records so far, which findings were said
+    (and not cleared since), and how long each stop rule has fired."""
 
-    def __init__(self, run, eval_every: int, last: int) -> None:
+    def __init__(self, run) -> None:
         settings = run.cfg.doctor
         self.run = run
-        self.every, self.last = eval_every, last
         # under torchrun the other ranks cannot see rank 0's verdict without a collective
         # each step: the findings are said, and the run goes on
         self.stop_rules = [] if run.world.active else list(settings.stop)
@@ -32,17 +32,9 @@ class Watch:
         self.streak: dict[str, int] = {}  # consecutive evaluations each stop rule fired
         self.overrides = read_overrides(run.run_dir)
 
-    # the loop's periodic-task interface (gan_cli.training.loop.Periodic)
-    def before_step(self, step: int) -> None:
-        pass
-
-    def due(self, state) -> bool:
-        return bool(state.record)  # every logged record is kept; the rules judge at evaluations
-
-    def __call__(self, state) -> None:
-        self.records.append({"step": state.step, **state.record})
-        if state.step == self.last or (self.every > 0 and state.step % self.every == 0):
-            state.stop = self.check()
+    def add(self, step: int, record: dict) -> None:
+        """One logged step's scalars."""
+        self.records.append({"step": step, **record})
 
     def check(self) -> str | None:
         """Judge every rule; say the new findings; the reason to stop, if a stop rule
