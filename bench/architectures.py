@@ -42,7 +42,7 @@ import yaml
 from bench.common import RESULTS
 from bench.conditional import _classifier, fashion
 from bench.stacked import FASHION
-from gan_cli.training import robustness
+from gan_cli.analysis import robustness
 
 FIGURE, TABLE_FIGURE = "architectures.png", "architectures_robustness.png"
 LOSSES = ("vanilla", "wgan_gp")  # the random study's pair

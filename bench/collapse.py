@@ -78,7 +78,7 @@ def _run(job: tuple[str, str, int, list[str], str]) -> dict[str, Any]:
     """One gan-train run (AdaGAN's rounds included) on one core: its final metrics, its
     CPU seconds, and for AdaGAN the mixture's metrics after each round."""
     from bench.common import config, quiet
-    from gan_cli.cli.run import fit
+    from gan_cli.cli.launch import fit_config as fit
 
     name, data, seed, overrides, run_dir = job
     done = Path(run_dir) / "bench.json"

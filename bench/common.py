@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from gan_cli.cli import run
+from gan_cli.cli import launch
 from gan_cli.config.compose import compose_config
 from gan_cli.core import console
 from gan_cli.testing import write_cifar10, write_mnist
@@ -92,7 +92,7 @@ def timed_train(cfg: DictConfig, run_dir: Path) -> tuple[float, dict[str, float]
     loop.train = timing
     try:
         with quiet():
-            metrics = run.train(cfg, run_dir)
+            metrics = launch.fit_config(cfg, run_dir)
     finally:
         loop.train = original
     return seconds["loop"], metrics

@@ -248,7 +248,7 @@ def step_cost(model: str, side: str, precision: str, folder: str, cache: str, re
 
     from bench.common import config
     from gan_cli.config.build import assemble
-    from gan_cli.config.checks import check
+    from gan_cli.config.spec import check
     from gan_cli.training.distributed import World
     from gan_cli.training.step import Guard, autocast, train_step
 

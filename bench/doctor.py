@@ -197,7 +197,7 @@ def health_cost(quick: bool, work: Path) -> dict[str, Any]:
 
     from bench.common import config, data_root
     from gan_cli.config.build import assemble
-    from gan_cli.config.checks import check
+    from gan_cli.config.spec import check
     from gan_cli.training.health import health
     from gan_cli.training.step import Guard, autocast, train_step
 

@@ -16,7 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import config, data_root, timed_train
 from gan_cli.config.build import assemble
-from gan_cli.config.checks import check
+from gan_cli.config.spec import check
 
 CASES = {
     "mlp toy2d wgan_gp": ["model=mlp", "data=toy2d", "loss=wgan_gp"],

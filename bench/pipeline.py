@@ -17,7 +17,7 @@ from torchvision import transforms
 
 from bench.common import config, data_root
 from gan_cli.config.build import data_source
-from gan_cli.config.checks import check
+from gan_cli.config.spec import check
 
 
 class _CIFAR10Files(torchvision.datasets.CIFAR10):

@@ -34,7 +34,7 @@ KINDS = {  # op name fragments -> kind; the first that matches wins
 
 def _step_maker(work: Path, channels_last: bool, fused: bool, bf16: bool = False):
     from gan_cli.config.build import assemble
-    from gan_cli.config.checks import check
+    from gan_cli.config.spec import check
     from gan_cli.training.distributed import World
     from gan_cli.training.step import Guard, autocast, train_step
 

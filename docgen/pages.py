@@ -177,9 +177,9 @@ def _captured(main, *args: str) -> str:
 
 
 def commands_page() -> str:
-    from gan_cli.cli import data, doctor, plot, sample, train
+    from gan_cli.cli import data, doctor, gan_train, plot, sample
 
-    commands = {"gan-train": train, "gan-sample": sample, "gan-plot": plot, "gan-data": data}
+    commands = {"gan-train": gan_train, "gan-sample": sample, "gan-plot": plot, "gan-data": data}
     commands["gan-doctor"] = doctor
     return (
         "# Commands\n\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from gan_cli.cli import train
+from gan_cli.cli import gan_train as train
 from gan_cli.training import loop
 
 _train = loop.train

@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from gan_cli.cli.run import train
+from gan_cli.cli.gan_train import main as train_main
+from gan_cli.cli.launch import fit_round as train
 from gan_cli.cli.sample import main as sample_main
 from gan_cli.cli.sweep import job_labels
-from gan_cli.cli.train import main as train_main
 from gan_cli.config.build import data_source, generator, rebuild_generator
-from gan_cli.config.checks import check
+from gan_cli.config.spec import check
 from gan_cli.data.images import MNIST
 from gan_cli.data.toy2d import Toy2D
 from gan_cli.testing import write_mnist

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 import gan_cli
-from gan_cli.cli import sample, train
+from gan_cli.cli import gan_train as train
+from gan_cli.cli import sample
 from tests.helpers import (
     clean_env,
     image_data,

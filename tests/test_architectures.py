@@ -10,14 +10,14 @@ import torch
 import yaml
 from torch import nn
 
-from gan_cli.cli.run import train
+from gan_cli.analysis.robustness import FRACTIONS, study
+from gan_cli.analysis.sweep_table import collect
+from gan_cli.cli.launch import fit_config as train
 from gan_cli.config.build import critic, generator
-from gan_cli.config.checks import check
+from gan_cli.config.spec import check
 from gan_cli.models import dcgan, mlp, resnet
 from gan_cli.models.common import Gated, ShiftedSoftplus
 from gan_cli.models.space import SPACE, draw_architecture
-from gan_cli.training.robustness import FRACTIONS, study
-from gan_cli.training.sweep_table import collect
 from tests.helpers import FAST, compose, image_data
 
 WEIGHTS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
@@ -227,7 +227,7 @@ def test_the_figure_of_sample_grids_is_a_table_of_the_two_swept_keys(tmp_path):
 
     from PIL import Image
 
-    from gan_cli.training.sweep_figures import sample_grid
+    from gan_cli.analysis.sweep_figures import sample_grid
 
     scores = {("tanh", "vanilla"): 4.0, ("tanh", "wgan_gp"): 6.5, ("baseline", "vanilla"): 8.25}
     for arch in ("tanh", "baseline"):
@@ -273,7 +273,7 @@ def test_the_variants_sweep_draws_the_figure_and_its_scores(image_root, workdir,
     summary writes samples.png and samples.csv, the scores each job logged."""
     import csv
 
-    from gan_cli.cli.train import main as train_main
+    from gan_cli.cli.gan_train import main as train_main
 
     result = in_process(
         train_main,
@@ -305,16 +305,17 @@ def test_the_variants_sweep_draws_the_figure_and_its_scores(image_root, workdir,
     assert "classes/score of each job's last samples" in result.stdout
 
 
-def test_a_sweep_job_whose_critic_cannot_read_the_data_fails_with_that_line(workdir, in_process):
-    """Inside a sweep's job (Hydra running) the check names the families that fit."""
-    import csv
-
-    from gan_cli.cli.train import main as train_main
+def test_a_sweep_job_whose_critic_cannot_read_the_data_is_refused_with_that_line(
+    workdir, in_process
+):
+    """A sweep's job is checked before the sweep starts: the line names the job and the
+    families that fit, and no folder is made."""
+    from gan_cli.cli.gan_train import main as train_main
 
     result = in_process(
         train_main, "-m", "+arch=g_mlp", "trainer.steps=1", "logger=none", cwd=workdir
     )
-    assert result.returncode == 1
-    (sweep_dir,) = (workdir / "outputs" / "multirun").glob("*/*")
-    (row,) = csv.DictReader(open(sweep_dir / "summary.csv"))
-    assert "model/discriminator=dcgan does not fit this data" in row["error"]
+    assert result.returncode == 2
+    assert result.stderr.startswith("gan-train: error: job +arch=g_mlp trainer.steps=1 logger=none")
+    assert "model/discriminator=dcgan does not fit this data" in result.stderr
+    assert not any(workdir.iterdir())

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gan_cli.cli import train
-from gan_cli.config.checks import check
+from gan_cli.cli import gan_train as train
+from gan_cli.config.spec import check
 from gan_cli.core.errors import UserError
 from gan_cli.data.augment import ADA_INTERVAL, Augment, color, cutout, parse, translation, valid
 from gan_cli.data.images import MNIST

@@ -5,7 +5,7 @@ import logging
 import pytest
 import torch
 
-from gan_cli.cli.train import main
+from gan_cli.cli.gan_train import main
 from tests.helpers import compose, gan_train, run_in_process
 
 CASES = {
@@ -170,7 +170,7 @@ def test_optimizer_arguments_may_be_added(workdir, capsys, monkeypatch):
     from gan_cli.cli.command_line import check_command_line
 
     args = ["+optim.d.weight_decay=0.01", "logger=none"]
-    assert check_command_line(args) == args
+    assert check_command_line(args).args == args
 
 
 def test_integers_where_the_optimizer_takes_floats_are_floats():

@@ -12,7 +12,7 @@ import torch
 from bench.common import config
 from bench.overhead import BareGAN
 from gan_cli.config.build import assemble
-from gan_cli.config.checks import check
+from gan_cli.config.spec import check
 from gan_cli.training import step
 from gan_cli.training.distributed import World
 

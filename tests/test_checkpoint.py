@@ -51,8 +51,8 @@ def test_files_are_made_with_the_users_umask(tmp_path, in_process):
     import os
     import stat
 
+    from gan_cli.cli.gan_train import main as train
     from gan_cli.cli.sample import main as sample
-    from gan_cli.cli.train import main as train
     from tests.helpers import FAST
 
     old = os.umask(0o022)

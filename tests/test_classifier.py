@@ -10,7 +10,7 @@ import scipy.linalg
 import torch
 from omegaconf import OmegaConf
 
-from gan_cli.cli.train import main as train_main
+from gan_cli.cli.gan_train import main as train_main
 from gan_cli.data.images import MNIST, ImageFolder, StackedMNIST, to_unit_range
 from gan_cli.metrics import REGISTRY, Evaluation, domain_classifier
 from gan_cli.metrics.classifier import class_balance, frechet_distance, prdc

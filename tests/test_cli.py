@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_cli.cli.train import main as train_main
+from gan_cli.cli.gan_train import main as train_main
 from gan_cli.config.compose import config_dir
 from gan_cli.training.checkpoint import load_checkpoint
 from tests.helpers import BIN, gan_train, jsonl, wandb_history, wandb_records
@@ -168,13 +168,13 @@ def test_help_says_what_gan_train_is_and_the_common_commands(workdir, in_process
 def test_help_is_hydras_help_letter_for_letter(args, workdir, in_process, capsys, monkeypatch):
     """gan-train --help lists the groups itself (Hydra would list its own too, slowly,
     for a template that never shows them): the text is the same."""
-    from gan_cli.cli.run import _hydra_main
+    from gan_cli.cli.command_line import Plan
+    from gan_cli.cli.launch import launch
 
     ours = in_process(train_main, "--help", *args, cwd=workdir)
     assert ours.returncode == 0 and ours.stdout.startswith("gan-train: train a GAN")
-    monkeypatch.setattr(sys, "argv", ["gan-train", "--help", *args])
     with pytest.raises(SystemExit):  # (Hydra exits after its help)
-        _hydra_main()
+        launch(Plan(["--help", *args]))
     assert ours.stdout == capsys.readouterr().out
 
 
@@ -199,22 +199,35 @@ def test_cfg_job_prints_the_config_without_data_files_or_network(args, workdir, 
 
 
 def test_hydras_command_line_reads_as_gan_train_expects():
-    """The one use of Hydra's private parser (gan_cli/cli/hydra_flags.py): a Hydra whose
-    parser or flag list moved fails here."""
-    from gan_cli.cli.hydra_flags import flags_help, parse_args
+    """The uses of Hydra's private modules (gan_cli/config/hydra_private.py): a Hydra whose
+    parser, flag list, sweeper or override setter moved fails here (its app runner: every
+    run of the tests)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    from gan_cli.config.hydra_private import apply_overrides, flags_help, parse_args, sweep_jobs
 
     parsed = parse_args(["-m", "--cfg", "job", "loss=vanilla", "trainer.steps=2"])
     assert parsed.multirun and parsed.cfg == "job" and not parsed.help
     assert parsed.overrides == ["loss=vanilla", "trainer.steps=2"]
     assert parse_args(["--help"]).help
     assert "--multirun" in flags_help() and "--cfg" in flags_help()
+    # a sweep's jobs as Hydra's basic sweeper splits them, and keys set as Hydra sets them
+    swept = OverridesParser.create().parse_overrides(["loss.gp_lambda=1,10", "trainer.seed=0"])
+    assert sweep_jobs(swept) == [
+        ["loss.gp_lambda=1", "trainer.seed=0"],
+        ["loss.gp_lambda=10", "trainer.seed=0"],
+    ]
+    cfg = OmegaConf.create({"trainer": {"seed": 1}})
+    apply_overrides(OverridesParser.create().parse_overrides(["trainer.seed=7"]), cfg)
+    assert cfg.trainer.seed == 7
 
 
 @pytest.mark.parametrize(
     ("command", "args"),
     [
-        ("train", ["--help"]),
-        ("train", ["trainer.stpes=1"]),
+        ("gan_train", ["--help"]),
+        ("gan_train", ["trainer.stpes=1"]),
         ("sample", ["--help"]),
         ("plot", ["--help"]),
     ],

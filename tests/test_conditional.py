@@ -17,7 +17,7 @@ from torch import nn
 
 from gan_cli.cli.sample import main as sample_main
 from gan_cli.config.build import assemble
-from gan_cli.config.checks import check
+from gan_cli.config.spec import check
 from gan_cli.constraints.gradient_penalty import GradientPenalty
 from gan_cli.constraints.r1 import R1
 from gan_cli.constraints.spectral_norm import SpectralNorm
@@ -290,7 +290,7 @@ LEARN = [
 @pytest.fixture(scope="module")
 def learnt(tmp_path_factory):
     """A conditional DCGAN of 200 steps on MNIST-like drawn digits (about 15 s)."""
-    from gan_cli.cli.run import train
+    from gan_cli.cli.launch import fit_config as train
 
     root = tmp_path_factory.mktemp("conditional")
     write_mnist(root / "data", n_train=2000, n_test=400, folder="FashionMNIST", digits=True)
@@ -400,7 +400,7 @@ def test_bad_classes_are_one_line(arg, learnt, tmp_path, capsys, monkeypatch):
 
 
 def test_an_unconditional_checkpoint_asked_for_a_class_is_one_line(tmp_path, capsys, monkeypatch):
-    from gan_cli.cli.run import train
+    from gan_cli.cli.launch import fit_config as train
     from tests.helpers import FAST
 
     train(compose("logger=none", *FAST), tmp_path / "toy")
@@ -413,7 +413,7 @@ def test_an_unconditional_checkpoint_asked_for_a_class_is_one_line(tmp_path, cap
 def test_a_conditional_run_resumes_exactly(bars, tmp_path):
     """The classes the generator step draws come from the saved random streams: a run
     resumed from its step-3 checkpoint ends with the weights of the one that went on."""
-    from gan_cli.cli.run import train
+    from gan_cli.cli.launch import fit_config as train
 
     common = [
         *image_data("mnist", bars), "model=dcgan", "model.conditional=acgan", "loss=vanilla",

@@ -6,9 +6,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from gan_cli.cli.run import train
-from gan_cli.config.checks import check, validate
+from gan_cli.cli.launch import fit_config as train
 from gan_cli.config.compose import config_groups
+from gan_cli.config.spec import check, specify
 from gan_cli.constraints import CONSTRAINTS
 from gan_cli.core.errors import UserError
 from gan_cli.core.params import RUNTIME, signature_params
@@ -38,12 +38,12 @@ def test_every_option_composes_and_validates(group, option, image_root):
         overrides = [*image_data("cifar10", image_root), f"model={option}"]
     else:
         overrides = [f"{group}={option}"]
-    validate(compose(*overrides))
+    specify(compose(*overrides))
 
 
 @pytest.mark.parametrize("distribution", sorted(DISTRIBUTIONS))
 def test_every_distribution_composes(distribution):
-    validate(compose(f"data.distribution={distribution}"))
+    specify(compose(f"data.distribution={distribution}"))
 
 
 @pytest.mark.parametrize("loss", GROUPS["loss"])

@@ -3,7 +3,7 @@ by name)."""
 
 import pytest
 
-from gan_cli.cli.run import train
+from gan_cli.cli.launch import fit_config as train
 from tests.helpers import compose, jsonl
 
 

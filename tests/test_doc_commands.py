@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gan_cli.cli import data, sample, train
+from gan_cli.cli import data, sample
+from gan_cli.cli import gan_train as train
 from gan_cli.cli.command_line import check_command_line
 from gan_cli.core.errors import UserError
 from gan_cli.data import image_files

@@ -98,7 +98,7 @@ def test_the_scalars_page_names_every_scalar_a_metric_logs():
 
 def test_the_scalars_page_names_every_scalar_of_a_real_run(tmp_path, monkeypatch):
     """A short run's metrics.jsonl against the page: the loop's own scalars too."""
-    from gan_cli.cli import train
+    from gan_cli.cli import gan_train as train
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(
@@ -150,7 +150,7 @@ def test_every_file_the_architecture_page_names_exists():
 def test_every_checkpoint_key_is_on_the_run_folder_page(tmp_path, monkeypatch):
     import torch
 
-    from gan_cli.cli import train
+    from gan_cli.cli import gan_train as train
 
     monkeypatch.chdir(tmp_path)
     argv = [

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gan_cli.cli import train
+from gan_cli.cli import gan_train as train
 from gan_cli.config.compose import config_dir
 from tests.helpers import jsonl
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageChops
 
-from gan_cli.cli import plot, train
-from gan_cli.training import curves
+from gan_cli.analysis import curves
+from gan_cli.cli import gan_train as train
+from gan_cli.cli import plot
 from tests.helpers import jsonl, run_in_process
 
 TINY = ["trainer.steps=20", "trainer.log_every=5", "trainer.eval_every=10"]
@@ -72,3 +73,13 @@ def test_a_timelapse_has_a_frame_per_sample_plot_in_step_order(
         strong = ImageChops.difference(frame, plot_png).convert("L").point(lambda v: v > 60 and 255)
         changed = strong.getbbox()
         assert changed is not None and changed[2] < frame.width / 2 and changed[3] < 40
+
+
+def test_a_timelapse_named_without_gif_is_a_gif(sweep, tmp_path, capsys, monkeypatch):
+    """out=NAME without .gif writes NAME.gif (and says so), not PIL's traceback."""
+    run = next(p.parent for p in sweep.glob("*/metrics.jsonl"))
+    args = [str(run), "timelapse=true", f"out={tmp_path / 'movie'}"]
+    code, output = run_in_process(plot.main, args, tmp_path, capsys, monkeypatch)
+    assert code == 0, output
+    assert f"{tmp_path / 'movie.gif'} (2 frames)" in output
+    assert Image.open(tmp_path / "movie.gif").n_frames == 2

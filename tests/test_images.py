@@ -16,9 +16,9 @@ import yaml
 from PIL import Image
 from torch import nn
 
-from gan_cli.cli.run import train
-from gan_cli.cli.train import main as train_main
-from gan_cli.config.checks import validate
+from gan_cli.cli.gan_train import main as train_main
+from gan_cli.cli.launch import fit_config as train
+from gan_cli.config.spec import specify
 from gan_cli.core.errors import UserError
 from gan_cli.data.images import CIFAR10, MNIST, FashionMNIST, ImageFolder
 from gan_cli.metrics.fid import fid_kid
@@ -176,7 +176,7 @@ def test_models_that_cannot_fit_the_data_stop_with_one_line(overrides, model, im
         [] if "data.image_size=48" not in overrides else image_data("image_folder", image_root)[:2]
     )
     with pytest.raises(UserError, match=rf"model={model} does not fit .*model=mlp fits any data"):
-        validate(compose(*data, *overrides))
+        specify(compose(*data, *overrides))
 
 
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10"])
@@ -197,7 +197,7 @@ def test_no_files_and_no_network_is_one_clear_line(name, download, workdir, in_p
 
 def test_image_folder_without_a_path_is_one_clear_line():
     with pytest.raises(UserError, match="data.path"):
-        validate(compose("data=image_folder", "model=dcgan"))
+        specify(compose("data=image_folder", "model=dcgan"))
 
 
 # --- sliced Wasserstein ---------------------------------------------------------------------
@@ -304,7 +304,7 @@ def test_fid_without_weights_or_network_warns_and_training_finishes(
 
 def test_fid_needs_image_data():
     with pytest.raises(UserError, match="metrics.fid=true applies to images only"):
-        validate(compose("metrics.fid=true"))
+        specify(compose("metrics.fid=true"))
 
 
 def test_image_grids_and_sliced_w1_reach_wandb(image_root, tmp_path, monkeypatch):
@@ -369,7 +369,7 @@ SPOILED = {
 
 @pytest.mark.parametrize("name", SPOILED)
 def test_a_data_file_that_is_wrong_is_one_line_naming_it(name, tmp_path, capsys, monkeypatch):
-    from gan_cli.cli.train import main
+    from gan_cli.cli.gan_train import main
     from tests.helpers import run_in_process
 
     root = tmp_path / "data"

@@ -15,9 +15,11 @@ LAYERS = [
     ("testing", ["testing"]),  # gan_cli/testing.py: data sets for tests and benchmarks
     ("api", ["api", ""]),  # the Python API; "": the package's __init__, which re-exports it
     ("cli", ["cli", "train"]),  # gan_cli/train.py: `python -m gan_cli.train`, for torchrun
+    ("trained", ["trained"]),  # the uses of a trained generator: sampling, scoring, export
     ("config", ["config"]),
     ("training", ["training"]),
-    ("leaves", ["data", "models", "losses", "constraints", "metrics", "doctor"]),
+    # the leaves; analysis/: finished runs read from their folders (gan-plot, sweeps)
+    ("leaves", ["data", "models", "losses", "constraints", "metrics", "doctor", "analysis"]),
     ("core", ["core"]),
 ]
 DEPTH = {folder: depth for depth, (_, folders) in enumerate(LAYERS) for folder in folders}
@@ -111,13 +113,41 @@ def test_the_walk_sees_every_kind_of_import(tmp_path):
     source = (
         "from typing import TYPE_CHECKING\n"
         "from gan_cli.training import loop\n"
-        "if TYPE_CHECKING:\n    from gan_cli.cli.train import main\n"
+        "if TYPE_CHECKING:\n    from gan_cli.cli.gan_train import main\n"
         "def f():\n    import gan_cli.config.build\n"
     )
     path = tmp_path / "m.py"
     path.write_text(source)
     seen = imports(path, modules())
-    assert seen == {"gan_cli.training.loop", "gan_cli.cli.train", "gan_cli.config.build"}
+    assert seen == {"gan_cli.training.loop", "gan_cli.cli.gan_train", "gan_cli.config.build"}
     edges = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set()}
     assert cycles(edges) == [["a", "b", "c", "a"]]
     assert cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_training_imports_neither_analysis_nor_the_uses_of_a_trained_generator():
+    """training/ trains: the analysis of finished runs and the uses of a trained
+    generator are rooms of their own, which it never reaches, even through another
+    module."""
+    edges = graph()
+    reached, stack = set(), [m for m in edges if m.startswith("gan_cli.training")]
+    while stack:
+        for nxt in edges[stack.pop()]:
+            if nxt not in reached:
+                reached.add(nxt)
+                stack.append(nxt)
+    rooms = ("gan_cli.analysis", "gan_cli.trained")
+    assert not sorted(m for m in reached if m.startswith(rooms))
+
+
+def test_no_two_modules_share_a_file_name():
+    """A module's name says which room it is in: no two files of gan_cli share a name,
+    except one concept across layers: each leaf's base.py, ALI's joint.py in losses,
+    models and training, Stacked MNIST's data and metric, class conditioning's layers
+    and metric, and the packages' __init__.py."""
+    shared = ("__init__.py", "base.py", "joint.py", "stacked.py", "conditional.py")
+    seen: dict[str, list[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        seen.setdefault(path.name, []).append(str(path.relative_to(PACKAGE)))
+    twice = {name: paths for name, paths in seen.items() if len(paths) > 1 and name not in shared}
+    assert not twice, twice

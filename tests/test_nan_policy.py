@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from gan_cli.cli import train
+from gan_cli.cli import gan_train as train
 from gan_cli.losses.minimax import Minimax
 from gan_cli.training.checkpoint import load_checkpoint
 from tests.helpers import (

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from gan_cli.cli.data import main as data_main
-from gan_cli.cli.train import main as train_main
+from gan_cli.cli.gan_train import main as train_main
 from gan_cli.core.errors import UserError
 from gan_cli.data import image_files, packing
 from gan_cli.data.folder import ImageFolder

@@ -9,9 +9,9 @@ import math
 import pytest
 import torch
 
-from gan_cli.cli.run import train
+from gan_cli.cli.launch import fit_config as train
 from gan_cli.config.build import assemble, critic, reconstructor
-from gan_cli.config.checks import check
+from gan_cli.config.spec import check
 from gan_cli.losses.ali import ALI
 from gan_cli.losses.joint import Pairs
 from gan_cli.losses.veegan import VEEGAN

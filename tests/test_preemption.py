@@ -15,7 +15,7 @@ import time
 import pytest
 import torch
 
-from gan_cli.cli import train
+from gan_cli.cli import gan_train as train
 from gan_cli.training.checkpoint import load_checkpoint
 from tests.helpers import (
     CADENCE,

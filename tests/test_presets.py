@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from gan_cli.cli.run import train
-from gan_cli.cli.train import main as train_main
+from gan_cli.cli.gan_train import main as train_main
+from gan_cli.cli.launch import fit_config as train
 from gan_cli.constraints.weight_clipping import WeightClipping
 from gan_cli.data.toy2d import MIXTURES, Toy2D
 from gan_cli.losses.fgan import DIVERGENCES

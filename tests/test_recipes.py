@@ -13,9 +13,9 @@ from hydra.core.config_store import ConfigStore
 from torch import Tensor
 
 from gan_cli import metrics
-from gan_cli.cli.run import train
-from gan_cli.config.checks import check
+from gan_cli.cli.launch import fit_config as train
 from gan_cli.config.compose import config_groups
+from gan_cli.config.spec import check
 from gan_cli.constraints import CONSTRAINTS, Constraint
 from gan_cli.constraints import register as register_constraint
 from gan_cli.core.errors import UserError

@@ -13,14 +13,14 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from gan_cli.cli.train import main as train_main
+from gan_cli.cli.gan_train import main as train_main
 from gan_cli.config.build import assemble
-from gan_cli.config.checks import check, validate
+from gan_cli.config.spec import check, specify
 from gan_cli.constraints import CONSTRAINTS
 from gan_cli.core.errors import UserError
 from gan_cli.losses.least_squares import LeastSquares
 from gan_cli.losses.minimax import Minimax
-from gan_cli.models.packing import pack, packed_shape
+from gan_cli.models.pacgan import pack, packed_shape
 from gan_cli.training import step
 from gan_cli.training.checkpoint import load_checkpoint
 from gan_cli.training.distributed import World
@@ -134,8 +134,8 @@ def test_an_optimizer_the_simulation_cannot_follow_is_refused_before_the_run():
         simulated_update(opt)
     adagrad = ("optim.d._target_=torch.optim.Adagrad", "~optim.d.betas")
     with pytest.raises(UserError, match="got Adagrad"):
-        validate(compose("loss=vanilla", "loss.unroll=2", *adagrad))
-    validate(compose("loss=vanilla", *adagrad))  # without unrolling, any optimizer
+        specify(compose("loss=vanilla", "loss.unroll=2", *adagrad))
+    specify(compose("loss=vanilla", *adagrad))  # without unrolling, any optimizer
 
 
 def test_unrolling_zero_steps_makes_todays_updates_exactly():

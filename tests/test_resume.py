@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from gan_cli.cli import train
+from gan_cli.cli import gan_train as train
 from gan_cli.training.checkpoint import load_checkpoint
 from tests.helpers import (
     CADENCE,

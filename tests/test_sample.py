@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_cli.cli.run import train
+from gan_cli.cli.launch import fit_config as train
 from gan_cli.cli.sample import main
 from gan_cli.training.checkpoint import load_checkpoint, save_checkpoint
 from tests.helpers import BIN, FAST, clean_env, compose, image_data, run_in_process

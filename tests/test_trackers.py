@@ -9,8 +9,8 @@ import math
 
 import pytest
 
-from gan_cli.cli import train
-from gan_cli.config.checks import check
+from gan_cli.cli import gan_train as train
+from gan_cli.config.spec import check
 from gan_cli.core.errors import UserError
 from tests.helpers import CADENCE, compose, gan_train, jsonl
 

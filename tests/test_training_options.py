@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gan_cli.cli.run import train as run_training
+from gan_cli.cli.launch import fit_config as run_training
 from gan_cli.constraints.gradient_penalty import GradientPenalty
 from gan_cli.models.mlp import Discriminator
 from gan_cli.training import loop

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gan_cli.cli import train
+from gan_cli.cli import gan_train as train
 from tests.helpers import (
     CADENCE,
     children,

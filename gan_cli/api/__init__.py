@@ -11,6 +11,6 @@ rebuild and sampling, gan-sample metrics=true's scores.
 """
 
 from gan_cli.api.generator import Generator, load
-from gan_cli.api.run import Trained, evaluate, train
+from gan_cli.api.runs import Trained, evaluate, train
 
 __all__ = ["Generator", "Trained", "evaluate", "load", "train"]

@@ -13,10 +13,10 @@ from torch import Tensor, nn
 from gan_cli.config.build import generator, rebuild_generator
 from gan_cli.config.checks import resolve_device
 from gan_cli.core.errors import UserError
+from gan_cli.trained.export import export_generator, load_weights, read_export
+from gan_cli.trained.sampling import generate
 from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
 from gan_cli.training.conditioning import Classes, SampleClasses, asked_classes
-from gan_cli.training.export import export_generator, load_weights, read_export
-from gan_cli.training.sampling import generate
 
 
 class Generator:

@@ -1,28 +1,31 @@
 """gan-train's command line, checked before Hydra starts a run, so a mistake leaves no
 run folder behind: group options, key names (with the nearest key as a hint), keys
-added with + that nothing reads, and, for a single run, every value (gan_cli.config).
+added with + that nothing reads, and every value of every job (gan_cli.config.spec).
 """
 
 from __future__ import annotations
 
+import json
 import string
-import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from hydra.core.override_parser.types import Override
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-from gan_cli.cli.hydra_flags import flags_help, parse_args
 from gan_cli.config.compose import (
     compose_config,
+    compose_jobs,
     config_groups,
     parse_overrides,
     spell_group_choices,
 )
-from gan_cli.core.console import err_console
-from gan_cli.core.errors import UserError, did_you_mean
+from gan_cli.config.hydra_private import NOT_A_RUN, flags_help, parse_args
+from gan_cli.core.console import fail
+from gan_cli.core.errors import UserError
 
 if TYPE_CHECKING:
+    from gan_cli.config.spec import RunSpec
     from gan_cli.training.distributed import World
 
 
@@ -49,107 +52,100 @@ def help_text(args: list[str]) -> str:
     )
 
 
-def check_command_line(args: list[str]) -> list[str]:
-    """Check gan-train's arguments before Hydra starts a run; raise UserError if one is wrong.
+@dataclass
+class Plan:
+    """A checked gan-train command line: the arguments to hand to Hydra (choices spelled
+    as Hydra wants them; a sweep's folder fixed), and each job's run specification by
+    its overrides (empty for a command that trains nothing, such as --cfg)."""
 
-    Checks group options (`loss=foo`), key names (`trainer.stpes=1`, with the nearest
-    key as a hint), added keys nothing reads (`+trainer.step=1`) and, for a single run,
-    every value of the composed config. Sweeps (-m) get the group and key checks; their
-    values are checked by each job. Returns the arguments to hand to Hydra, with the
-    choices of objectives and constraints spelled as Hydra wants them.
+    args: list[str]
+    specs: dict[tuple[str, ...], RunSpec] = field(default_factory=dict)
+    sweep_dir: Path | None = None  # a sweep's folder (its jobs' status.json)
+    run_dir: str | None = None  # a run's folder, where Hydra's config fixes it (${now:...})
+
+    def spec_for(self, cfg: DictConfig, overrides: list[str]) -> RunSpec | None:
+        """The spec made for the job Hydra composed as `cfg`, if this plan made it."""
+        spec = self.specs.get(tuple(overrides))
+        if spec is not None and spec.composed == OmegaConf.to_container(cfg):
+            return spec
+        return None
+
+
+def check_command_line(args: list[str]) -> Plan:
+    """Check gan-train's arguments before Hydra starts a run; raise UserError if one is
+    wrong, and nothing is written.
+
+    Checks group options (`loss=foo`), then composes every job (one for a run, each
+    combination of a sweep) and checks it: key names (`trainer.stpes=1`, with the nearest
+    key as a hint), added keys nothing reads (`+trainer.step=1`), and every value, the
+    data files and optimizers included. A sweep's mistake names its job's overrides.
     """
     parsed = parse_args(args)
-    if any(
-        getattr(parsed, flag)
-        for flag in ("help", "hydra_help", "info", "shell_completion", "experimental_rerun")
-    ) or (parsed.config_name or parsed.config_dir or parsed.config_path):
-        return args  # not a training run, or a config tree we do not know
+    if any(getattr(parsed, flag) for flag in NOT_A_RUN if flag != "cfg") or (
+        parsed.config_name or parsed.config_dir or parsed.config_path
+    ):
+        return Plan(args)  # not a training run, or a config tree we do not know
+    if parsed.cfg and parsed.multirun:
+        raise UserError("--cfg prints the config of one run: leave out -m")
     spelled = dict(
         zip(parsed.overrides, spell_group_choices(parsed.overrides, parsed.multirun), strict=True)
     )
+    _check_choices(spelled)
+    composed = compose_jobs(parsed.overrides, parsed.multirun)
+    run_dir = _given(parsed.overrides, "hydra.run.dir")
+    # the checks build the model and the data's classes: torch, only now
+    from gan_cli.config.spec import specify
+
+    specs, seen = {}, set()
+    for job in composed.jobs:
+        world = json.dumps([OmegaConf.to_container(job.config[k]) for k in ("data", "optim")])
+        label = job.label if parsed.multirun else ""
+        try:  # printing the config (--cfg): its checks only, no data read or fetched
+            spec = specify(job.config, run_dir, world=not parsed.cfg and world not in seen)
+        except UserError as e:
+            raise UserError(label + str(e)) from e
+        specs[job.overrides] = spec
+        seen.add(world)
+    args = [spelled.get(a, a) for a in args]
+    if parsed.cfg:
+        return Plan(args)
+    if parsed.multirun:
+        if _given(parsed.overrides, "hydra.sweep.dir") is None:
+            args.append(f"hydra.sweep.dir={quoted(composed.sweep_dir)}")
+        return Plan(args, specs, sweep_dir=Path(composed.sweep_dir))
+    return Plan(args, specs, run_dir=composed.run_dir)
+
+
+def _check_choices(spelled: dict[str, str]) -> None:
+    """Each group option given is one of its group's (every value of a sweep)."""
     typed_as = {line: original.split("=", 1)[0] for original, line in spelled.items()}
-    overrides = [o for o in parse_overrides(list(spelled.values())) if not o.is_hydra_override()]
     groups = config_groups()
-    choices = [o for o in overrides if o.key_or_group.split("@")[0] in groups]
-    for o in choices:
-        if not o.is_delete():
-            group = o.key_or_group.split("@")[0]
-            values = o.sweep_string_iterator() if o.is_sweep_override() else [o.value()]
-            # logger=[wandb,tensorboard]: several options of one group at once
-            values = [
-                v for value in values for v in (value if isinstance(value, list) else [value])
-            ]
-            for value in values:
-                if value not in groups[group]:
-                    key = typed_as[o.input_line]
-                    options = "|".join(groups[group])
-                    raise UserError(f"{key}={value} is not an option; choose one of {options}")
-    # the keys the choices bring (a sweep over choices: those of its first value)
-    base = compose_config([_first(o) for o in choices])
-    known = _keys(OmegaConf.to_container(base))
-    for o in overrides:
-        if o not in choices:
-            _check_key(o, known)
-    if not parsed.multirun:
-        run_dir = next(
-            (
-                o.value()
-                for o in parse_overrides(parsed.overrides)
-                if o.key_or_group == "hydra.run.dir"
-            ),
-            None,
-        )
-        # the values' checks build the model and the data's classes: torch, only now
-        from gan_cli.config.checks import check, validate
-
-        composed = compose_config([o.input_line for o in overrides])
-        if parsed.cfg:  # printing the config: its checks only, no data read or fetched
-            check(composed)
-        else:
-            validate(composed, run_dir)
-    return [spelled.get(a, a) for a in args]
+    for o in parse_overrides(list(spelled.values())):
+        group = o.key_or_group.split("@")[0]
+        if o.is_hydra_override() or group not in groups or o.is_delete():
+            continue
+        values = o.sweep_string_iterator() if o.is_sweep_override() else [o.value()]
+        # logger=[wandb,tensorboard]: several options of one group at once
+        values = [v for value in values for v in (value if isinstance(value, list) else [value])]
+        for value in values:
+            if value not in groups[group]:
+                options = "|".join(groups[group])
+                raise UserError(
+                    f"{typed_as[o.input_line]}={value} is not an option; choose one of {options}"
+                )
 
 
-def _first(o: Override) -> str:
-    """The override line of one value: a sweep's first (`loss=vanilla,lsgan`: loss=vanilla)."""
-    if not o.is_sweep_override():
-        return o.input_line
-    return f"{o.input_line.split('=', 1)[0]}={next(iter(o.sweep_string_iterator()))}"
+def _given(overrides: list[str], key: str) -> str | None:
+    """The value a command line gives `key` (hydra.run.dir), or None."""
+    return next((o.value() for o in parse_overrides(overrides) if o.key_or_group == key), None)
 
 
-def _check_key(o: Override, known: list[str]) -> None:
-    """A key the config has; or, added with +, one inside a free-form node (optim.g)."""
-    key = o.key_or_group
-    if o.is_add() or o.is_force_add():
-        if _parent(key) in ("optim.g", "optim.d"):  # any argument of the optimizer's class
-            return
-        if key not in known:
-            raise UserError(
-                f"+{key}: gan-train reads no such key{did_you_mean(key, known)} "
-                "(+ adds keys only to optim.g and optim.d)"
-            )
-    elif key not in known:
-        parent = _parent(key)
-        siblings = [k.rsplit(".", 1)[-1] for k in known if _parent(k) == parent]
-        where = f"{parent or 'the config'} has {'|'.join(siblings)}" if siblings else "no such node"
-        raise UserError(f"{key} is not a config key{did_you_mean(key, known)} ({where})")
+def quoted(path: str | Path) -> str:
+    """A path as a single-quoted Hydra override value."""
+    return "'" + str(path).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _parent(key: str) -> str:
-    return key.rsplit(".", 1)[0] if "." in key else ""
-
-
-def _keys(values: dict, prefix: str = "") -> list[str]:
-    """Every key of a nested dict, in full (nodes and leaves)."""
-    out = []
-    for k, v in values.items():
-        out.append(f"{prefix}{k}")
-        if isinstance(v, dict):
-            out += _keys(v, f"{prefix}{k}.")
-    return out
-
-
-def hydra_arguments(args: list[str], world: World) -> list[str]:
+def hydra_arguments(args: list[str], run_dir: str | None, world: World) -> list[str]:
     """Each rank's Hydra arguments: every rank runs in rank 0's run folder, and only rank
     0 writes the config copy and the log file there."""
     parsed = parse_args(args)
@@ -159,19 +155,13 @@ def hydra_arguments(args: list[str], world: World) -> list[str]:
             "hydra/launcher=submitit_slurm hydra.launcher.tasks_per_node=N"
         )
     if not any(o.startswith("hydra.run.dir=") for o in parsed.overrides):
-        run_dir = None
-        if world.is_main:
-            hydra = compose_config(parsed.overrides, hydra=True).hydra
-            run_dir = hydra.run.dir  # resolves ${now:...} once, here
-        run_dir = world.broadcast(run_dir)
-        quoted = run_dir.replace("\\", "\\\\").replace("'", "\\'")
-        args = [*args, f"hydra.run.dir='{quoted}'"]
+        run_dir = world.broadcast(run_dir if world.is_main else None)
+        args = [*args, f"hydra.run.dir={quoted(run_dir)}"]
     if not world.is_main:
         args += ["hydra.output_subdir=null", "hydra/job_logging=disabled"]
     return args
 
 
 def exit_with(error: Exception, code: int = 2) -> NoReturn:
-    """The one line a user sees for a mistake, and the command's exit status."""
-    err_console.print(f"[bold red]gan-train: error:[/] {error}", highlight=False, soft_wrap=True)
-    sys.exit(code)
+    """gan-train's one line for a mistake, and its exit status."""
+    fail("gan-train", error, code)

@@ -27,8 +27,8 @@ def pack(overrides: list[str]) -> str:
     """Pack the folder the overrides name; a line saying what is where."""
     from hydra.utils import get_class
 
-    from gan_cli.config.checks import check
     from gan_cli.config.compose import compose_config
+    from gan_cli.config.spec import check
     from gan_cli.data import image_files, packing
     from gan_cli.data.folder import ImageFolder
 

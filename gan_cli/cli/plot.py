@@ -40,7 +40,7 @@ def parse(argv: list[str]) -> tuple[list[str], dict[str, str]]:
 
 def run(argv: list[str]) -> list[str]:
     """Everything gan-plot does; returns what it wrote."""
-    from gan_cli.training import curves
+    from gan_cli.analysis import curves
 
     folders, options = parse(argv)
     runs = curves.run_folders(folders)
@@ -50,7 +50,7 @@ def run(argv: list[str]) -> list[str]:
             raise UserError("timelapse=true with out= takes one run folder")
         written = []
         for r in runs:
-            gif, frames = curves.timelapse(r, Path(out) if out else r / "timelapse.gif")
+            gif, frames = curves.timelapse(r, _gif(out) if out else r / "timelapse.gif")
             written.append(f"{gif} ({frames} frames)")
         return written
     asked = [m for m in options.get("metric", "").split(",") if m] or None
@@ -58,6 +58,13 @@ def run(argv: list[str]) -> list[str]:
     stem = Path(out).with_suffix("") if out else Path(folders[0]) / "plot"
     paths = curves.draw_curves(curves.settings(runs), metrics, stem)
     return [str(p) for p in paths]
+
+
+def _gif(out: str) -> Path:
+    """A timelapse's file: `out` as given when it ends in .gif, else with .gif added
+    (out=NAME, out=NAME.png: NAME.gif, NAME.png.gif; the GIF is what it writes)."""
+    path = Path(out)
+    return path if path.suffix.lower() == ".gif" else path.with_name(path.name + ".gif")
 
 
 def main() -> None:

@@ -38,7 +38,7 @@ from typing import Any
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from gan_cli.core.console import console, err_console
+from gan_cli.core.console import console, fail
 from gan_cli.core.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -145,17 +145,17 @@ def run(args: Args) -> list[str]:
     from gan_cli.config.checks import resolve_device
     from gan_cli.core.atomic import atomic_write
     from gan_cli.data.base import IMAGES
-    from gan_cli.training import conditioning
-    from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
-    from gan_cli.training.conditioning import SampleClasses, asked_classes
-    from gan_cli.training.figures import COLUMNS, FIGURES
-    from gan_cli.training.sampling import (
+    from gan_cli.trained.sampling import (
         class_grid,
         generate,
         grid_rows,
         interpolation,
         save_npz,
     )
+    from gan_cli.training import conditioning
+    from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
+    from gan_cli.training.conditioning import SampleClasses, asked_classes
+    from gan_cli.training.figures import COLUMNS, FIGURES
 
     device = resolve_device(args.device, key="device")
     ckpt, run_dir = find_checkpoint(args.checkpoint)
@@ -169,7 +169,7 @@ def run(args: Args) -> list[str]:
         scorer = scorer_for(cfg, classes, args.n, args.seed, args.inception_weights, device)
     G = build.rebuild_generator(state, args.ema, device, args.seed)
     if args.export:
-        from gan_cli.training.export import export_generator
+        from gan_cli.trained.export import export_generator
 
         paths = export_generator(G, state["config"], state.get("classes"), args.export)
         return [str(paths[0].parent)] + [p.name for p in paths]
@@ -208,10 +208,10 @@ def run(args: Args) -> list[str]:
 
 def scorer_for(cfg, classes, n: int, seed: int, inception_weights, device, only=None):
     """metrics=true's Scorer for a checkpoint's config: the run's data and metrics
-    settings (gan_cli.training.scoring)."""
+    settings (gan_cli.trained.scoring)."""
     from gan_cli.config import build
     from gan_cli.config.compose import metrics_settings
-    from gan_cli.training.scoring import Scorer
+    from gan_cli.trained.scoring import Scorer
 
     data = build.data_source(cfg, device)
     return Scorer(data, metrics_settings(cfg), n, seed, inception_weights, device, classes, only)
@@ -226,8 +226,7 @@ def main() -> None:
     try:
         wrote = run(parse(argv))
     except UserError as e:
-        err_console.print(f"[bold red]gan-sample: error:[/] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        fail("gan-sample", e)
     console.print(
         f"gan-sample: wrote to {wrote[0]}: " + ", ".join(wrote[1:]), soft_wrap=True, highlight=False
     )

@@ -4,7 +4,7 @@ the sweep folder, prints a table, and sends the same table to W&B in a small sum
 run of the group. A sweep over two keys also gets `samples.png`, each job's
 last sample grid in a table of the two keys (the WGAN-GP paper's Figure 2), and
 `samples.csv`, its score in the same table; a sweep over architectures and two values of
-another key gets the robustness table (gan_cli.training.robustness).
+another key gets the robustness table (gan_cli.analysis.robustness).
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from gan_cli.cli.sweep import FAILED, group_name
-from gan_cli.core.console import console, print_table
-from gan_cli.training import robustness
-from gan_cli.training.sweep_figures import sample_grid, sweep_plot
-from gan_cli.training.sweep_table import (
+from gan_cli.analysis import robustness
+from gan_cli.analysis.sweep_figures import sample_grid, sweep_plot
+from gan_cli.analysis.sweep_table import (
     cell,
     collect,
     number_or_text,
@@ -28,6 +26,8 @@ from gan_cli.training.sweep_table import (
     sweep_metrics,
     write_csv,
 )
+from gan_cli.cli.sweep import group_name
+from gan_cli.core.console import console, print_table
 from gan_cli.training.tracking import wandb_mode
 
 
@@ -68,8 +68,6 @@ class SweepSummary(Callback):
         elif found is not None:
             written += robustness.write_study(found, sweep_dir)
         console.print("summary: " + ", ".join(map(str, written)), soft_wrap=True)
-        # a job the doctor stopped (doctor.stop) ended cleanly: it is not a failure
-        FAILED[:] = [row["job"] for row in rows if row["status"] not in ("ok", "stopped")]
         for row in rows:
             if row["status"] != "ok":
                 label = "stopped" if row["status"] == "stopped" else "[red]failed:[/]"

@@ -22,10 +22,6 @@ from omegaconf import OmegaConf
 from gan_cli.core.atomic import atomic_write
 from gan_cli.training.tracking import tags
 
-# Failed jobs of the last sweep in this process; gan-train exits with this count.
-FAILED: list[str] = []
-
-
 NAME_BYTES = 200  # a job folder's name at most (file systems refuse names over 255 bytes)
 
 

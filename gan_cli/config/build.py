@@ -3,7 +3,7 @@ constraint, optimizers, EMA, how the networks are called). gan-train, gan-sample
 benchmarks and the tests all build through here.
 
 It builds what the config says: what the loss changes in the networks is already
-written into the config by gan_cli.config.checks.check, so the config a run records (run
+written into the config by gan_cli.config.spec.derive, so the config a run records (run
 folder, checkpoint, W&B) is the one it trained with.
 """
 
@@ -24,12 +24,13 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from gan_cli.config.schema import target_class
 from gan_cli.core.errors import UserError, one_line
 from gan_cli.core.params import RUNTIME, signature_params
+from gan_cli.core.values import is_number
 from gan_cli.data.augment import Augment
 from gan_cli.data.base import IMAGES, DataSource
 from gan_cli.losses.joint import RECONSTRUCTOR
 from gan_cli.models.common import ArchError
 from gan_cli.models.joint import PairCritic
-from gan_cli.models.packing import packed_shape
+from gan_cli.models.pacgan import packed_shape
 from gan_cli.training import distributed
 from gan_cli.training.conditioning import Classes, of_labels
 from gan_cli.training.distributed import World
@@ -90,7 +91,7 @@ def _numbers(key: str, cls: type, given: dict[str, Any]) -> dict[str, Any]:
         default, value = param.default, given[name]
         if isinstance(default, bool) or default is None:
             continue
-        if isinstance(default, tuple) and all(_is_number(d) for d in default):
+        if isinstance(default, tuple) and all(is_number(d) for d in default):
             if not isinstance(value, list | tuple) or len(value) != len(default):
                 value = None
             else:
@@ -101,7 +102,7 @@ def _numbers(key: str, cls: type, given: dict[str, Any]) -> dict[str, Any]:
                     f"{key}.{name}={given[name]}: {len(default)} numbers, like [{pair}]"
                 )
             out[name] = tuple(value)
-        elif _is_number(default) and (
+        elif is_number(default) and (
             "float" in str(param.annotation) or isinstance(default, float)
         ):
             if (number := _float(value)) is None:
@@ -110,12 +111,8 @@ def _numbers(key: str, cls: type, given: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool)
-
-
 def _float(x: Any) -> float | None:
-    return float(x) if _is_number(x) else None
+    return float(x) if is_number(x) else None
 
 
 def arguments(node: DictConfig) -> dict:
@@ -127,12 +124,17 @@ def data_source(cfg: DictConfig, device: torch.device) -> DataSource:
     return build_node(cfg, "data", seed=cfg.trainer.seed, device=device)
 
 
+def sample_shape(cfg: DictConfig) -> tuple[int, ...]:
+    """The shape of one sample of the config's data, from its settings alone."""
+    return get_class(cfg.data._target_).sample_shape(**arguments(cfg.data))
+
+
 def generator(cfg: DictConfig, n_classes: int = 0) -> nn.Module:
     """The generator the config describes, on the CPU; needs no data files. A
     conditional one (model.conditional) is given its number of classes: from the data,
     or from the checkpoint (gan-sample)."""
     data_cls = get_class(cfg.data._target_)
-    shape = data_cls.sample_shape(**arguments(cfg.data))
+    shape = sample_shape(cfg)
     offered = {"out_shape": shape, "bounded": data_cls.kind == IMAGES, "n_classes": n_classes}
     return build_node(cfg, "model.generator", **_taken(cfg.model.generator, offered))
 
@@ -180,12 +182,15 @@ def loss_part(cfg: DictConfig, part: str) -> Any:
     return build_node(cfg, f"loss.{part}", **{p.name: cfg.loss[p.name] for p in params})
 
 
-def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) -> tuple[GAN, Any]:
-    """(GAN, data) for a checked config (gan_cli.config.checks.check), on `device`; under DDP,
-    this rank's data shard and noise, and the networks wrapped."""
+def assemble(
+    cfg: DictConfig, device: torch.device, world: World | None = None
+) -> tuple[GAN, DataSource]:
+    """(GAN, data) for a resolved config (gan_cli.config.spec), on `device`; under DDP,
+    this rank's data shard and noise, and the networks wrapped.
+
+    It seeds torch's global generator with trainer.seed (trainer.seed + rank under DDP):
+    the networks' initial weights and the training noise are drawn from it."""
     t, world = cfg.trainer, world or World()
-    if t.threads is not None:  # trainer.threads: this process's share of a shared machine
-        torch.set_num_threads(t.threads)
     torch.manual_seed(t.seed)
     data = data_source(cfg, device)
     labelled = classes(cfg, data, device)
@@ -220,7 +225,7 @@ def assemble(cfg: DictConfig, device: torch.device, world: World | None = None) 
         critic_warmup=cfg.loss.critic_warmup,
         ema=ema_of(G, t.ema_decay) if t.ema_decay > 0 else None,
         forwards=forwards(G, D, constraint.double_backward, world, t.compile, R, augment),
-        pack=cfg.loss.pack,
+        pack_size=cfg.loss.pack,
         unroller=Unroller(D, opt_d, objective, constraint, cfg.loss.unroll)
         if cfg.loss.unroll
         else None,

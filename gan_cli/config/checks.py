@@ -1,17 +1,20 @@
-"""The rules a schema cannot say: which model fits which data, which metric fits which
-data, a constraint that fits the objective, class conditioning that can work, a device
-this machine has, files that must exist; and, for the command line, what needs the
-world (data files, optimizer arguments, a checkpoint to resume).
+"""The rules a schema cannot say, checked once for each run (gan_cli.config.spec): which
+model fits which data, which metric fits which data, a constraint that fits the
+objective, class conditioning that can work, a device this machine has, files that must
+exist; what needs the world (data files, optimizer arguments); and a checkpoint to
+resume that fits the run.
 
-Types, enums and unknown keys are the schema's (gan_cli.config.schema). The command line
-is checked before Hydra starts a run, so a mistake leaves no run folder behind.
+Types, enums and unknown keys are the schema's (gan_cli.config.schema). Each rule raises
+one UserError naming the key and what is allowed.
 """
 
 from __future__ import annotations
 
-import copy
 import importlib
+import importlib.util
+import json
 from pathlib import Path
+from typing import Any
 
 import torch
 from hydra.utils import get_class
@@ -20,13 +23,14 @@ from omegaconf import DictConfig, OmegaConf
 from gan_cli import metrics
 from gan_cli.config.build import LABELLED, arguments, critic, generator, optimizer
 from gan_cli.config.compose import config_dir
-from gan_cli.config.schema import typed
+from gan_cli.config.schema import may_change
 from gan_cli.constraints import CONSTRAINTS, Constraint
 from gan_cli.core.errors import UserError
+from gan_cli.core.params import registered_name
+from gan_cli.core.values import flat
 from gan_cli.data.base import IMAGES
 from gan_cli.losses import OBJECTIVES
-from gan_cli.models.space import draw_architecture
-from gan_cli.training.resume import check_resume, find_resume
+from gan_cli.training.tracking import selected
 from gan_cli.training.unroll import simulated_update
 
 
@@ -45,50 +49,76 @@ def resolve_device(name: str, key: str = "trainer.device") -> torch.device:
     return torch.device(name)
 
 
-def resolve(cfg: DictConfig) -> DictConfig:
-    """The resolved config, the one a run trains and writes to config.yaml (and into its
-    checkpoints and W&B run): typed and range-checked by the schema, as plain values, with
-    what the config derives written in: the architecture model.arch_seed draws, and the
-    critic's normalization as the loss decides it. `cfg` itself is left as it was."""
-    drawn = copy.deepcopy(cfg)
-    _draw_architecture(drawn)
-    resolved = typed(drawn)
-    _record_critic_norm(resolved)
-    return resolved
-
-
-def check(cfg: DictConfig) -> DictConfig:
-    """The resolved config (see `resolve`), checked against the rules between keys; one
-    UserError for the first broken one. Cheap, and reads nothing but the config (no data
-    files: `validate` meets the world)."""
-    cfg = resolve(cfg)
+def check_rules(cfg: DictConfig, shape: tuple[int, ...], kind: str) -> None:
+    """The rules between the keys of a derived config (gan_cli.config.spec.derive) whose
+    data holds samples of `shape`, of `kind`; one UserError for the first broken one.
+    Cheap: reads nothing but the config."""
     resolve_device(cfg.trainer.device)
     if cfg.trainer.resume not in (None, "auto") and not Path(cfg.trainer.resume).exists():
         raise UserError(f"trainer.resume={cfg.trainer.resume}: no such checkpoint or run folder")
-    data_cls = get_class(cfg.data._target_)
-    shape = data_cls.sample_shape(**arguments(cfg.data))
     _check_model_fits(cfg, shape)
     _check_architecture(cfg, shape)
     _check_constraint_fits(cfg)
-    _check_conditional(cfg, data_cls.kind)
+    _check_conditional(cfg, kind)
     _check_pairs(cfg)
     _check_augment(cfg)
     if "boost" in cfg and cfg.model.conditional != "none":
         raise UserError("+boost=adagan mixes unconditional generators: set model.conditional=none")
-    metrics.selected(cfg.metrics, data_cls.kind)  # names known, and fitting this data
+    metrics.selected(cfg.metrics, kind)  # names known, and fitting this data
     weights = cfg.metrics.inception_weights
     if weights is not None and not Path(weights).is_file():
         raise UserError(f"metrics.inception_weights={weights} is not a file")
     _check_trackers(cfg)
-    return cfg
+
+
+def check_world(cfg: DictConfig) -> None:
+    """What needs the world: the data files are there (downloaded if allowed), and each
+    optimizer accepts its arguments (built on a dummy parameter)."""
+    data_cls = get_class(cfg.data._target_)
+    if hasattr(data_cls, "prepare"):
+        data_cls.prepare(**arguments(cfg.data))
+    for side in ("g", "d", "r"):
+        if cfg.optim[side] is not None:
+            built = optimizer(cfg, f"optim.{side}", [torch.zeros(1, requires_grad=True)])
+    if cfg.loss.unroll:  # the critic's optimizer is one the unrolled steps can simulate
+        simulated_update(built)
+
+
+def check_resume(state: dict[str, Any], cfg: DictConfig, path: Path) -> None:
+    """One line if the checkpoint at `path` was trained with another config than `cfg`
+    (in a key a resumed run may not change: gan_cli.config.schema.may_change), or is
+    already at or past trainer.steps."""
+    saved, now = flat(state["config"]), flat(OmegaConf.to_container(cfg))
+    boosted = "mixture" in state  # an AdaGAN run (+boost=adagan): counted in rounds
+    if boosted and "boost" not in cfg:
+        raise UserError(f"trainer.resume: {path} is an AdaGAN run: resume it with +boost=adagan")
+    changeable = (*may_change(), "boost.rounds") if boosted else may_change()
+    differ = [
+        k
+        for k in sorted(saved.keys() & now.keys())
+        if saved[k] != now[k] and not k.startswith(changeable)
+    ]
+    if differ:
+        shown = ", ".join(f"{k} ({saved[k]!r} there, {now[k]!r} here)" for k in differ[:4])
+        more = f" and {len(differ) - 4} more" if len(differ) > 4 else ""
+        raise UserError(
+            f"trainer.resume: {path} was trained with another config: {shown}{more}; "
+            "resume with the run's own overrides (its .hydra/overrides.yaml)"
+        )
+    if boosted and state["round"] >= cfg.boost.rounds:
+        raise UserError(
+            f"trainer.resume: {path} has done round {state['round']}, boost.rounds is "
+            f"{cfg.boost.rounds}: raise boost.rounds to add rounds"
+        )
+    if not boosted and state["step"] >= cfg.trainer.steps:
+        raise UserError(
+            f"trainer.resume: {path} is at step {state['step']}, trainer.steps is "
+            f"{cfg.trainer.steps}: raise trainer.steps to train longer"
+        )
 
 
 def _check_trackers(cfg: DictConfig) -> None:
     """A tracker whose package is not installed is one line naming the extra to install."""
-    import importlib.util
-
-    from gan_cli.training.tracking import selected
-
     for name in sorted(selected(OmegaConf.to_container(cfg.logger)) - {"wandb"}):
         if importlib.util.find_spec(name) is None:
             raise UserError(
@@ -96,71 +126,31 @@ def _check_trackers(cfg: DictConfig) -> None:
             )
 
 
-def validate(cfg: DictConfig, run_dir: str | None = None) -> DictConfig:
-    """`check`, and what needs the world: the data files are there (downloaded if
-    allowed), each optimizer accepts its arguments, a checkpoint to resume (from
-    `run_dir` with trainer.resume=auto) fits. For the command line, before Hydra makes a
-    run folder; a run itself meets these when it builds its objects."""
-    cfg = check(cfg)
-    if run_dir is not None or cfg.trainer.resume not in (None, "auto"):
-        found = find_resume(cfg.trainer.resume, Path(run_dir or "."))
-        if found is not None:
-            check_resume(found[1], cfg, found[0])
-    data_cls = get_class(cfg.data._target_)
-    if hasattr(data_cls, "prepare"):
-        data_cls.prepare(**arguments(cfg.data))
-    for side in ("g", "d", "r"):  # on a dummy parameter: bad arguments fail here
-        if cfg.optim[side] is not None:
-            built = optimizer(cfg, f"optim.{side}", [torch.zeros(1, requires_grad=True)])
-    if cfg.loss.unroll:  # the critic's optimizer is one the unrolled steps can simulate
-        simulated_update(built)
-    return cfg
-
-
-def _draw_architecture(cfg: DictConfig) -> None:
-    """model.arch_seed: the architecture it draws (gan_cli.models.space.SPACE) replaces
-    the model's knobs, so the config (config.yaml, checkpoints, W&B) records it. Before
-    the schema resolves the knobs into the networks' arguments."""
-    seed = cfg.model.get("arch_seed")
-    if seed is None:
-        return
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise UserError(f"model.arch_seed={seed}: an integer, or null for no draw")
-    drawn = draw_architecture(seed, cfg.model.keys())
-    if not drawn:
-        raise UserError(f"model.arch_seed={seed}: this model has none of the study's knobs")
-    for knob, value in drawn.items():
-        cfg.model[knob] = value
-
-
-def _record_critic_norm(cfg: DictConfig) -> None:
-    """The loss decides what the critic may contain (batch norm breaks the gradient
-    penalty; spectral norm replaces it), and the config records what the critic gets."""
-    asked = cfg.model.discriminator.norm
-    norm = get_class(cfg.loss.constraint._target_).critic_norm(asked)
-    if norm != asked:
-        cfg.model.discriminator.norm = norm
-        if "d_norm" in cfg.model:
-            cfg.model.d_norm = norm
-
-
 def _check_architecture(cfg: DictConfig, shape: tuple[int, ...]) -> None:
     """Stop an architecture its knobs cannot build (a depth the resolution cannot hold, a
     conditional generator without batch norm), by building both networks without
     memory (on the meta device)."""
+    what = {k: OmegaConf.to_container(cfg[k]) for k in ("data", "model", "loss")}
+    key = json.dumps([what, shape], sort_keys=True, default=str)
+    if key in _BUILT:  # the jobs of a sweep over seeds or learning rates share one build
+        return
     n_classes = 0 if cfg.model.conditional == "none" else 2  # any number: the same layers
     with torch.device("meta"):
         generator(cfg, n_classes)
         critic(cfg, shape, n_classes)
+    _BUILT.add(key)
+
+
+_BUILT: set[str] = set()  # the data, model and loss nodes built so, in this process
 
 
 def _check_constraint_fits(cfg: DictConfig) -> None:
     """Stop a constraint that makes no sense with the objective (R1 with Wasserstein)."""
     constraint = get_class(cfg.loss.constraint._target_)
     objective = get_class(cfg.loss.objective._target_)
-    name = next(n for n, cls in OBJECTIVES.items() if cls is objective)
+    name = registered_name(OBJECTIVES, objective)
     if why := constraint.refuses_objectives.get(name):
-        chosen = next(n for n, cls in CONSTRAINTS.items() if cls is constraint)
+        chosen = registered_name(CONSTRAINTS, constraint)
         raise UserError(f"loss.constraint={chosen} does not fit loss.objective={name}: {why}")
 
 
@@ -190,7 +180,7 @@ def _check_pairs(cfg: DictConfig) -> None:
     objective = get_class(cfg.loss.objective._target_)
     if not objective.networks:
         return
-    name = next(n for n, cls in OBJECTIVES.items() if cls is objective)
+    name = registered_name(OBJECTIVES, objective)
     chosen = f"loss={name}"
     if "reconstructor" not in cfg.model or cfg.optim.r is None:
         raise UserError(
@@ -206,7 +196,7 @@ def _check_pairs(cfg: DictConfig) -> None:
             )
     constraint = get_class(cfg.loss.constraint._target_)
     if constraint.penalty is not Constraint.penalty:
-        which = next(n for n, cls in CONSTRAINTS.items() if cls is constraint)
+        which = registered_name(CONSTRAINTS, constraint)
         raise UserError(
             f"loss.constraint={which} penalizes the critic's gradient in x, which "
             f"{chosen}'s critic on pairs (x, z) does not have: use none, weight_clipping or "
@@ -245,7 +235,7 @@ def _check_model_fits(cfg: DictConfig, shape: tuple[int, ...]) -> None:
         for file in sorted((Path(config_dir()) / "model").glob("*.yaml")):
             generator = OmegaConf.load(file.parent / "generator" / file.name)._target_
             models[file.stem] = module_of(generator)
-        model = next((n for n, m in models.items() if m is chosen), chosen.__name__)
+        model = registered_name(models, chosen, chosen.__name__)
         fit = "; ".join(f"model={n} fits {m.FITS}" for n, m in models.items())
         which = f"model={model}" if part == "generator" else f"model/discriminator={model}"
         raise UserError(f"{which} does not fit this data (samples of shape {shape}): {fit}")

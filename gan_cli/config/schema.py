@@ -13,7 +13,9 @@ default are declared once, where the parameter is used.
 from __future__ import annotations
 
 import enum
+import functools
 import importlib
+import json
 import re
 import typing
 from dataclasses import field, make_dataclass, replace
@@ -48,24 +50,44 @@ from gan_cli.models.conditional import CONDITIONAL
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 RULE_NAMES = "|".join(RULES)
-CADENCE = Annotated[int, at_least(0, "an integer")]  # 0: only at the final step
+
+
+class MayChange:
+    """Marks a key a resumed run may change: how long it runs and what it reports, not
+    what it trains (data, model, loss, optimizers, seed, precision, EMA)."""
+
+
+MAY_CHANGE = MayChange()
+# whole nodes a resumed run may change (what it reports, and when the doctor stops it)
+MAY_CHANGE_NODES = ("logger", "metrics", "doctor", "optimize")
 
 
 class Trainer:
-    steps: Annotated[int, POSITIVE_INT]
+    steps: Annotated[int, POSITIVE_INT, MAY_CHANGE]
     seed: int
-    device: Annotated[str, OneOf(DEVICES)]
-    log_every: CADENCE
-    sample_every: CADENCE
-    eval_every: CADENCE
-    ckpt_every: CADENCE
-    keep_checkpoints: Annotated[int, COUNT]
-    resume: Optional[str]  # noqa: UP045 - OmegaConf reads typing.Optional
-    nan_policy: Annotated[str, OneOf(("stop", "skip"))]
+    device: Annotated[str, OneOf(DEVICES), MAY_CHANGE]
+    log_every: Annotated[int, at_least(0, "an integer"), MAY_CHANGE]  # 0: only at the end
+    sample_every: Annotated[int, at_least(0, "an integer"), MAY_CHANGE]
+    eval_every: Annotated[int, at_least(0, "an integer"), MAY_CHANGE]
+    ckpt_every: Annotated[int, at_least(0, "an integer"), MAY_CHANGE]
+    keep_checkpoints: Annotated[int, COUNT, MAY_CHANGE]
+    resume: Annotated[Optional[str], MAY_CHANGE]  # noqa: UP045 - OmegaConf reads typing.Optional
+    nan_policy: Annotated[str, OneOf(("stop", "skip")), MAY_CHANGE]
     precision: Annotated[str, Check(lambda v: v in ("32", "bf16"), "one of 32|bf16")]
-    compile: bool
+    compile: Annotated[bool, MAY_CHANGE]
     ema_decay: Annotated[float, Check(lambda v: 0 <= v < 1, "a number in [0, 1)")]
-    threads: Annotated[Optional[int], POSITIVE_INT] = None  # noqa: UP045
+    threads: Annotated[Optional[int], POSITIVE_INT, MAY_CHANGE] = None  # noqa: UP045
+
+
+def may_change() -> tuple[str, ...]:
+    """The keys (and nodes, ending in a dot) a resumed run may change."""
+    hints = typing.get_type_hints(Trainer, include_extras=True)
+    marked = [
+        f"trainer.{name}"
+        for name, hint in hints.items()
+        if MAY_CHANGE in getattr(hint, "__metadata__", ())
+    ]
+    return (*marked, *(f"{node}." if node != "optimize" else node for node in MAY_CHANGE_NODES))
 
 
 class Logger:  # logger=none sets only the mode
@@ -131,10 +153,9 @@ class Boost:  # +boost=adagan (conf/boost/adagan.yaml says what each key does)
 def typed(cfg: DictConfig) -> DictConfig:
     """The composed config, typed, resolved and range-checked, as plain values (no
     interpolations, no enums); UserError names the first bad key and what is allowed."""
-    specs: dict[str, Param] = {}
-    schema = _root_schema(OmegaConf.to_container(cfg, resolve=False), specs)
+    template, specs = _schema_of(OmegaConf.to_container(cfg, resolve=False))
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
+        merged = OmegaConf.merge(template, cfg)
         values = OmegaConf.to_container(
             merged, resolve=True, enum_to_str=True, throw_on_missing=True
         )
@@ -150,9 +171,38 @@ def typed(cfg: DictConfig) -> DictConfig:
 
 def key_specs(cfg: DictConfig) -> dict[str, Param]:
     """Every key of this composed config that the schema types: {full key: its Param}."""
+    return dict(_schema_of(OmegaConf.to_container(cfg, resolve=False))[1])
+
+
+def _schema_of(raw: dict) -> tuple[DictConfig, dict[str, Param]]:
+    """The schema of a composed config (as a structured config) and its keys' Params,
+    made once for each shape of config: the jobs of a sweep share theirs."""
+    return _schema_for(json.dumps(_shape(raw), sort_keys=True, default=str))
+
+
+def _shape(raw: dict) -> dict:
+    """What a config's schema depends on: the classes it names, the model's knobs (and
+    the `_target_` nodes that read them), and whether it boosts."""
+    return {
+        "data": raw["data"].get("_target_"),
+        "model": {k: v if isinstance(v, dict) else None for k, v in raw["model"].items()},
+        "loss": [raw["loss"][part].get("_target_") for part in ("objective", "constraint")],
+        "boost": "boost" in raw,
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def _schema_for(shape: str) -> tuple[DictConfig, dict[str, Param]]:
+    raw = json.loads(shape)
+    raw["data"] = {"_target_": raw["data"]}
+    raw["loss"] = {
+        p: {"_target_": t} for p, t in zip(("objective", "constraint"), raw["loss"], strict=True)
+    }
+    raw["model"] = {k: {} if v is None else v for k, v in raw["model"].items()}
+    if raw.pop("boost"):
+        raw["boost"] = {}
     specs: dict[str, Param] = {}
-    _root_schema(OmegaConf.to_container(cfg, resolve=False), specs)
-    return specs
+    return OmegaConf.structured(_root_schema(raw, specs)), specs
 
 
 def explain(e: OmegaConfBaseException, specs: dict[str, Param]) -> str:

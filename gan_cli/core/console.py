@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import NoReturn
 
 from rich.console import Console
 from rich.progress import (
@@ -193,6 +194,14 @@ def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
 
+def fail(name: str, error: Exception | str, code: int = 2) -> NoReturn:
+    """A command's one line for a mistake (`gan-train: error: ...`) and its exit status."""
+    import sys
+
+    err_console.print(f"[bold red]{name}: error:[/] {error}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
 def command(name: str, doc: str, body: Callable[[list[str]], int]) -> None:
     """A small command's life (gan-plot, gan-data, gan-doctor): its help text for no
     arguments (exit 2) or -h/--help (exit 0); else `body(argv)`'s exit status, or for a
@@ -208,8 +217,7 @@ def command(name: str, doc: str, body: Callable[[list[str]], int]) -> None:
     try:
         code = body(argv)
     except UserError as e:
-        err_console.print(f"[bold red]{name}: error:[/] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        fail(name, e)
     sys.exit(code)
 
 

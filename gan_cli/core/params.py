@@ -20,7 +20,16 @@ from omegaconf import MISSING
 # constructor arguments the code passes itself (shapes, seed, device), never the config
 RUNTIME = ("seed", "device", "out_shape", "in_shape", "bounded", "conditional", "n_classes")
 
-__all__ = ["RUNTIME", "Annotated", "Check", "OneOf", "Param", "registrar", "signature_params"]
+__all__ = [
+    "RUNTIME",
+    "Annotated",
+    "Check",
+    "OneOf",
+    "Param",
+    "registered_name",
+    "registrar",
+    "signature_params",
+]
 
 
 @dataclass(frozen=True)
@@ -103,3 +112,11 @@ def registrar(registry: dict[str, Any], what: str) -> Callable[[str], Callable]:
 
     register.__doc__ = f"Make a class the option loss.{what}=name (see params.registrar)."
     return register
+
+
+def registered_name(registry: dict[str, Any], target: Any, default: str | None = None) -> str:
+    """The name a class is registered under (loss.objective=hinge for Hinge)."""
+    found = next((name for name, cls in registry.items() if cls is target), default)
+    if found is None:
+        raise KeyError(f"{target!r} is not registered")
+    return found

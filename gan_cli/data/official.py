@@ -21,7 +21,7 @@ import torchvision
 from torch import Tensor
 from torchvision.datasets.utils import download_and_extract_archive
 
-from gan_cli.core.errors import UserError
+from gan_cli.core.errors import UserError, one_line
 from gan_cli.data import formats
 from gan_cli.data.base import Labels
 from gan_cli.data.memory import AUGMENT, BATCH, FRACTION, HELDOUT, TARGET, ImageData
@@ -250,13 +250,9 @@ def _fetch(ready, root: str, folder: str, download: bool, where_to_put: str, nam
         reason = "not found"
     except Exception as e:  # torchvision raises RuntimeError, URLError, OSError, ...
         what = "not found, and the download failed" if download else "unreadable"
-        reason = f"{what} ({type(e).__name__}: {_first_line(e)})"
+        reason = f"{what} ({type(e).__name__}: {one_line(e)[:120]})"
     for path in sorted(entries() - before, key=lambda p: -len(p.parts)):
         if path.exists():  # leave nothing half-downloaded behind
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     hint = "" if download else "data.download=false; "
     raise UserError(f"{name} {reason} under {top.resolve()}: {hint}{where_to_put}")
-
-
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [""])[0][:120]

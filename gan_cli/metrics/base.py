@@ -13,14 +13,15 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from gan_cli.core.errors import UserError
+from gan_cli.data.base import DataSource
 from gan_cli.models.conditional import draw
-from gan_cli.models.packing import pack
+from gan_cli.models.pacgan import pack
 
 
 @dataclass
 class Evaluation:
     """What a metric may read at one evaluation. Networks are in eval mode. The critic
-    scores packs of `pack` samples (gan_cli.models.packing; 1: single samples). A conditional
+    scores packs of `pack_size` samples (gan_cli.models.pacgan; 1: single samples). A conditional
     generator (`classes`, gan_cli.training.conditioning) made the fakes of classes `fake_labels`
     (N,), drawn from the data's class frequencies; its critic judges each image at its
     class (the held-out ones at their labels)."""
@@ -28,12 +29,12 @@ class Evaluation:
     generator: nn.Module
     critic: nn.Module
     objective: Any  # gan_cli.losses.Objective
-    data: Any  # gan_cli.data.base.DataSource
+    data: DataSource  # gan_cli.data.base.DataSource
     fake: Tensor  # as many fresh generated samples as data.heldout, (N, *shape)
     rng: torch.Generator  # the evaluation's own noise
     settings: DictConfig  # the `metrics` config node
     seed: int
-    pack: int = 1
+    pack_size: int = 1  # PacGAN (loss.pack)
     fake_labels: Tensor | None = None
     classes: Any = None  # gan_cli.training.conditioning.Classes of a conditional generator, or None
     reconstructor: nn.Module | None = None  # F: x -> z of a GAN on pairs (loss=ali|veegan)
@@ -43,7 +44,7 @@ class Evaluation:
     def critic_out(self) -> tuple[Tensor, Tensor]:
         """The critic's outputs on the held-out real samples and on the fakes, computed
         once for every metric that reads them (one output per pack)."""
-        m, real_labels = self.pack, self.real_labels
+        m, real_labels = self.pack_size, self.real_labels
         return chunked(self.critic, pack(self.data.heldout, m), real_labels), chunked(
             self.critic, pack(self.fake, m), self.fake_labels
         )
@@ -128,7 +129,7 @@ def selected(settings: DictConfig, kind: str) -> list[Metric]:
     return chosen
 
 
-def for_run(settings: DictConfig, data: Any, objective: Any, conditional: bool = False):
+def for_run(settings: DictConfig, data: DataSource, objective: Any, conditional: bool = False):
     """`selected`, less the defaults that do not apply to this data, objective or
     generator (modes without a mixture, a held-out estimate without an estimate, class
     accuracy without a conditional generator); a metric asked for by name that does not
@@ -147,6 +148,6 @@ def for_run(settings: DictConfig, data: Any, objective: Any, conditional: bool =
     return [m for m in chosen if applies(m, data, objective, conditional)]
 
 
-def applies(metric: Metric, data: Any, objective: Any, conditional: bool) -> bool:
+def applies(metric: Metric, data: DataSource, objective: Any, conditional: bool) -> bool:
     """Whether `metric` applies to this data, objective and kind of generator."""
     return metric.fits(data, objective) and (conditional or not metric.conditional)

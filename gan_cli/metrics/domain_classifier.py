@@ -18,7 +18,6 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -27,6 +26,7 @@ from gan_cli.core.atomic import atomic_write
 from gan_cli.core.cache import user_cache
 from gan_cli.core.console import phase
 from gan_cli.core.errors import UserError
+from gan_cli.data.base import DataSource
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class Classifier:
 _LOADED: dict[Path, Classifier] = {}
 
 
-def for_data(data: Any, steps: int) -> Classifier:
+def for_data(data: DataSource, steps: int) -> Classifier:
     """The domain classifier of labelled image data (gan_cli.data.images.ImageData with
     `labels`), trained for `steps` batches on first use and then read from its cache."""
     if data.labels is None:
@@ -129,7 +129,7 @@ def for_data(data: Any, steps: int) -> Classifier:
     return _LOADED[path]
 
 
-def cache_name(data: Any, steps: int) -> str:
+def cache_name(data: DataSource, steps: int) -> str:
     """The cache file's name: a hash of the recipe and of the data's fingerprint."""
     recipe = f"v{VERSION} seed{SEED} steps{steps} data {data.fingerprint}"
     return f"gan-cli-classifier-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}.pt"

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_cli.core.console import phase
+from gan_cli.core.errors import one_line
 from gan_cli.data.base import IMAGES
 from gan_cli.metrics.base import Evaluation, register
 from gan_cli.models.conditional import draw
@@ -60,7 +61,7 @@ def inception(weights_path: str | None = None) -> nn.Module:
         sys.stderr.write(said.getvalue())
         return extractor.eval().requires_grad_(False)
     except Exception as e:  # no network (URLError), a bad file (OSError, RuntimeError), ...
-        reason = (str(e).strip().splitlines() or [""])[0][:120]
+        reason = one_line(e)[:120]
         raise InceptionUnavailable(
             f"the Inception weights did not load ({type(e).__name__}: {reason}); on a machine "
             f"without network, download {WEIGHTS_URL} elsewhere and give its path"

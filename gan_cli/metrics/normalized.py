@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from gan_cli.data.base import KINDS
 from gan_cli.metrics.base import Evaluation, register
-from gan_cli.models.packing import pack
+from gan_cli.models.pacgan import pack
 
 # samples of each set (real, fake, interpolates) the critic's slope is measured on: a
 # batch's worth, so that on images the gradients cost a fraction of an evaluation
@@ -38,8 +38,8 @@ def wasserstein_critic(data, objective) -> bool:
 def normalized(ev: Evaluation) -> dict[str, float]:
     real_out, fake_out = ev.critic_out
     estimate = (real_out.mean() - fake_out.mean()).item()  # E_real f - E_fake f
-    n = LIPSCHITZ_SAMPLES * ev.pack  # the critic's slope is measured on packs
-    real, fake = pack(ev.data.heldout[:n], ev.pack), pack(ev.fake[:n], ev.pack)
+    n = LIPSCHITZ_SAMPLES * ev.pack_size  # the critic's slope is measured on packs
+    real, fake = pack(ev.data.heldout[:n], ev.pack_size), pack(ev.fake[:n], ev.pack_size)
     # the same fractions at every evaluation, from a stream of their own: the other
     # metrics draw what they drew before
     gen = torch.Generator().manual_seed(ev.seed)

@@ -21,7 +21,7 @@ from gan_cli.data.base import IMAGES
 from gan_cli.metrics.base import Evaluation, chunked, register
 from gan_cli.metrics.classifier import read
 from gan_cli.metrics.domain_classifier import for_data
-from gan_cli.models.packing import pack
+from gan_cli.models.pacgan import pack
 
 TRAIN_EXAMPLES = 10_000  # training images the copies are looked for among (the first ones)
 PIXEL_SIDE = 32  # without a classifier, copies are looked for in pixels at this side at most
@@ -33,7 +33,7 @@ def _overfitting(ev: Evaluation) -> dict[str, float]:
     out = {"health/copy_rate": copy_rate(*_features(ev))}
     if ev.classes is None:  # a conditional critic needs each training image's label
         train = ev.data.first_examples(len(ev.data.heldout))
-        d_train = chunked(ev.critic, pack(train, ev.pack)).float().mean()
+        d_train = chunked(ev.critic, pack(train, ev.pack_size)).float().mean()
         d_heldout, d_fake = (x.float().mean() for x in ev.critic_out)
         out["health/rv"] = ((d_train - d_heldout) / (d_train - d_fake)).item()
     return out

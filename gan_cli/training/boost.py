@@ -51,7 +51,7 @@ CLASSIFIER_BATCH = 256
 @dataclass(frozen=True)
 class Builders:
     """What AdaGAN asks of the layers above it: one run of the preset into a folder, with
-    data weights (gan_cli.cli.run.train_checked); the data and a generator a config describes
+    data weights (gan_cli.cli.launch.fit_round); the data and a generator a config describes
     (gan_cli.config.build); the W&B labels of this job (gan_cli.cli.sweep.job_labels)."""
 
     train: Callable[[DictConfig, Path, torch.Tensor | None], dict[str, float]]

@@ -19,11 +19,12 @@ import torch
 
 from gan_cli.core import atomic
 from gan_cli.core.errors import UserError
+from gan_cli.data.base import DataSource
 from gan_cli.training import rng
 from gan_cli.training.distributed import World
 
 if TYPE_CHECKING:
-    from gan_cli.training.run import Run
+    from gan_cli.training.context import Run
     from gan_cli.training.step import GAN, Guard
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def latest_checkpoint(run_dir: Path) -> tuple[Path, dict[str, Any]] | None:
 
 def checkpoint_state(
     gan: GAN,
-    data: Any,
+    data: DataSource,
     step: int,
     eval_rng: torch.Generator,
     guard: Guard,
@@ -153,7 +154,7 @@ def checkpoint_state(
 def restore(
     state: dict[str, Any],
     gan: GAN,
-    data: Any,
+    data: DataSource,
     eval_rng: torch.Generator,
     guard: Guard,
     world: World,

@@ -5,15 +5,14 @@ only, and updates every network at once."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import Tensor
 
+from gan_cli.data.base import DataSource
 from gan_cli.losses.joint import CRITIC, GENERATOR, Pairs, Phase
 from gan_cli.training.step import GAN, Guard, noise
 
 
-def joint_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[str, Tensor]:
+def joint_step(gan: GAN, data: DataSource, step: int, guard: Guard, precision) -> dict[str, Tensor]:
     """Generator step `step` of a GAN on pairs: D(x, F(x)) for a real batch x, D(G(z), z)
     for fresh latents z, each phase's loss backward into its networks' parameters alone
     (`backward(inputs=...)`: under DDP each wrapped network still averages its own

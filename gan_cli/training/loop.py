@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from gan_cli import metrics
 from gan_cli.core.console import TrainingProgress, live_stats
+from gan_cli.data.base import DataSource
 from gan_cli.models.conditional import generate
 from gan_cli.training.checkpoint import (
     checkpoint_state,
@@ -27,11 +28,11 @@ from gan_cli.training.checkpoint import (
     restore,
     save_checkpoint,
 )
+from gan_cli.training.context import Run
 from gan_cli.training.figures import COLUMNS, FIGURES, class_rows, first_classes
 from gan_cli.training.health import health
 from gan_cli.training.joint import joint_step
 from gan_cli.training.preemption import PreemptionHandler
-from gan_cli.training.run import Run
 from gan_cli.training.step import GAN, Diverged, Guard, all_finite, autocast, train_step
 from gan_cli.training.watch import Watch
 
@@ -90,7 +91,7 @@ class Periodic:
         raise NotImplementedError
 
 
-def train(gan: GAN, data: Any, run: Run, resume: dict[str, Any] | None = None) -> dict:
+def train(gan: GAN, data: DataSource, run: Run, resume: dict[str, Any] | None = None) -> dict:
     """Run generator steps up to trainer.steps; return the latest value of every scalar.
 
     `resume`, a checkpoint, continues its run from its step, exactly. On several ranks
@@ -182,7 +183,7 @@ class Evaluate(Periodic):
     and a line of their values for the user (`note`)."""
 
     def __init__(
-        self, every: int, last: int, gan: GAN, data: Any, eval_rng, run: Run, note: Callable
+        self, every: int, last: int, gan: GAN, data: DataSource, eval_rng, run: Run, note: Callable
     ) -> None:
         super().__init__(every, last)
         self.gan, self.data, self.rng, self.run, self.note = gan, data, eval_rng, run, note
@@ -243,7 +244,7 @@ class Sample(Periodic):
     the step's scalars (`samples`). A conditional generator's grid has one row per class
     (plots.first_classes), the same latent down each column."""
 
-    def __init__(self, every: int, last: int, gan: GAN, z: Tensor, data: Any, run: Run):
+    def __init__(self, every: int, last: int, gan: GAN, z: Tensor, data: DataSource, run: Run):
         super().__init__(every, last)
         self.gan, self.z, self.data, self.run = gan, z, data, run
 
@@ -296,7 +297,7 @@ class Checkpoint(Periodic):
 
 
 @torch.no_grad()
-def evaluate(gan: GAN, data: Any, eval_rng, run: Run, chosen: list) -> dict[str, float]:
+def evaluate(gan: GAN, data: DataSource, eval_rng, run: Run, chosen: list) -> dict[str, float]:
     """The chosen metrics on held-out real data (N, ...) against N fresh generated
     samples (from the averaged generator when one is kept)."""
     G, D, heldout = gan.sampler, gan.critic, data.heldout
@@ -314,7 +315,7 @@ def evaluate(gan: GAN, data: Any, eval_rng, run: Run, chosen: list) -> dict[str,
             eval_rng,
             run.cfg.metrics,
             seed,
-            gan.pack,
+            gan.pack_size,
             fake_labels=y,
             classes=gan.classes,
             reconstructor=gan.reconstructor,

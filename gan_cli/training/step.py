@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -19,10 +18,11 @@ from torch.optim.swa_utils import AveragedModel
 
 from gan_cli.constraints import Constraint
 from gan_cli.data.augment import Augment
+from gan_cli.data.base import DataSource
 from gan_cli.losses import Objective
 from gan_cli.losses.joint import CRITIC, GENERATOR, RECONSTRUCTOR
 from gan_cli.models.conditional import generate
-from gan_cli.models.packing import pack
+from gan_cli.models.pacgan import pack
 from gan_cli.training.conditioning import Classes
 from gan_cli.training.distributed import World
 from gan_cli.training.unroll import Unroller
@@ -72,7 +72,7 @@ class GAN:
     critic_warmup: bool = False
     ema: AveragedModel | None = None  # an exponential moving average of the generator
     forwards: Forwards | None = None  # None: the plain modules
-    pack: int = 1  # PacGAN: the critic judges packs of this many samples
+    pack_size: int = 1  # PacGAN: the critic judges packs of this many samples (loss.pack)
     unroller: Unroller | None = None  # unrolled GAN: simulated critic steps in G's update
     critic_updates: int = 0  # so far (a lazy penalty applies on every k-th)
     classes: Classes | None = None  # a class-conditional GAN's classes; None: unconditional
@@ -142,7 +142,7 @@ class GAN:
         value of a pack of m copies of the sample; on pairs, D(x, F(x))."""
         if self.reconstructor is not None:
             return self.critic(x, self.reconstructor(x))
-        return self.critic(pack(x.repeat_interleave(self.pack, 0), self.pack))
+        return self.critic(pack(x.repeat_interleave(self.pack_size, 0), self.pack_size))
 
     def critic_steps(self, step: int) -> int:
         """Critic updates before generator step `step` (1-based).
@@ -221,7 +221,7 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     return contextlib.nullcontext()
 
 
-def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[str, Tensor]:
+def train_step(gan: GAN, data: DataSource, step: int, guard: Guard, precision) -> dict[str, Tensor]:
     """Generator step `step`: its critic steps, then one generator update.
 
     Returns the losses of the generator update and of the last critic update, the
@@ -230,7 +230,7 @@ def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
     every batch is m times the batch size of samples, packed in m's: pack i holds
     samples i*m .. i*m + m - 1 of one kind, real or generated.
     """
-    nets, m = gan.forwards, gan.pack
+    nets, m = gan.forwards, gan.pack_size
     for _ in range(gan.critic_steps(step)):
         real, y = real_batch(gan, data, m)  # y: the labels, for a conditional GAN
         with precision:
@@ -286,17 +286,17 @@ def train_step(gan: GAN, data: Any, step: int, guard: Guard, precision) -> dict[
     return out if penalty is None else {**out, "loss/penalty": penalty}
 
 
-def real_batch(gan: GAN, data: Any, m: int) -> tuple[Tensor, Tensor | None]:
+def real_batch(gan: GAN, data: DataSource, m: int) -> tuple[Tensor, Tensor | None]:
     """The critic step's real batch, with its labels for a conditional GAN (which does
     not pack); packs of m samples and None otherwise."""
     return data.sample_labelled() if gan.classes is not None else (real_packs(data, m), None)
 
 
-def real_packs(data: Any, m: int) -> Tensor:
+def real_packs(data: DataSource, m: int) -> Tensor:
     """A batch of m * batch_size real samples, packed (one batch when m is 1)."""
     return data.sample() if m == 1 else pack(torch.cat([data.sample() for _ in range(m)]), m)
 
 
 def noise(gan: GAN, packs: Tensor) -> Tensor:
     """Latents for as many generated samples as `packs` holds."""
-    return torch.randn(len(packs) * gan.pack, gan.z_dim, device=packs.device)
+    return torch.randn(len(packs) * gan.pack_size, gan.z_dim, device=packs.device)

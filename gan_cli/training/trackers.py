@@ -26,29 +26,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gan_cli.core.values import flat as dotted
+from gan_cli.core.values import is_number
+
 log = logging.getLogger(__name__)
 
 EXTRAS = {"tensorboard": "tensorboard", "mlflow": "mlflow"}  # tracker -> its package's extra
 
 
-def flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flat(config: dict[str, Any]) -> dict[str, Any]:
     """A nested config as dotted keys (trainer.steps) with plain values."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out |= flat(value, f"{name}.")
-        else:
-            out[name] = value if isinstance(value, int | float | str | bool) else str(value)
-    return out
+    plain = int | float | str | bool
+    return {k: v if isinstance(v, plain) else str(v) for k, v in dotted(config).items()}
 
 
 def numbers(metrics: dict[str, Any]) -> dict[str, float]:
-    return {
-        k: float(v)
-        for k, v in metrics.items()
-        if isinstance(v, int | float) and not isinstance(v, bool)
-    }
+    return {k: float(v) for k, v in metrics.items() if is_number(v)}
 
 
 class TensorBoard:
@@ -154,24 +147,37 @@ class MLflow:
     @staticmethod
     def _retry(call, *args, **kwargs):
         """SQLite allows one writer at a time: a job that finds the database locked by
-        another waits and tries again."""
+        another (MLflow's TEMPORARILY_UNAVAILABLE, around SQLAlchemy's OperationalError)
+        waits and tries again; any other error is raised."""
+        from mlflow.exceptions import MlflowException
+        from sqlalchemy.exc import OperationalError
+
         for attempt in range(8):
             try:
                 return call(*args, **kwargs)
-            except Exception as e:
-                if "locked" not in str(e) or attempt == 7:
+            except (MlflowException, OperationalError) as e:
+                busy = getattr(e, "error_code", BUSY) == BUSY
+                if not busy or attempt == 7:
                     raise
                 time.sleep(0.2 * 2**attempt)
         return None
 
 
+BUSY = "TEMPORARILY_UNAVAILABLE"  # MLflow's error code for a database another job holds
+
+
 def _experiment(client, name: str) -> str:
+    """The id of the MLflow experiment `name`, created if no job has yet."""
+    from mlflow.exceptions import MlflowException
+
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
     try:
         return client.create_experiment(name)
-    except Exception:  # another job created it first
+    except MlflowException as e:
+        if e.error_code != "RESOURCE_ALREADY_EXISTS":  # not another job creating it first
+            raise
         return client.get_experiment_by_name(name).experiment_id
 
 

@@ -20,7 +20,7 @@ from torch.func import functional_call
 
 from gan_cli.core.errors import UserError
 from gan_cli.losses.base import full_precision
-from gan_cli.models.packing import pack
+from gan_cli.models.pacgan import pack
 
 Params = dict[str, Tensor]
 Batches = list[tuple[Tensor, Tensor]]  # (a real batch of packs, the latents of its fakes)

@@ -1,28 +1,24 @@
 """`gan_cli.train` and `gan_cli.evaluate`: the commands' code paths, called from Python.
 
 `train` checks the overrides as gan-train does (the same one line, raised as UserError),
-then runs Hydra's app in this process: the run folder, its config.yaml, train.log,
-metrics.jsonl and checkpoints are the ones the command makes. `evaluate` computes what
-`gan-sample metrics=true` writes to metrics.json.
+then runs Hydra's app in this process through gan-train's own launch: the run folder,
+its config.yaml, train.log, metrics.jsonl and checkpoints are the ones the command makes.
+`evaluate` computes what `gan-sample metrics=true` writes to metrics.json.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
-from gan_cli.cli.command_line import check_command_line
-from gan_cli.cli.run import fit
+from gan_cli.cli.command_line import check_command_line, quoted
+from gan_cli.cli.launch import launch
 from gan_cli.cli.sample import scorer_for
 from gan_cli.config.build import rebuild_generator
 from gan_cli.config.checks import resolve_device
-from gan_cli.config.compose import CONFIG_NAME, config_dir
 from gan_cli.core.errors import UserError
 from gan_cli.training import conditioning
 from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
@@ -43,37 +39,20 @@ def train(*overrides: str, run_dir: str | Path | None = None) -> Trained:
     if "-m" in args or "--multirun" in args:
         raise UserError("gan_cli.train runs one run; sweep with `gan-train -m ...`")
     if run_dir is not None:
-        args.append(f"hydra.run.dir='{_quoted(Path(run_dir).absolute())}'")
-    args = check_command_line(args)  # the command's checks, config and data files included
-    outcome: dict[str, Any] = {}
-
-    @hydra.main(version_base="1.3", config_path=config_dir(), config_name=CONFIG_NAME)
-    def one_run(cfg: DictConfig) -> None:
-        outcome["run_dir"] = Path(HydraConfig.get().runtime.output_dir)
-        try:
-            outcome["metrics"] = fit(cfg, outcome["run_dir"])
-        except BaseException as e:  # raised to the caller once Hydra has closed the run
-            outcome["error"] = e
-
-    argv, handlers, level = sys.argv, logging.root.handlers[:], logging.root.level
-    sys.argv = ["gan-train", *args]
+        args.append(f"hydra.run.dir={quoted(Path(run_dir).absolute())}")
+    plan = check_command_line(args)  # the command's checks, config and data files included
+    handlers, level = logging.root.handlers[:], logging.root.level
     try:
-        one_run()
-    finally:  # the caller's command line and logging, without the run's train.log
-        sys.argv = argv
+        outcome = launch(plan)
+    finally:  # the caller's logging, without the run's train.log
         for handler in logging.root.handlers:
             if handler not in handlers:
                 handler.close()
         logging.root.handlers[:] = handlers
         logging.root.setLevel(level)
-    if "error" in outcome:
-        raise outcome["error"]
-    return Trained(outcome["run_dir"], outcome["metrics"])
-
-
-def _quoted(path: Path) -> str:
-    """A path inside a single-quoted Hydra override value."""
-    return str(path).replace("\\", "\\\\").replace("'", "\\'")
+    if outcome.error is not None:
+        raise outcome.error
+    return Trained(outcome.run_dir, outcome.metrics)
 
 
 def evaluate(

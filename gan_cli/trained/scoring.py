@@ -12,7 +12,7 @@ from torch import nn
 
 from gan_cli import metrics
 from gan_cli.core.errors import UserError
-from gan_cli.data.base import IMAGES
+from gan_cli.data.base import IMAGES, DataSource
 from gan_cli.metrics import REGISTRY, applies, domain_classifier
 from gan_cli.training.conditioning import Classes
 
@@ -32,7 +32,7 @@ class Scorer:
 
     def __init__(
         self,
-        data: Any,
+        data: DataSource,
         settings: DictConfig,
         n: int,
         seed: int,

@@ -1,6 +1,10 @@
-"""What a gan-train run does once its command line is checked (gan_cli.cli.train): Hydra
-composes the config, and each run (or each job of a sweep) checks it, builds the
-objects and runs the loop."""
+"""What gan-train does once its command line is checked (gan_cli.cli.command_line):
+Hydra makes the run folder (a sweep's job folders), and each run trains from the spec
+the check made for it (gan_cli.config.spec): builds its objects and runs the loop.
+
+The one place gan-train hands its arguments to Hydra (`launch`): the command, the Python
+API and the tests all start runs through it.
+"""
 
 from __future__ import annotations
 
@@ -9,48 +13,66 @@ import math
 import random
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import hydra
 import numpy as np
+import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from gan_cli import metrics
+from gan_cli.analysis.sweep_table import collect
 from gan_cli.cli import sweep
-from gan_cli.cli.command_line import exit_with, hydra_arguments
+from gan_cli.cli.command_line import Plan, exit_with, hydra_arguments
 from gan_cli.config.build import assemble, data_source, generator
-from gan_cli.config.checks import check, resolve_device
+from gan_cli.config.checks import resolve_device
 from gan_cli.config.compose import CONFIG_NAME, config_dir
+from gan_cli.config.hydra_private import run_app
+from gan_cli.config.spec import Resume, RunSpec, checked_resume, specify
 from gan_cli.core.atomic import atomic_write
 from gan_cli.core.console import console, err_console, print_table
 from gan_cli.core.errors import UserError, one_line
+from gan_cli.core.values import is_number
 from gan_cli.training import distributed, loop
 from gan_cli.training.boost import Builders, boost
 from gan_cli.training.checkpoint import resume_candidates
+from gan_cli.training.context import Run
 from gan_cli.training.preemption import Preempted
-from gan_cli.training.resume import check_resume, find_resume, resume_command
-from gan_cli.training.run import Run
+from gan_cli.training.resume import resume_command
 from gan_cli.training.step import Diverged
 from gan_cli.training.tracking import Continued, NoTracker, Tracker
 
 log = logging.getLogger(__name__)
 
 
-def fit(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
-    """What a gan-train run does with the config Hydra composed: resolve and check it
-    once, then one training, or AdaGAN's rounds with +boost=adagan."""
-    cfg = check(cfg)
+def fit(spec: RunSpec, run_dir: Path) -> dict[str, float]:
+    """What a gan-train run does with its spec: one training, or AdaGAN's rounds with
+    +boost=adagan."""
+    cfg = spec.config
     if cfg.trainer.resume is None:
         _check_fresh(run_dir)
     if "boost" in cfg:
         if distributed.world().active:
             raise UserError("+boost=adagan runs on one process: start it without torchrun")
-        builders = Builders(train_checked, data_source, generator, sweep.job_labels)
-        final = boost(cfg, run_dir, resolve_device(cfg.trainer.device), builders)
+        builders = Builders(fit_round, data_source, generator, sweep.job_labels)
+        final = boost(cfg, run_dir, spec.device, builders)
         print_summary(final, run_dir)  # the mixture's, and the whole run's folder
         return final
-    return train_checked(cfg, run_dir)
+    return fit_one(cfg, run_dir, resume=spec.resume_in(run_dir), device=spec.device)
+
+
+def fit_config(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
+    """`fit` for a composed config no plan checked (a test's, a job an optimizing sweeper
+    drew): its spec is made here, for this run folder."""
+    return fit(specify(cfg, run_dir), run_dir)
+
+
+def fit_round(cfg: DictConfig, run_dir: Path, data_weights: torch.Tensor) -> dict[str, float]:
+    """One round of AdaGAN (+boost=adagan): a training in its own folder, continuing the
+    round's checkpoint there if the whole run resumes."""
+    return fit_one(cfg, run_dir, data_weights, checked_resume(cfg, run_dir))
 
 
 def _check_fresh(run_dir: Path) -> None:
@@ -67,26 +89,28 @@ def _check_fresh(run_dir: Path) -> None:
         )
 
 
-def train(cfg: DictConfig, run_dir: Path, data_weights=None) -> dict[str, float]:
-    """One training run from a composed config (resolved and checked here); returns the
-    final metrics. See `train_checked`."""
-    return train_checked(check(cfg), run_dir, data_weights)
+def fit_one(
+    cfg: DictConfig,
+    run_dir: Path,
+    data_weights: torch.Tensor | None = None,
+    resume: Resume | None = None,
+    device: torch.device | None = None,
+) -> dict[str, float]:
+    """One training run from a resolved config; returns the final metrics. `resume`:
+    the checkpoint it continues (found and checked by its spec; an AdaGAN round finds
+    its own in its folder). With `data_weights` (N,), training samples are drawn from
+    the data's finite training set with these probabilities (an AdaGAN round).
 
-
-def train_checked(cfg: DictConfig, run_dir: Path, data_weights=None) -> dict[str, float]:
-    """One training run from a resolved, checked config; returns the final metrics. With
-    `data_weights` (N,), training samples are drawn from the data's finite training set
-    with these probabilities (an AdaGAN round).
-
-    Every rank of a distributed run calls this with the same config and run folder.
+    Every rank of a distributed run calls this with the same config and run folder. It
+    sets this process's state for the run: the seeds of python, numpy and torch, and
+    torch's thread count (trainer.threads).
     """
     world = distributed.world()
     random.seed(cfg.trainer.seed)
     np.random.seed(cfg.trainer.seed)
-    device = distributed.device_for(resolve_device(cfg.trainer.device), world)
-    resume = find_resume(cfg.trainer.resume, run_dir)
-    if resume is not None:  # before anything is written: a checkpoint of another run stops
-        check_resume(resume[1], cfg, resume[0])
+    if cfg.trainer.threads is not None:  # this process's share of a shared machine
+        torch.set_num_threads(cfg.trainer.threads)
+    device = distributed.device_for(device or resolve_device(cfg.trainer.device), world)
     gan, data = assemble(cfg, device, world)
     data.reweight(data_weights)
     if world.is_main:
@@ -132,7 +156,7 @@ def train_checked(cfg: DictConfig, run_dir: Path, data_weights=None) -> dict[str
     finally:
         tracker.finish(exit_code)
     if world.is_main:
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(final.items()) if _is_number(v))
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(final.items()) if is_number(v))
         log.info("finished step %d: %s", cfg.trainer.steps, shown)
         print_summary(final, run_dir)
     return final
@@ -156,10 +180,6 @@ def _name(node: DictConfig) -> str:
     return str(node._target_).rsplit(".", 1)[-1]
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _tracker(cfg: DictConfig, run_dir: Path, world, resume) -> Tracker | NoTracker:
     """Rank 0's tracker (a sweep job's W&B labels; a resumed run's metrics and W&B id)."""
     if not world.is_main:
@@ -176,23 +196,53 @@ def _tracker(cfg: DictConfig, run_dir: Path, world, resume) -> Tracker | NoTrack
     return Tracker(run_dir, sweep.job_labels(config["logger"]), config, continued)
 
 
-@hydra.main(version_base="1.3", config_path=config_dir(), config_name=CONFIG_NAME)
-def _hydra_main(cfg: DictConfig) -> dict[str, float] | float:
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+@dataclass
+class Outcome:
+    """What Hydra's app leaves behind in this process: the run's folder and final
+    metrics, or the error that ended it (raised once Hydra has closed the run)."""
+
+    run_dir: Path | None = None
+    metrics: dict[str, Any] | None = None
+    error: BaseException | None = None
+
+
+def launch(plan: Plan, args: list[str] | None = None) -> Outcome:
+    """Hydra's app over a checked command line (`args`: the plan's, or a rank's): each
+    run or job trains from the spec the plan made for it."""
+    outcome = Outcome()
+
+    def task(cfg: DictConfig) -> dict[str, float] | float:
+        outcome.run_dir = Path(HydraConfig.get().runtime.output_dir)
+        if sweep.is_multirun():
+            return job(plan, cfg)
+        try:
+            outcome.metrics = job(plan, cfg)
+        except BaseException as e:  # Hydra would print it as a crash; the caller decides
+            outcome.error = e
+        return outcome.metrics
+
+    run_app(plan.args if args is None else args, task, config_dir(), CONFIG_NAME)
+    return outcome
+
+
+def job(plan: Plan, cfg: DictConfig) -> dict[str, float] | float:
+    """One run, or one job of a sweep, from the config Hydra composed for it. A sweep's
+    job that fails is recorded (status.json) and the sweep goes on; a preempted one
+    stops the sweep, checkpoint written."""
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
     main_rank = distributed.world().is_main
+    spec = plan.spec_for(cfg, list(hc.overrides.task))
     try:
         if not sweep.is_multirun():
             try:
-                return fit(cfg, run_dir)
-            except UserError as e:
-                exit_with(e)
+                return fit(spec, run_dir) if spec else fit_config(cfg, run_dir)
             except Diverged as e:  # the W&B run is already marked failed
                 if main_rank:  # what gan-doctor reads of a run that stopped
                     sweep.write_status(run_dir, "failed", {}, f"Diverged: {e}")
-                exit_with(e, code=1)
-        # In a sweep a failed job is recorded and the sweep goes on (the summary counts it).
+                raise
         try:
-            final = fit(cfg, run_dir)
+            final = fit(spec, run_dir) if spec else fit_config(cfg, run_dir)
         except Preempted:
             raise
         except Exception as e:
@@ -230,20 +280,28 @@ def _report_preempted(e: Preempted, run_dir: Path) -> None:
         sweep.write_status(run_dir, "preempted", {}, str(e))
 
 
-def start() -> None:
-    """Hand a checked command line (sys.argv) to Hydra: one run, or a sweep whose exit
-    status is the number of its failed jobs. Under torchrun every rank runs this; they
-    share rank 0's run folder."""
-    sweep.FAILED.clear()  # (a second call in one process counts its own sweep only)
+def start(plan: Plan) -> None:
+    """gan-train after its checks: one run (exit 2 for a mistake, 1 for a diverged run),
+    or a sweep whose exit status is the number of its failed jobs. Under torchrun every
+    rank runs this; they share rank 0's run folder."""
+    args = plan.args
     try:
         world = distributed.world()
         if world.active:
-            sys.argv[1:] = hydra_arguments(sys.argv[1:], world)
+            args = hydra_arguments(args, plan.run_dir, world)
     except UserError as e:
         exit_with(e)
     try:
-        _hydra_main()
+        outcome = launch(plan, args)
     finally:
         distributed.finish()
-    if sweep.FAILED:  # the exit status of a sweep is the number of failed jobs
-        sys.exit(min(len(sweep.FAILED), 125))
+    if isinstance(outcome.error, UserError):
+        exit_with(outcome.error)
+    if isinstance(outcome.error, Diverged):
+        exit_with(outcome.error, code=1)
+    if outcome.error is not None:
+        raise outcome.error
+    if plan.sweep_dir is not None:  # a job the doctor stopped (doctor.stop) is no failure
+        failed = [r for r in collect(plan.sweep_dir) if r["status"] not in ("ok", "stopped")]
+        if failed:
+            sys.exit(min(len(failed), 125))

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gan_cli.analysis.sweep_table import write_csv
 from gan_cli.core.console import print_table
 from gan_cli.core.plotting import pyplot
-from gan_cli.training.sweep_table import write_csv
 
 ARCH_KEYS = ("model.arch_seed", "+arch", "arch")
 FRACTIONS = tuple(round(s / 11.25, 3) for s in (1, 3, 5, 7, 9))

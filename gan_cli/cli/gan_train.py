@@ -1,4 +1,4 @@
-"""gan-train: read and check the command line, then train (gan_cli.cli.run).
+"""gan-train: read and check the command line, then train (gan_cli.cli.launch).
 
 gan-train                                    # toy2d + mlp + wgan_gp, W&B offline
 gan-train loss=vanilla data.distribution=grid25
@@ -18,16 +18,17 @@ from gan_cli.core.errors import UserError
 
 def main() -> None:
     """The `gan-train` command: check the command line, then hand it to Hydra."""
+    args = sys.argv[1:]
     try:
-        if asks_for_help(sys.argv[1:]):
-            print(help_text(sys.argv[1:]))
+        if asks_for_help(args):
+            print(help_text(args))
             return
-        sys.argv[1:] = check_command_line(sys.argv[1:])
+        plan = check_command_line(args)
     except UserError as e:
         exit_with(e)
-    from gan_cli.cli import run  # the training stack, torch included: only for a run
+    from gan_cli.cli import launch  # the training stack, torch included: only for a run
 
-    run.start()
+    launch.start(plan)
 
 
 if __name__ == "__main__":

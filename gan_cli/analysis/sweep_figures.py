@@ -9,9 +9,9 @@ from pathlib import Path
 
 import torch
 
+from gan_cli.analysis.sweep_table import cell, number, number_or_text, sweep_metrics, write_csv
 from gan_cli.core.console import print_table
 from gan_cli.core.plotting import pyplot
-from gan_cli.training.sweep_table import cell, number, number_or_text, sweep_metrics, write_csv
 
 GRID_SCORES = ("classes/score", "is", "fid/classifier", "fid")  # the first a sweep logged
 MAX_SIDE = 12  # rows or columns beyond which a figure of sample grids is not drawn
