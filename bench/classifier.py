@@ -32,7 +32,7 @@ def _train(data, steps: int) -> dict[str, Any]:
 
 def classifier(quick: bool, work: Path) -> dict[str, Any]:
     from gan_cli.config.compose import compose_config
-    from gan_cli.data.images import CIFAR10, FashionMNIST
+    from gan_cli.data.official import CIFAR10, FashionMNIST
 
     steps = 100 if quick else compose_config([]).metrics.classifier_steps
     out: dict[str, Any] = {"steps": steps}

@@ -119,7 +119,7 @@ def conditional(quick: bool, work: Path) -> dict[str, Any]:
 def _classifier(root: Path) -> float:
     """Fashion-MNIST's domain classifier (trained and cached on first use): its accuracy."""
     from gan_cli.config.compose import compose_config
-    from gan_cli.data.images import FashionMNIST
+    from gan_cli.data.official import FashionMNIST
     from gan_cli.metrics import domain_classifier
 
     steps = compose_config([]).metrics.classifier_steps

@@ -96,7 +96,7 @@ def batches(folder: Path, cache: Path, n: int) -> dict[str, float]:
         return best
 
     packed = ImageFolder(str(folder), image_size=64, cache_dir=str(cache), batch_size=BATCH)
-    held = ImageData(packed.train.clone(), packed.test, 2, BATCH, 0, "cpu")
+    held = ImageData(packed.train.clone(), packed.test, heldout_size=2, batch_size=BATCH)
     out = {"packed": rate(packed.sample), "in_memory": rate(held.sample)}
     loader = DataLoader(  # started after: its workers would compete with the others
         _torchvision(folder, 64, normalize=True),

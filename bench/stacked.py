@@ -112,7 +112,7 @@ def stacked(quick: bool, work: Path) -> dict[str, Any]:
 def _classifier(root: Path, base: str) -> float:
     """The digits' domain classifier (trained and cached on first use): its test accuracy."""
     from gan_cli.config.compose import compose_config
-    from gan_cli.data.images import STACKED_BASES
+    from gan_cli.data.stacked import STACKED_BASES
     from gan_cli.metrics import domain_classifier
 
     steps = compose_config([]).metrics.classifier_steps

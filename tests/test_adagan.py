@@ -14,7 +14,7 @@ from gan_cli.cli.sample import main as sample_main
 from gan_cli.cli.sweep import job_labels
 from gan_cli.config.build import data_source, generator, rebuild_generator
 from gan_cli.config.spec import check
-from gan_cli.data.images import MNIST
+from gan_cli.data.official import MNIST
 from gan_cli.data.toy2d import Toy2D
 from gan_cli.testing import write_mnist
 from gan_cli.training.boost import Builders, boost

@@ -10,7 +10,7 @@ from gan_cli.cli import gan_train as train
 from gan_cli.config.spec import check
 from gan_cli.core.errors import UserError
 from gan_cli.data.augment import ADA_INTERVAL, Augment, color, cutout, parse, translation, valid
-from gan_cli.data.images import MNIST
+from gan_cli.data.official import MNIST
 from gan_cli.training.checkpoint import load_checkpoint
 from tests.helpers import compose, image_data, jsonl
 

@@ -11,7 +11,10 @@ import torch
 from omegaconf import OmegaConf
 
 from gan_cli.cli.gan_train import main as train_main
-from gan_cli.data.images import MNIST, ImageFolder, StackedMNIST, to_unit_range
+from gan_cli.data.folder import ImageFolder
+from gan_cli.data.memory import to_unit_range
+from gan_cli.data.official import MNIST
+from gan_cli.data.stacked import StackedMNIST
 from gan_cli.metrics import REGISTRY, Evaluation, domain_classifier
 from gan_cli.metrics.classifier import class_balance, frechet_distance, prdc
 from gan_cli.metrics.classifier import floor as classifier_floor

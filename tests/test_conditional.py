@@ -22,7 +22,7 @@ from gan_cli.constraints.gradient_penalty import GradientPenalty
 from gan_cli.constraints.r1 import R1
 from gan_cli.constraints.spectral_norm import SpectralNorm
 from gan_cli.core.errors import UserError
-from gan_cli.data.images import CIFAR10, MNIST
+from gan_cli.data.official import CIFAR10, MNIST
 from gan_cli.metrics import REGISTRY, for_run
 from gan_cli.metrics.conditional import per_class_fid
 from gan_cli.models import dcgan, mlp, resnet
@@ -342,7 +342,7 @@ def test_sample_by_index_and_by_name(learnt, tmp_path, capsys, monkeypatch):
 
 def test_sampled_classes_are_the_ones_asked_for(learnt, tmp_path, capsys, monkeypatch):
     """The domain classifier reads what gan-sample drew: well above chance."""
-    from gan_cli.data.images import FashionMNIST
+    from gan_cli.data.official import FashionMNIST
     from gan_cli.metrics import domain_classifier
 
     every = "class=[0,1,2,3,4,5,6,7,8,9]"

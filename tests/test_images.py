@@ -20,7 +20,8 @@ from gan_cli.cli.gan_train import main as train_main
 from gan_cli.cli.launch import fit_config as train
 from gan_cli.config.spec import specify
 from gan_cli.core.errors import UserError
-from gan_cli.data.images import CIFAR10, MNIST, FashionMNIST, ImageFolder
+from gan_cli.data.folder import ImageFolder
+from gan_cli.data.official import CIFAR10, MNIST, FashionMNIST
 from gan_cli.metrics.fid import fid_kid
 from gan_cli.metrics.sliced import sliced_w1
 from tests.helpers import FAST, compose, image_data, jsonl
@@ -96,7 +97,7 @@ def test_image_folder_resizes_crops_and_holds_out(image_root, channels):
 
 
 def test_scaling_is_exact():
-    from gan_cli.data.images import to_unit_range
+    from gan_cli.data.memory import to_unit_range
 
     u8 = torch.tensor([0, 127, 128, 255], dtype=torch.uint8)
     assert to_unit_range(u8).tolist() == pytest.approx(

@@ -14,6 +14,7 @@ from pathlib import Path
 from gan_cli.core.errors import UserError
 from gan_cli.core.plotting import pyplot
 from gan_cli.core.records import override_values, read_jsonl, read_overrides
+from gan_cli.core.values import is_number
 
 SEED = "trainer.seed"
 DEFAULT_METRICS = ("wasserstein/exact", "fid/classifier", "modes/captured", "loss/d")
@@ -57,7 +58,7 @@ def series(run: Path, metric: str) -> dict[int, float]:
     out = {}
     for row in read_jsonl(run / "metrics.jsonl"):
         value = row.get(metric)
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if is_number(value):
             out[row["step"]] = float(value)
     return out
 

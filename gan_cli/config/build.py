@@ -29,7 +29,7 @@ from gan_cli.data.augment import Augment
 from gan_cli.data.base import IMAGES, DataSource
 from gan_cli.losses.joint import RECONSTRUCTOR
 from gan_cli.models.common import ArchError
-from gan_cli.models.joint import PairCritic
+from gan_cli.models.joint import JointCritic
 from gan_cli.models.pacgan import packed_shape
 from gan_cli.training import distributed
 from gan_cli.training.conditioning import Classes, of_labels
@@ -142,7 +142,7 @@ def generator(cfg: DictConfig, n_classes: int = 0) -> nn.Module:
 def critic(cfg: DictConfig, shape: tuple[int, ...], n_classes: int = 0) -> nn.Module:
     """The critic the config describes for samples of `shape` (packed as loss.pack
     asks), on the CPU, before its constraint; for an objective on pairs (loss=ali|veegan),
-    the family's critic inside a PairCritic D(x, z)."""
+    the family's critic inside a JointCritic D(x, z)."""
     node = cfg.model.discriminator
     in_shape = packed_shape(shape, cfg.loss.pack)
     on_pairs = bool(get_class(cfg.loss.objective._target_).networks)
@@ -152,7 +152,7 @@ def critic(cfg: DictConfig, shape: tuple[int, ...], n_classes: int = 0) -> nn.Mo
         in_shape = (math.prod(shape) + z_dim,)
     offered = {"in_shape": in_shape, "conditional": cfg.model.conditional, "n_classes": n_classes}
     D = build_node(cfg, "model.discriminator", **_taken(node, offered))
-    return PairCritic(D, z_dim, at_input) if on_pairs else D
+    return JointCritic(D, z_dim, at_input) if on_pairs else D
 
 
 def reconstructor(cfg: DictConfig, shape: tuple[int, ...]) -> nn.Module:

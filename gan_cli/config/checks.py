@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_cli import metrics
 from gan_cli.config.build import LABELLED, arguments, critic, generator, optimizer
 from gan_cli.config.compose import config_dir
-from gan_cli.config.schema import may_change
+from gan_cli.config.schema import may_change, target_class
 from gan_cli.constraints import CONSTRAINTS, Constraint
 from gan_cli.core.errors import UserError
 from gan_cli.core.params import registered_name
@@ -60,7 +60,7 @@ def check_rules(cfg: DictConfig, shape: tuple[int, ...], kind: str) -> None:
     _check_architecture(cfg, shape)
     _check_constraint_fits(cfg)
     _check_conditional(cfg, kind)
-    _check_pairs(cfg)
+    _check_joint(cfg)
     _check_augment(cfg)
     if "boost" in cfg and cfg.model.conditional != "none":
         raise UserError("+boost=adagan mixes unconditional generators: set model.conditional=none")
@@ -96,7 +96,7 @@ def check_resume(state: dict[str, Any], cfg: DictConfig, path: Path) -> None:
     differ = [
         k
         for k in sorted(saved.keys() & now.keys())
-        if saved[k] != now[k] and not k.startswith(changeable)
+        if not _same(k, saved[k], now[k]) and not k.startswith(changeable)
     ]
     if differ:
         shown = ", ".join(f"{k} ({saved[k]!r} there, {now[k]!r} here)" for k in differ[:4])
@@ -115,6 +115,19 @@ def check_resume(state: dict[str, Any], cfg: DictConfig, path: Path) -> None:
             f"trainer.resume: {path} is at step {state['step']}, trainer.steps is "
             f"{cfg.trainer.steps}: raise trainer.steps to train longer"
         )
+
+
+def _same(key: str, saved: Any, now: Any) -> bool:
+    """A saved value is this run's: equal, or a `_target_` naming the same class by
+    another path (gan_cli.data.images.MNIST, where older configs name it)."""
+    if saved == now:
+        return True
+    if not key.endswith("_target_"):
+        return False
+    try:
+        return target_class(saved, key) is target_class(now, key)
+    except UserError:
+        return False
 
 
 def _check_trackers(cfg: DictConfig) -> None:
@@ -173,7 +186,7 @@ def _check_conditional(cfg: DictConfig, kind: str) -> None:
             )
 
 
-def _check_pairs(cfg: DictConfig) -> None:
+def _check_joint(cfg: DictConfig) -> None:
     """An objective on pairs (loss=ali|veegan) updates its three networks together from
     one batch of pairs: no packs, unrolled steps or labels, and no penalty (defined on
     the critic of samples, not of pairs); it needs its reconstructor."""

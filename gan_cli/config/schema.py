@@ -41,6 +41,7 @@ from gan_cli.core.params import (
     OneOf,
     Param,
     at_least,
+    registered_name,
     signature_params,
     split_annotation,
 )
@@ -319,7 +320,7 @@ def _loss_schema(raw: dict, specs: dict[str, Param]) -> type:
     for part, registry in (("objective", OBJECTIVES), ("constraint", CONSTRAINTS)):
         target = target_class(raw[part].get("_target_"), f"loss.{part}")
         params += signature_params(target, skip=RUNTIME)
-        name = next((n for n, cls in registry.items() if cls is target), part)
+        name = registered_name(registry, target, part)
         target_only = [Param("_target_", str, MISSING)]  # its parameters sit in loss
         nested[part] = _dataclass(f"{part}_{name}", target_only, f"loss.{part}", specs)
     return _dataclass("Loss", params, "loss", specs, nested)

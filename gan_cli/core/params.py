@@ -9,11 +9,12 @@ the schema turns into an enum.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Unpack
 
 from omegaconf import MISSING
 
@@ -90,12 +91,27 @@ def signature_params(fn: Callable, skip: Iterable[str] = ()) -> list[Param]:
     hints = typing.get_type_hints(target, include_extras=True)
     params = []
     for p in inspect.signature(target).parameters.values():
+        if p.kind is p.VAR_KEYWORD and typing.get_origin(hints.get(p.name)) is Unpack:
+            # **options: Unpack[Options]: the keyword arguments a dataclass declares
+            (group,) = typing.get_args(hints[p.name])
+            params += [q for q in _fields(group) if q.name not in skip]
+            continue
         if p.name in ("self", *skip) or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         base, rule = split_annotation(hints.get(p.name, Any))
         default = p.default if p.default is not inspect.Parameter.empty else MISSING
         params.append(Param(p.name, base, default, rule))
     return params
+
+
+def _fields(group: type) -> list[Param]:
+    """The fields of a dataclass of keyword arguments, as Params."""
+    hints = typing.get_type_hints(group, include_extras=True)
+    out = []
+    for f in dataclasses.fields(group):
+        base, rule = split_annotation(hints[f.name])
+        out.append(Param(f.name, base, f.default, rule))
+    return out
 
 
 def registrar(registry: dict[str, Any], what: str) -> Callable[[str], Callable]:

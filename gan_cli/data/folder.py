@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import cached_property
-from typing import Any, Optional
+from typing import Any, Optional, Unpack
 
 import torch
 from torch import Tensor
@@ -15,7 +15,7 @@ from torch import Tensor
 from gan_cli.core.params import Annotated, Check, OneOf, at_least
 from gan_cli.data import image_files, packing
 from gan_cli.data.base import Labels
-from gan_cli.data.memory import AUGMENT, BATCH, FRACTION, HELDOUT, TARGET, ImageData
+from gan_cli.data.memory import ImageData, Sampling
 
 # every this many bytes of batches read, the pages read are handed back (Pack.release)
 RELEASE_BYTES = 64 * 2**20
@@ -47,18 +47,12 @@ class ImageFolder(ImageData):
         labels: Optional[str] = None,  # noqa: UP045 (OmegaConf reads Optional)
         skip_bad: bool = False,
         cache_dir: Optional[str] = None,  # noqa: UP045
-        batch_size: BATCH = 64,
-        heldout_size: HELDOUT = 2000,
-        seed: int = 0,
-        device: str | torch.device = "cpu",
-        fraction: FRACTION = 1.0,
-        augment: AUGMENT = "",
-        augment_target: TARGET = None,
+        **sampling: Unpack[Sampling],
     ) -> None:
         spec = image_files.Spec(image_size, channels, crop)
         self.pack = packing.open_or_pack(path, spec, cache_dir, labels, skip_bad)
         images = torch.from_numpy(self.pack.images)  # the memory map itself, no copy
-        n_heldout = max(1, min(heldout_size, len(images) // 10))
+        n_heldout = max(1, min(Sampling(**sampling).heldout_size, len(images) // 10))
         targets = None if self.pack.labels is None else torch.from_numpy(self.pack.labels)
         split = None
         if targets is not None:
@@ -66,18 +60,12 @@ class ImageFolder(ImageData):
         super().__init__(
             images[n_heldout:],
             images[:n_heldout].clone(),
-            n_heldout,
-            batch_size,
-            seed,
-            device,
             split,
-            fraction,
-            augment,
-            augment_target,
             on_host=True,
+            **{**sampling, "heldout_size": n_heldout},
         )
         self.cache_dir = self.pack.folder  # what is learnt from this pack is kept beside it
-        self._release_every = max(1, RELEASE_BYTES // (batch_size * images[0].numel()))
+        self._release_every = max(1, RELEASE_BYTES // (self.batch_size * images[0].numel()))
         self._batches = 0
 
     @cached_property

@@ -1,26 +1,11 @@
-"""The image data sets users pick (data=mnist|fashion_mnist|cifar10|stacked_mnist|
-image_folder): the classes the configs' `_target_`s and checkpoints name, from the
-modules of one concern each.
-
-- gan_cli.data.memory: the in-memory sampler every image data set is (ImageData);
-- gan_cli.data.official: MNIST, Fashion-MNIST and CIFAR-10 from their official files;
-- gan_cli.data.folder: a folder of your own images;
-- gan_cli.data.stacked: Stacked MNIST.
+"""The paths of the image data sets in the configs of runs trained by earlier versions
+of gan-cli (`_target_: gan_cli.data.images.MNIST`), kept so that their checkpoints still
+sample and resume. conf/data/ names each class where it lives: official.py (MNIST,
+Fashion-MNIST, CIFAR-10), folder.py (a folder of images), stacked.py (Stacked MNIST).
 """
 
 from gan_cli.data.folder import ImageFolder
-from gan_cli.data.memory import ImageData, to_unit_range
-from gan_cli.data.official import CIFAR10, MNIST, FashionMNIST, OfficialFiles
-from gan_cli.data.stacked import STACKED_BASES, StackedMNIST
+from gan_cli.data.official import CIFAR10, MNIST, FashionMNIST
+from gan_cli.data.stacked import StackedMNIST
 
-__all__ = [
-    "CIFAR10",
-    "MNIST",
-    "STACKED_BASES",
-    "FashionMNIST",
-    "ImageData",
-    "ImageFolder",
-    "OfficialFiles",
-    "StackedMNIST",
-    "to_unit_range",
-]
+__all__ = ["CIFAR10", "MNIST", "FashionMNIST", "ImageFolder", "StackedMNIST"]

@@ -11,9 +11,10 @@ from its pack as it is used.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Unpack
 
 import torch
 from torch import Tensor
@@ -22,12 +23,24 @@ from gan_cli.core.params import POSITIVE_INT, Annotated, Check, at_least
 from gan_cli.data import augment as aug
 from gan_cli.data.base import IMAGES, DataSource, Labels
 
-BATCH = Annotated[int, POSITIVE_INT]
-HELDOUT = Annotated[int, at_least(2, "an integer")]
-# what every image source takes besides its files (see ImageData)
-AUGMENT = Annotated[str, Check(aug.valid, aug.ALLOWED)]
-TARGET = Annotated[Optional[float], Check(lambda v: -1 <= v <= 1, "null or a number in [-1, 1]")]  # noqa: UP045
-FRACTION = Annotated[float, Check(lambda v: 0 < v <= 1, "a number in (0, 1]")]
+
+@dataclass(frozen=True)
+class Sampling:
+    """What every image data set takes besides where its images come from: the keys
+    data.batch_size, data.heldout_size, data.fraction, data.augment and
+    data.augment_target of each of them, declared here once (seed and device are the
+    run's). A data set's constructor takes them as `**sampling: Unpack[Sampling]`."""
+
+    batch_size: Annotated[int, POSITIVE_INT] = 64
+    heldout_size: Annotated[int, at_least(2, "an integer")] = 2000
+    seed: int = 0
+    device: str | torch.device = "cpu"
+    fraction: Annotated[float, Check(lambda v: 0 < v <= 1, "a number in (0, 1]")] = 1.0
+    augment: Annotated[str, Check(aug.valid, aug.ALLOWED)] = ""
+    augment_target: Annotated[
+        Optional[float],  # noqa: UP045 - OmegaConf reads typing.Optional
+        Check(lambda v: -1 <= v <= 1, "null or a number in [-1, 1]"),
+    ] = None
 
 
 class ImageData(DataSource):
@@ -39,7 +52,7 @@ class ImageData(DataSource):
     estimates. Labelled data has `labels` (aligned with `train` and `test`), and a folder
     `cache_dir` where what is learnt from the data once (gan_cli.metrics.domain_classifier) is kept.
 
-    Every image source also takes:
+    Every image source also takes (`Sampling`):
     - `fraction`: train on this fraction of the training split only, drawn once from the
       seed (the data-efficiency setting of DiffAugment and ADA); `train`, and so the
       domain classifier, the metrics and their floor, stay the whole split;
@@ -58,16 +71,13 @@ class ImageData(DataSource):
         self,
         train: Tensor,
         test: Tensor,
-        heldout_size: int,
-        batch_size: int,
-        seed: int,
-        device: str | torch.device,
         labels: Labels | None = None,
-        fraction: float = 1.0,
-        augment: str = "",
-        augment_target: float | None = None,
         on_host: bool = False,
+        **sampling: Unpack[Sampling],
     ) -> None:
+        s = Sampling(**sampling)
+        heldout_size, batch_size, seed, device = s.heldout_size, s.batch_size, s.seed, s.device
+        fraction, augment, augment_target = s.fraction, s.augment, s.augment_target
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.shape = tuple(train.shape[1:])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 from urllib.error import URLError
 
 import numpy as np
@@ -24,7 +24,7 @@ from torchvision.datasets.utils import download_and_extract_archive
 from gan_cli.core.errors import UserError, one_line
 from gan_cli.data import formats
 from gan_cli.data.base import Labels
-from gan_cli.data.memory import AUGMENT, BATCH, FRACTION, HELDOUT, TARGET, ImageData
+from gan_cli.data.memory import ImageData, Sampling
 
 
 def _mnist_ready(folder: Path) -> bool:
@@ -55,28 +55,11 @@ class OfficialFiles(ImageData):
         self,
         root: str = "data",
         download: bool = True,
-        batch_size: BATCH = 64,
-        heldout_size: HELDOUT = 2000,
-        seed: int = 0,
-        device: str | torch.device = "cpu",
-        fraction: FRACTION = 1.0,
-        augment: AUGMENT = "",
-        augment_target: TARGET = None,
+        **sampling: Unpack[Sampling],
     ) -> None:
         self.prepare(root, download)
         train, test, labels = self.load(root)
-        super().__init__(
-            train,
-            test,
-            heldout_size,
-            batch_size,
-            seed,
-            device,
-            labels,
-            fraction,
-            augment,
-            augment_target,
-        )
+        super().__init__(train, test, labels, **sampling)
         self.cache_dir = Path(root) / self.folder
 
     @classmethod

@@ -3,14 +3,14 @@ image benchmark of mode collapse (1,000 modes)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 from torch import Tensor
 
 from gan_cli.core.params import POSITIVE_INT, Annotated, OneOf
 from gan_cli.data.base import Labels
-from gan_cli.data.memory import AUGMENT, BATCH, FRACTION, HELDOUT, TARGET, ImageData
+from gan_cli.data.memory import ImageData, Sampling
 from gan_cli.data.official import MNIST, FashionMNIST
 
 
@@ -34,15 +34,9 @@ class StackedMNIST(ImageData):
         download: bool = True,
         base: Annotated[str, OneOf(("mnist", "fashion_mnist"))] = "mnist",
         n_train: Annotated[int, POSITIVE_INT] = 128_000,
-        batch_size: BATCH = 64,
-        heldout_size: HELDOUT = 2000,
-        seed: int = 0,
-        device: str | torch.device = "cpu",
-        fraction: FRACTION = 1.0,
-        augment: AUGMENT = "",
-        augment_target: TARGET = None,
+        **sampling: Unpack[Sampling],
     ) -> None:
-        digits = STACKED_BASES[base](root, download, batch_size, heldout_size, seed, "cpu")
+        digits = STACKED_BASES[base](root, download, **{**sampling, "device": "cpu"})
         gen = torch.Generator().manual_seed(self.STACKS_SEED)
         train_idx = torch.randint(len(digits.train), (n_train, 3), generator=gen)
         test_idx = torch.randint(len(digits.test), (len(digits.test), 3), generator=gen)
@@ -53,18 +47,7 @@ class StackedMNIST(ImageData):
             tuple(f"{i:03d}" for i in range(1000)),
         )
         train, test = _stack(digits.train, train_idx), _stack(digits.test, test_idx)
-        super().__init__(
-            train,
-            test,
-            heldout_size,
-            batch_size,
-            seed,
-            device,
-            labels,
-            fraction,
-            augment,
-            augment_target,
-        )
+        super().__init__(train, test, labels, **sampling)
         self.digits, self.cache_dir = digits, digits.cache_dir
 
     @classmethod

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gan_cli.core.values import is_number
+
 
 @dataclass(frozen=True)
 class Remedy:
@@ -85,11 +87,7 @@ class Scalars:
     def series(self, key: str) -> list[tuple[int, float]]:
         """(step, value) of every record that logs `key` with a number (non-finite
         values included: a rule may look for them)."""
-        return [
-            (int(r["step"]), float(r[key]))
-            for r in self.records
-            if isinstance(r.get(key), int | float) and not isinstance(r.get(key), bool)
-        ]
+        return [(int(r["step"]), float(r[key])) for r in self.records if is_number(r.get(key))]
 
     def has(self, key: str) -> bool:
         return any(key in r for r in self.records)

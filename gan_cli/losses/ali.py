@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from gan_cli.core.lazy import F
 from gan_cli.losses.base import register
-from gan_cli.losses.joint import CRITIC, GENERATOR, RECONSTRUCTOR, JointObjective, Pairs, Phase
+from gan_cli.losses.joint import CRITIC, GENERATOR, RECONSTRUCTOR, JointBatch, JointObjective, Phase
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 @register("ali")
 class ALI(JointObjective):
-    def phases(self, pairs: Pairs) -> tuple[dict[str, Phase], dict[str, Tensor]]:
+    def phases(self, pairs: JointBatch) -> tuple[dict[str, Phase], dict[str, Tensor]]:
         real, fake = pairs.real_out.float(), pairs.fake_out.float()
         d_loss = (
             F.softplus(-real).mean() + F.softplus(fake).mean()

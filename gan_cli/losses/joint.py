@@ -33,7 +33,7 @@ class Phase:
 
 
 @dataclass
-class Pairs:
+class JointBatch:
     """The discriminator's raw outputs on one batch: `real_out` = D(x, F(x)) (B,) for
     real x, `fake_out` = D(G(z), z) (B,) for fresh z; and G, F, z for what else an
     objective computes (VEEGAN's reconstruction of z)."""
@@ -59,7 +59,7 @@ class JointObjective(Objective):
         """
         self.latent_noise = latent_noise
 
-    def phases(self, pairs: Pairs) -> tuple[dict[str, Phase], dict[str, Tensor]]:
+    def phases(self, pairs: JointBatch) -> tuple[dict[str, Phase], dict[str, Tensor]]:
         raise NotImplementedError
 
     def code(self, f_x: Tensor) -> Tensor:

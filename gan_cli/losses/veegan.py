@@ -24,8 +24,8 @@ from gan_cli.losses.joint import (
     CRITIC,
     GENERATOR,
     RECONSTRUCTOR,
+    JointBatch,
     JointObjective,
-    Pairs,
     Phase,
     latent_error,
 )
@@ -57,7 +57,7 @@ class VEEGAN(JointObjective):
         super().__init__(latent_noise)
         self.recon_weight = recon_weight
 
-    def phases(self, pairs: Pairs) -> tuple[dict[str, Phase], dict[str, Tensor]]:
+    def phases(self, pairs: JointBatch) -> tuple[dict[str, Phase], dict[str, Tensor]]:
         real, fake = pairs.real_out.float(), pairs.fake_out.float()
         d_loss = F.softplus(-fake).mean() + F.softplus(real).mean()  # generated pairs: label 1
         recon = latent_error(pairs.z, pairs.reconstruct(pairs.fake))  # ||z - F(G(z))||^2

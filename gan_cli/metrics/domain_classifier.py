@@ -100,7 +100,7 @@ _LOADED: dict[Path, Classifier] = {}
 
 
 def for_data(data: DataSource, steps: int) -> Classifier:
-    """The domain classifier of labelled image data (gan_cli.data.images.ImageData with
+    """The domain classifier of labelled image data (gan_cli.data.memory.ImageData with
     `labels`), trained for `steps` batches on first use and then read from its cache."""
     if data.labels is None:
         raise UserError("the domain classifier needs labelled images (class labels)")

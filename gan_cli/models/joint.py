@@ -28,7 +28,7 @@ from gan_cli.models.mlp import _mlp
 JOINT_WIDTH = 512  # of the z embedding and of the joint head (BiGAN's 512 and 1024 halved)
 
 
-class PairCritic(nn.Module):
+class JointCritic(nn.Module):
     """(x (B, *shape), z (B, z_dim)) -> raw output (B,).
 
     `x_critic` is the family's critic: built for inputs of x_dim + z_dim features when

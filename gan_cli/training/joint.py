@@ -8,7 +8,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from gan_cli.data.base import DataSource
-from gan_cli.losses.joint import CRITIC, GENERATOR, Pairs, Phase
+from gan_cli.losses.joint import CRITIC, GENERATOR, JointBatch, Phase
 from gan_cli.training.step import GAN, Guard, noise
 
 
@@ -27,7 +27,7 @@ def joint_step(gan: GAN, data: DataSource, step: int, guard: Guard, precision) -
             fake = nets.g(z)
             real_out = nets.d(x, gan.objective.code(nets.r(x))).float()
             fake_out = nets.d(fake, z).float()
-            phases, scalars = gan.objective.phases(Pairs(real_out, fake_out, z, fake, nets.r))
+            phases, scalars = gan.objective.phases(JointBatch(real_out, fake_out, z, fake, nets.r))
         if gan.augment is not None:  # ADA: p follows the critic's outputs on real data
             gan.augment.observe(real_out)
         if i < gan.critic_steps(step) - 1:  # a critic update alone

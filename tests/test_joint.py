@@ -13,10 +13,10 @@ from gan_cli.cli.launch import fit_config as train
 from gan_cli.config.build import assemble, critic, reconstructor
 from gan_cli.config.spec import check
 from gan_cli.losses.ali import ALI
-from gan_cli.losses.joint import Pairs
+from gan_cli.losses.joint import JointBatch
 from gan_cli.losses.veegan import VEEGAN
 from gan_cli.metrics.recon import frechet_to_standard_normal
-from gan_cli.models.joint import PairCritic, Reconstructor
+from gan_cli.models.joint import JointCritic, Reconstructor
 from gan_cli.training.distributed import World
 from gan_cli.training.joint import joint_step
 from gan_cli.training.step import Guard, autocast
@@ -27,12 +27,12 @@ def softplus(x: float) -> float:
     return math.log1p(math.exp(x))
 
 
-def pairs(real, fake, z=None, fake_x=None, reconstruct=None) -> Pairs:
+def pairs(real, fake, z=None, fake_x=None, reconstruct=None) -> JointBatch:
     real = torch.tensor(real, requires_grad=True)
     fake = torch.tensor(fake, requires_grad=True)
     z = torch.zeros(len(real), 2) if z is None else z
     fake_x = torch.zeros(len(real), 2) if fake_x is None else fake_x
-    return Pairs(real, fake, z, fake_x, reconstruct or (lambda x: x))
+    return JointBatch(real, fake, z, fake_x, reconstruct or (lambda x: x))
 
 
 def test_ali_losses_are_the_authors_by_hand():
@@ -81,7 +81,7 @@ def test_pair_critic_and_reconstructor_of_each_family(model, shape, z_dim):
     data = "toy2d" if model == "mlp" else ("mnist" if shape[0] == 1 else "cifar10")
     cfg = check(compose("loss=veegan", f"data={data}", f"model={model}", *FAST))
     D, F = critic(cfg, shape), reconstructor(cfg, shape)
-    assert isinstance(D, PairCritic) and isinstance(F, Reconstructor)
+    assert isinstance(D, JointCritic) and isinstance(F, Reconstructor)
     assert D.at_input == (model == "mlp")  # points: the pair is one vector (ALI's toy critic)
     x, z = torch.randn(4, *shape), torch.randn(4, z_dim)
     assert D(x, z).shape == (4,)
