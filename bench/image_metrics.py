@@ -34,7 +34,7 @@ def command(steps: int, every: int) -> list[str]:
 
 def image_metrics(quick: bool, work: Path) -> dict[str, Any]:
     from bench.common import config, timed_train
-    from gan_cli.training.tracking import read_jsonl
+    from gan_cli.tracking.tracker import read_jsonl
 
     root = fashion(work)
     if root is None:

@@ -100,3 +100,25 @@ def test_what_a_resumed_run_may_change_is_read_from_the_schema():
     changeable = may_change()
     assert {"trainer.steps", "trainer.device", "logger.", "metrics.", "doctor."} <= set(changeable)
     assert not {"trainer.seed", "trainer.precision", "trainer.ema_decay"} & set(changeable)
+
+
+def test_a_checkpoint_naming_a_class_by_its_older_path_still_resumes(image_root):
+    """Runs trained by earlier versions name image data as gan_cli.data.images.MNIST:
+    the path still imports, and a resumed run takes it for the class conf/ names now."""
+    import pytest
+    from omegaconf import OmegaConf
+
+    from gan_cli.config.checks import check_resume
+    from gan_cli.config.spec import check
+    from gan_cli.core.errors import UserError
+    from gan_cli.data import images, official
+    from tests.helpers import image_data
+
+    assert images.MNIST is official.MNIST
+    cfg = check(compose_config([*image_data("mnist", image_root), "model=dcgan", "logger=none"]))
+    saved = OmegaConf.to_container(cfg)
+    saved["data"]["_target_"] = "gan_cli.data.images.MNIST"
+    check_resume({"config": saved, "step": 1}, cfg, Path("last.pt"))
+    saved["data"]["_target_"] = "gan_cli.data.images.FashionMNIST"
+    with pytest.raises(UserError, match="data._target_"):
+        check_resume({"config": saved, "step": 1}, cfg, Path("last.pt"))

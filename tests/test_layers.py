@@ -18,8 +18,12 @@ LAYERS = [
     ("trained", ["trained"]),  # the uses of a trained generator: sampling, scoring, export
     ("config", ["config"]),
     ("training", ["training"]),
-    # the leaves; analysis/: finished runs read from their folders (gan-plot, sweeps)
-    ("leaves", ["data", "models", "losses", "constraints", "metrics", "doctor", "analysis"]),
+    # the leaves; analysis/: finished runs read from their folders (gan-plot, sweeps);
+    # tracking/: where the numbers go (metrics.jsonl, W&B, TensorBoard, MLflow)
+    (
+        "leaves",
+        ["data", "models", "losses", "constraints", "metrics", "doctor", "analysis", "tracking"],
+    ),
     ("core", ["core"]),
 ]
 DEPTH = {folder: depth for depth, (_, folders) in enumerate(LAYERS) for folder in folders}

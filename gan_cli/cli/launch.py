@@ -35,6 +35,7 @@ from gan_cli.core.atomic import atomic_write
 from gan_cli.core.console import console, err_console, print_table
 from gan_cli.core.errors import UserError, one_line
 from gan_cli.core.values import is_number
+from gan_cli.tracking.tracker import Continued, NoTracker, Tracker
 from gan_cli.training import distributed, loop
 from gan_cli.training.boost import Builders, boost
 from gan_cli.training.checkpoint import resume_candidates
@@ -42,7 +43,6 @@ from gan_cli.training.context import Run
 from gan_cli.training.preemption import Preempted
 from gan_cli.training.resume import resume_command
 from gan_cli.training.step import Diverged
-from gan_cli.training.tracking import Continued, NoTracker, Tracker
 
 log = logging.getLogger(__name__)
 

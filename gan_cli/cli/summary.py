@@ -28,7 +28,7 @@ from gan_cli.analysis.sweep_table import (
 )
 from gan_cli.cli.sweep import group_name
 from gan_cli.core.console import console, print_table
-from gan_cli.training.tracking import wandb_mode
+from gan_cli.tracking.tracker import wandb_mode
 
 
 def swept_keys(config: DictConfig) -> list[str]:

@@ -20,7 +20,7 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from gan_cli.core.atomic import atomic_write
-from gan_cli.training.tracking import tags
+from gan_cli.tracking.tracker import tags
 
 NAME_BYTES = 200  # a job folder's name at most (file systems refuse names over 255 bytes)
 

@@ -1,4 +1,5 @@
-"""From text to objects: composing the config (compose.py), its typed schema
-(schema.py), the rules between keys (checks.py), and the one builder (build.py) that
-turns a checked config into the data source and the GAN. Imports training, the leaves
-and core; never the commands."""
+"""From text to objects, in one straight path: compose the command line's jobs
+(compose.py; Hydra's private pieces in hydra_private.py), type them by the schema
+(schema.py), derive and check each once into a run specification (spec.py, with the
+rules of checks.py), and build the data source and the GAN from it (build.py). Imports
+training, the leaves and core; never the commands."""

@@ -30,7 +30,7 @@ from gan_cli.core.params import registered_name
 from gan_cli.core.values import flat
 from gan_cli.data.base import IMAGES
 from gan_cli.losses import OBJECTIVES
-from gan_cli.training.tracking import selected
+from gan_cli.tracking.tracker import selected
 from gan_cli.training.unroll import simulated_update
 
 

@@ -33,6 +33,7 @@ from gan_cli.core.errors import UserError
 from gan_cli.data.base import IMAGES
 from gan_cli.losses import Objective
 from gan_cli.models import dcgan, mlp
+from gan_cli.tracking.tracker import Continued, Tracker
 from gan_cli.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from gan_cli.training.figures import FIGURES
 from gan_cli.training.mixture import (
@@ -42,7 +43,6 @@ from gan_cli.training.mixture import (
     mixture_beta,
     theory_star,
 )
-from gan_cli.training.tracking import Continued, Tracker
 
 log = logging.getLogger(__name__)
 CLASSIFIER_BATCH = 256

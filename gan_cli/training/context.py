@@ -9,8 +9,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from gan_cli import metrics
+from gan_cli.tracking.tracker import NoTracker, Tracker
 from gan_cli.training.distributed import World
-from gan_cli.training.tracking import NoTracker, Tracker
 
 
 @dataclass

@@ -104,9 +104,9 @@ class Tracker:
 
             self._wandb = wandb
             self.wandb_run = self._start(logger, config, wandb_mode(logger.get("mode")), continued)
-        self.others = []  # TensorBoard, MLflow (gan_cli.training.trackers)
+        self.others = []  # TensorBoard, MLflow (gan_cli.tracking.backends)
         if chosen - {"wandb"}:
-            from gan_cli.training.trackers import MLflow, TensorBoard
+            from gan_cli.tracking.backends import MLflow, TensorBoard
 
             if "tensorboard" in chosen:
                 step = continued.step if continued else None
