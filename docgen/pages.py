@@ -59,8 +59,12 @@ def config_page() -> str:
         "loss=wgan_gp logger=wandb`), then each other value with the options that give it. "
         "What `+experiment`, `+arch` and `+sweep` set is on [Config groups](groups.md). "
         "Override a key with `key=value`; a value outside *allowed* stops `gan-train` with "
-        "one line naming the key.\n",
+        "one line naming the key. A run continued with `trainer.resume` may change the keys "
+        "marked *(resume may change)*; any other key must be the one it was trained with.\n",
     ]
+    from gan_cli.config.schema import may_change
+
+    changeable = may_change()
     for node in NODES:
         rows = [k for k in found.values() if k.name.split(".")[0] == node and not k.wiring]
         if not rows:
@@ -68,9 +72,10 @@ def config_page() -> str:
         out.append(f"\n## `{node}`\n")
         out.append("| key | allowed | default | meaning |\n|---|---|---|---|")
         for k in rows:
+            resumable = " *(resume may change)*" if _may(k.name, changeable) else ""
             out.append(
                 f"| `{k.name}` | {cell(k.allowed) or 'any value'} | {defaults_cell(k)} "
-                f"| {cell(k.meaning)} |"
+                f"| {cell(k.meaning)}{resumable} |"
             )
     wiring = [k for k in found.values() if k.wiring]
     out.append(
@@ -81,6 +86,11 @@ def config_page() -> str:
     for k in wiring:
         out.append(f"| `{k.name}` | {defaults_cell(k)} |")
     return "\n".join(out) + "\n"
+
+
+def _may(key: str, changeable: tuple[str, ...]) -> bool:
+    """Whether a resumed run may change `key` (a key, or a node ending in a dot)."""
+    return any(key == c or (c.endswith(".") and key.startswith(c)) for c in changeable)
 
 
 def header_comment(path: Path) -> str:

@@ -145,8 +145,18 @@ def _check_gan_sample(args: list[str], runs: dict[str, Path]) -> None:
     asked_classes(parsed.class_, classes)
 
 
+# sweeps of dozens to hundreds of jobs, each composed and checked as gan-train checks it
+# before the first job starts: with the slow tests
+MANY_JOBS = ("+sweep=random_architectures", "+sweep=architectures")
+
+
 @pytest.mark.parametrize(
-    ("page", "command", "error"), COMMANDS, ids=[c[:80] for _, c, _ in COMMANDS]
+    ("page", "command", "error"),
+    [
+        pytest.param(*c, marks=pytest.mark.slow if any(m in c[1] for m in MANY_JOBS) else ())
+        for c in COMMANDS
+    ],
+    ids=[c[:80] for _, c, _ in COMMANDS],
 )
 def test_each_command_in_the_docs_is_accepted(
     page, command, error, runs, image_root, inception_weights, tmp_path, monkeypatch
