@@ -73,12 +73,13 @@ def test_a_default_written_twice_is_the_same_in_both_places():
 
     from gan_cli.config import schema
     from gan_cli.config.compose import config_dir
+    from gan_cli.config.targets import target_class
     from gan_cli.core.params import RUNTIME, signature_params
 
     conf = Path(config_dir())
     for file in sorted((conf / "data").glob("*.yaml")):
         node = OmegaConf.to_container(OmegaConf.load(file))
-        params = signature_params(schema.target_class(node["_target_"], "data"), skip=RUNTIME)
+        params = signature_params(target_class(node["_target_"], "data"), skip=RUNTIME)
         defaults = {p.name: p.default for p in params}
         for key, value in node.items():
             if key != "_target_":

@@ -21,7 +21,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from gan_cli.config.schema import target_class
+from gan_cli.config.targets import target_class
 from gan_cli.core.errors import UserError, one_line
 from gan_cli.core.params import RUNTIME, signature_params
 from gan_cli.core.values import is_number

@@ -23,7 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 from gan_cli import metrics
 from gan_cli.config.build import LABELLED, arguments, critic, generator, optimizer
 from gan_cli.config.compose import config_dir
-from gan_cli.config.schema import may_change, target_class
+from gan_cli.config.schema import may_change
+from gan_cli.config.targets import target_class
 from gan_cli.constraints import CONSTRAINTS, Constraint
 from gan_cli.core.errors import UserError
 from gan_cli.core.params import registered_name

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import importlib
 import json
 import re
 import typing
@@ -29,6 +28,7 @@ from omegaconf.errors import (
     ValidationError,
 )
 
+from gan_cli.config.targets import target_class
 from gan_cli.constraints import CONSTRAINTS
 from gan_cli.core.errors import UserError, did_you_mean, one_line
 from gan_cli.core.params import (
@@ -260,33 +260,6 @@ def _declared(cls: type) -> list[Param]:
         kind, rule = split_annotation(hint)
         params.append(Param(name, kind, getattr(cls, name, MISSING), rule))
     return params
-
-
-def target_class(target: Any, key: str) -> Any:
-    """The class a `_target_` names (or a function, with `functions`), or one line naming
-    the key. (hydra.utils.get_class would print its own error lines first.)"""
-    try:
-        found = _locate(str(target))
-    except (ImportError, AttributeError, ValueError) as e:
-        raise UserError(f"{key}._target_={target} is not a class gan-cli can import") from e
-    if not callable(found):
-        raise UserError(f"{key}._target_={target} is not a class gan-cli can import")
-    return found
-
-
-def _locate(path: str) -> Any:
-    """The object a dotted path names (`torch.optim.Adam`): the longest prefix that
-    imports as a module, then attributes of it."""
-    parts = path.split(".")
-    for end in range(len(parts), 0, -1):
-        try:
-            found = importlib.import_module(".".join(parts[:end]))
-        except ModuleNotFoundError:
-            continue
-        for name in parts[end:]:
-            found = getattr(found, name)
-        return found
-    raise ImportError(f"no module in {path!r}")
 
 
 def _target_schema(raw: dict, prefix: str, specs: dict[str, Param]) -> type:
