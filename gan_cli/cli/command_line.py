@@ -92,7 +92,7 @@ def check_command_line(args: list[str]) -> Plan:
     )
     _check_choices(spelled)
     composed = compose_jobs(parsed.overrides, parsed.multirun)
-    run_dir = _given(parsed.overrides, "hydra.run.dir")
+    run_dir = None if parsed.multirun else _given(parsed.overrides, "hydra.run.dir")
     # the checks build the model and the data's classes: torch, only now
     from gan_cli.config.spec import specify
 
