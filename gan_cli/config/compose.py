@@ -251,9 +251,12 @@ def check_key(o: Override, known: list[str], label: str = "") -> None:
             )
     elif key not in known and not o.is_delete():
         parent = _parent(key)
-        siblings = [k.rsplit(".", 1)[-1] for k in known if _parent(k) == parent]
-        where = f"{parent or 'the config'} has {'|'.join(siblings)}" if siblings else "no such node"
-        raise UserError(f"{label}{key} is not a config key{did_you_mean(key, known)} ({where})")
+        siblings = [k for k in known if _parent(k) == parent]
+        # the nearest sibling where the node exists (loss.clip is not loss.pack), else any key
+        near = did_you_mean(key, siblings, by_name=True) if siblings else did_you_mean(key, known)
+        names = "|".join(k.rsplit(".", 1)[-1] for k in siblings)
+        where = f"{parent or 'the config'} has {names}" if siblings else "no such node"
+        raise UserError(f"{label}{key} is not a config key{near} ({where})")
 
 
 def _parent(key: str) -> str:

@@ -19,7 +19,13 @@ def one_line(e: BaseException) -> str:
     return lines[0] if lines else type(e).__name__
 
 
-def did_you_mean(key: str, known: list[str]) -> str:
-    """'; did you mean trainer.steps?' for the nearest known key, or ''."""
+def did_you_mean(key: str, known: list[str], by_name: bool = False) -> str:
+    """'; did you mean trainer.steps?' for the nearest known key, or ''. With `by_name`,
+    keys of one node are compared by their last part (loss.clip is not near loss.pack
+    just because both start with loss.)."""
+    if by_name:
+        names = {k.rsplit(".", 1)[-1]: k for k in known}
+        near = difflib.get_close_matches(key.rsplit(".", 1)[-1], list(names), n=1, cutoff=0.6)
+        return f"; did you mean {names[near[0]]}?" if near else ""
     near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     return f"; did you mean {near[0]}?" if near else ""
