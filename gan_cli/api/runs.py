@@ -64,10 +64,11 @@ def evaluate(
     device: str | None = None,
     ema: bool = True,
 ) -> dict[str, Any]:
-    """The image metrics of n samples of a checkpoint or run folder against the run's
-    real images, as `gan-sample checkpoint=PATH n=N seed=SEED metrics=true` writes them
-    to metrics.json. `metrics`: some of classifier|stacked_modes|conditional|fid (None:
-    every one that applies)."""
+    """The metrics of n samples of a checkpoint or run folder against the run's real
+    data, as `gan-sample checkpoint=PATH n=N seed=SEED metrics=true` writes them to
+    metrics.json. `metrics`: for images some of classifier|stacked_modes|conditional|fid,
+    for a toy run some of exact_w1|modes, which it takes as the run does (n is not used);
+    None: every one that applies (gan_cli.trained.scoring.Scorer)."""
     if n < 2:
         raise UserError(f"evaluate: n is an integer >= 2 (n={n})")
     where = resolve_device(device or "auto", key="device")

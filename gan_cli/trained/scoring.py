@@ -1,5 +1,6 @@
-"""gan-sample's `metrics=true`: the image metrics of a checkpoint's samples against the
-run's real images."""
+"""gan-sample's `metrics=true`: the metrics of a checkpoint's samples against the run's
+real data: for images, in the domain classifier's features and Inception's; for toy
+points, the run's own measures, taken as the run takes them."""
 
 from __future__ import annotations
 
@@ -20,15 +21,22 @@ log = logging.getLogger(__name__)
 
 
 class Scorer:
-    """The image metrics of `n` samples (from `seed`) against the run's real images `data`:
-    in the domain classifier's features on labelled data (`fid/classifier`, `prdc/*`,
-    `classes/*`; on Stacked MNIST `modes/*`), with the data's own scores beside them
-    (`floor`), and FID and KID where the Inception weights load. `settings` is the run's
-    `metrics` node. Built before any sampling, so data of points, or unlabelled images
-    without Inception weights, stop gan-sample before it writes anything."""
+    """The metrics of `n` samples (from `seed`) against the run's real data `data`.
+
+    Images: in the domain classifier's features on labelled data (`fid/classifier`,
+    `prdc/*`, `classes/*`; on Stacked MNIST `modes/*`), with the data's own scores beside
+    them (`floor`), and FID and KID where the Inception weights load. Points (a toy run):
+    the run's own measures as its evaluations take them, so the numbers compare with its
+    metrics.jsonl: `wasserstein/exact` between as many generated points as the held-out
+    set holds and the held-out points (n is not used), and on the Gaussian mixtures
+    (ring8, grid25) `modes/captured` and `modes/hq_fraction` on 2,500 samples.
+
+    `settings` is the run's `metrics` node. Built before any sampling, so unlabelled
+    images without Inception weights stop gan-sample before it writes anything."""
 
     DOMAIN = ("classifier", "stacked_modes", "conditional")  # the registered metrics it reports
     NAMES = (*DOMAIN, "fid")  # what `only` may pick
+    POINTS = ("exact_w1", "modes")  # a toy run's measures (those that need no critic)
 
     def __init__(
         self,
@@ -43,23 +51,28 @@ class Scorer:
     ) -> None:
         from gan_cli.metrics.fid import InceptionUnavailable, inception
 
-        if data.kind != IMAGES:
-            raise UserError(
-                f"metrics=true: metrics need image data; this checkpoint holds {data.kind}"
-            )
-        unknown = [name for name in only or () if name not in self.NAMES]
+        images = data.kind == IMAGES
+        names = self.NAMES if images else self.POINTS
+        unknown = [name for name in only or () if name not in names]
         if unknown:
-            raise UserError(f"metrics: {unknown[0]} is not one of {'|'.join(self.NAMES)}")
-        picked = self.NAMES if only is None else only
+            raise UserError(
+                f"metrics: {unknown[0]} is not one of {'|'.join(names)} (for {data.kind})"
+            )
+        picked = names if only is None else only
         self.settings, self.data = settings, data
         conditional = classes is not None
         self.domain = [
             REGISTRY[n]
-            for n in self.DOMAIN
+            for n in (self.DOMAIN if images else self.POINTS)
             if n in picked and applies(REGISTRY[n], self.data, None, conditional)
         ]
         self.classes = classes
         self.extractor = None
+        self.n, self.seed, self.device = n, seed, device
+        if not images:
+            if not self.domain:  # modes alone, asked of data without modes
+                raise UserError(f"metrics: {picked[0]} does not apply to this data")
+            return
         weights = inception_weights or settings.inception_weights
         try:
             if "fid" in picked:
@@ -68,13 +81,20 @@ class Scorer:
             if not self.domain:
                 raise UserError(f"metrics=true: {e} (inception_weights=PATH)") from e
             log.warning("metrics=true: no FID/KID, %s (inception_weights=PATH)", e)
-        self.n, self.seed, self.device = n, seed, device
 
-    def __call__(self, G: nn.Module) -> dict[str, Any]:
+    def __call__(self, G: nn.Module, truncation: float | None = None) -> dict[str, Any]:
+        """The scores of G's samples; with `truncation`, of its samples from latents
+        truncated at it (gan_cli.trained.sampling.truncate), recorded as `truncation`."""
         from gan_cli.metrics.classifier import floor
         from gan_cli.metrics.fid import score
+        from gan_cli.trained.sampling import Truncated
 
-        n, seed, scores = self.n, self.seed, {}
+        if truncation is not None:  # its own stream: the untruncated latents stay the same
+            rng = torch.Generator(device=self.device).manual_seed(self.seed + 3)
+            G = Truncated(G, truncation, rng)
+
+        seed, scores = self.seed, {}
+        n = self.n if self.data.kind == IMAGES else len(self.data.heldout)  # the run's protocol
         if self.domain:
             rng = torch.Generator(device=self.device).manual_seed(seed)
             z = torch.randn(n, G.z_dim, generator=rng, device=self.device)
@@ -103,4 +123,6 @@ class Scorer:
             real = self.data.reference(reference)
             scores |= score(G, real, n, self.extractor, seed, classes=self.classes)
             scores["fid/reference"] = reference
+        if truncation is not None:
+            scores["truncation"] = truncation
         return scores
