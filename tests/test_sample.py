@@ -1,5 +1,6 @@
 """gan-sample end to end on tiny runs, and every bad input it must refuse."""
 
+import csv
 import io
 import json
 import pickle
@@ -50,6 +51,134 @@ def runs(tmp_path_factory, image_root):
     unlabelled.append(f"data.cache_dir={root / 'packs'}")
     train(compose(*unlabelled, "model.hidden_dim=16", "logger=none", *FAST), root / "unlabelled")
     return root
+
+
+def test_a_toy_run_is_scored_as_it_scores_itself(runs, tmp_path, in_process):
+    """metrics=true on a toy checkpoint: the run's own measures (its exact W1 against the
+    held-out points, checked here with POT on the same generated points; the modes of
+    ring8), in metrics.json and from gan_cli.evaluate alike."""
+    import ot
+    from omegaconf import OmegaConf
+
+    import gan_cli
+    from gan_cli.config.build import data_source, rebuild_generator
+
+    out = tmp_path / "o"
+    result = in_process(
+        main, f"checkpoint={runs / 'toy'}", "metrics=true", f"out={out}", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    scores = json.loads((out / "metrics.json").read_text())
+    assert set(scores) == {"wasserstein/exact", "modes/captured", "modes/hq_fraction"}
+    assert gan_cli.evaluate(runs / "toy") == scores
+    state = load_checkpoint(runs / "toy" / "checkpoints" / "last.pt")
+    heldout = data_source(OmegaConf.create(state["config"]), torch.device("cpu")).heldout
+    G = rebuild_generator(state, True, torch.device("cpu"))
+    z = torch.randn(len(heldout), 2, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        fake = G(z).double().numpy()
+    uniform = np.full(len(heldout), 1 / len(heldout))
+    cost = ot.dist(fake, heldout.double().numpy(), metric="euclidean")
+    assert scores["wasserstein/exact"] == pytest.approx(ot.emd2(uniform, uniform, cost), rel=1e-6)
+    assert 0 <= scores["modes/captured"] <= 8 and 0 <= scores["modes/hq_fraction"] <= 1
+
+
+def test_truncation_redraws_exactly_the_components_beyond_psi():
+    from gan_cli.trained.sampling import truncate
+
+    z = torch.randn(500, 8, generator=torch.Generator().manual_seed(0))
+    t = truncate(z, 0.5, torch.Generator().manual_seed(1))
+    inside = z.abs() <= 0.5
+    assert torch.equal(t[inside], z[inside])  # the rest are left as they were
+    assert (t.abs() <= 0.5).all() and not torch.equal(t[~inside], z[~inside])
+    # the redrawn ones follow the normal truncated to [-0.5, 0.5]: nearly flat on it
+    redrawn = t[~inside]
+    assert abs(redrawn.mean().item()) < 0.05 and 0.25 < redrawn.std().item() < 0.3
+
+
+def test_truncated_samples_and_their_trade_off(runs, tmp_path, in_process):
+    """truncation=PSI samples from latents within PSI and records it; G.sample gives the
+    same; several values with metrics=true write their trade-off, one row each."""
+    import gan_cli
+
+    one = in_process(main, f"checkpoint={runs / 'toy'}", "n=200", "truncation=0.5",
+                     f"out={tmp_path / 'one'}", cwd=tmp_path)  # fmt: skip
+    assert one.returncode == 0, one.stderr
+    arrays = npz_arrays(tmp_path / "one" / "samples.npz")
+    assert np.abs(arrays["z"]).max() <= 0.5 and arrays["truncation"] == np.float32(0.5)
+    x = gan_cli.load(runs / "toy").sample(200, truncation=0.5)
+    assert np.array_equal(x.numpy(), arrays["x"])
+    table = in_process(main, f"checkpoint={runs / 'toy'}", "metrics=true",
+                       "truncation=1.0,0.5,2", f"out={tmp_path / 't'}", cwd=tmp_path)  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    rows = list(csv.DictReader(open(tmp_path / "t" / "truncation.csv")))
+    assert [float(r["truncation"]) for r in rows] == [0.5, 1.0, 2.0]
+    scores = json.loads((tmp_path / "t" / "metrics.json").read_text())
+    assert float(rows[0]["wasserstein/exact"]) == scores["0.5"]["wasserstein/exact"]
+    assert Image.open(tmp_path / "t" / "truncation.png").size[0] > 0
+    assert "truncation: the scores at each PSI" in table.stdout
+
+
+def test_slerp_ends_at_the_given_latents_and_g_interpolate_between_their_samples(runs):
+    import gan_cli
+    from gan_cli.trained.sampling import slerp
+
+    a, b = torch.randn(2, 6, generator=torch.Generator().manual_seed(0))
+    path = slerp(a, b, torch.linspace(0, 1, 7))
+    assert torch.allclose(path[0], a, atol=1e-6) and torch.allclose(path[-1], b, atol=1e-6)
+    G = gan_cli.load(runs / "toy")
+    z0, z1 = torch.randn(2, G.z_dim, generator=torch.Generator().manual_seed(1))
+    x = G.interpolate(z0, z1, frames=5)
+    assert x.shape == (5, 2)
+    assert torch.allclose(x[0], G.generate(z0[None])[0], atol=1e-5)
+    assert torch.allclose(x[-1], G.generate(z1[None])[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("run", ["toy", "image"])
+def test_a_video_has_the_frames_asked_for_and_plays_in_pil(run, runs, tmp_path, in_process):
+    video = tmp_path / "walks.gif"
+    result = in_process(main, f"checkpoint={runs / run}", "n=4", "interpolate=3",
+                        f"video={video}", "frames=12", "fps=10", f"out={tmp_path / 'o'}",
+                        cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"{video} (12 frames of 3 walks)" in result.stdout
+    gif = Image.open(video)
+    assert gif.format == "GIF" and gif.n_frames == 12
+    assert gif.info["duration"] == 100  # 10 frames a second
+    if run == "image":  # the 3 walks side by side, 2 px apart: 3 x 32 + 4 x 2
+        assert gif.size == (3 * 32 + 4 * 2, 32 + 2 * 2)
+    frames = []
+    for i in range(gif.n_frames):
+        gif.seek(i)
+        frames.append(np.asarray(gif.convert("RGB")))
+    assert not np.array_equal(frames[0], frames[-1])  # the walks move
+
+
+def test_nearest_neighbours_are_those_of_a_brute_force_search(runs, tmp_path, in_process):
+    """nearest=K on unlabelled images (pixels): nearest.csv holds what numpy finds by
+    comparing every sample with every training image."""
+    from omegaconf import OmegaConf
+
+    from gan_cli.config.build import data_source
+
+    out = tmp_path / "o"
+    result = in_process(main, f"checkpoint={runs / 'unlabelled'}", "n=6", "nearest=3",
+                        f"out={out}", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"copy rate [01]\.\d{3}, in pixels", result.stdout)
+    fake = npz_arrays(out / "samples.npz")["x"].reshape(6, -1).astype(np.float64)
+    state = load_checkpoint(runs / "unlabelled" / "checkpoints" / "last.pt")
+    data = data_source(OmegaConf.create(state["config"]), torch.device("cpu"))
+    train = data.first_examples(data.n_examples).double().flatten(1).numpy()
+    distances = np.sqrt(((fake[:, None, :] - train[None, :, :]) ** 2).sum(-1))  # (6, N)
+    rows = list(csv.DictReader(open(out / "nearest.csv")))
+    assert len(rows) == 6 * 3
+    for row in rows:
+        i, rank = int(row["sample"]), int(row["rank"])
+        expected = np.argsort(distances[i], kind="stable")[rank - 1]
+        assert float(row["distance"]) == pytest.approx(distances[i, expected], rel=1e-5)
+        assert distances[i, int(row["train_index"])] == pytest.approx(distances[i, expected])
+    assert Image.open(out / "nearest.png").size[0] > 0
 
 
 def npz_arrays(path):
@@ -202,7 +331,27 @@ BAD = {
     "no key=value": (["checkpoint={r}", "fast"], "not an option"),
     "no checkpoint": (["n=3"], "checkpoint=PATH is required"),
     "no arguments at all": ([], "checkpoint=PATH is required"),
-    "metrics of a toy checkpoint": (["checkpoint={r}", "metrics=true"], "need image data"),
+    "video of another format": (
+        ["checkpoint={r}", "interpolate=2", "video=out.avi"],
+        "video=out.avi: video is a .gif file, with interpolate=K",
+    ),
+    "video without walks": (["checkpoint={r}", "video=out.gif"], "video is a .gif file"),
+    "one frame": (["checkpoint={r}", "frames=1"], "frames=1: frames is an integer >= 2"),
+    "nearest on points": (["checkpoint={r}", "nearest=3"], "nearest=3: nearest=K looks for copies"),
+    "nearest negative": (
+        ["checkpoint={r}", "nearest=-1"],
+        "nearest=-1: nearest is an integer >= 0",
+    ),
+    "truncation zero": (
+        ["checkpoint={r}", "truncation=0"],
+        "truncation=0: truncation is a number > 0",
+    ),
+    "truncation negative": (["checkpoint={r}", "truncation=-1"], "truncation is a number > 0"),
+    "truncation not a number": (["checkpoint={r}", "truncation=abc"], "truncation is a number"),
+    "truncation list without metrics": (
+        ["checkpoint={r}", "truncation=0.5,1"],
+        "several values make metrics=true's table",
+    ),
     "metrics of unlabelled images without Inception weights": (
         ["checkpoint={u}", "metrics=true", "inception_weights={t}/nope.pth"],
         "metrics=true: the Inception weights did not load",

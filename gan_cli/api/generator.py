@@ -14,7 +14,7 @@ from gan_cli.config.build import generator, rebuild_generator
 from gan_cli.config.checks import resolve_device
 from gan_cli.core.errors import UserError
 from gan_cli.trained.export import export_generator, load_weights, read_export
-from gan_cli.trained.sampling import generate
+from gan_cli.trained.sampling import generate, slerp
 from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
 from gan_cli.training.conditioning import Classes, SampleClasses, asked_classes
 
@@ -58,18 +58,23 @@ class Generator:
         classes: Any = None,
         batch_size: int = 256,
         return_latents: bool = False,
+        truncation: float | None = None,
     ) -> Tensor | tuple[Tensor, Tensor, Tensor | None]:
         """n samples in data space (images in [-1, 1], N x C x H x W; points N x 2), the
         ones `gan-sample n=N seed=SEED` writes to samples.npz. A conditional generator
         draws classes from the data's frequencies, or, with `classes` (an index, a name or
         a list of them), n samples of each class asked for, in that order. With
-        `return_latents`, (x, z, y) as in samples.npz (y None if unconditional)."""
+        `return_latents`, (x, z, y) as in samples.npz (y None if unconditional). With
+        `truncation` PSI > 0, each latent component beyond PSI is redrawn (BigGAN's
+        truncation trick), as `gan-sample truncation=PSI` samples."""
         if n < 1 or batch_size < 1:
             raise UserError(f"sample: n and batch_size are integers >= 1 (n={n})")
+        if truncation is not None and not truncation > 0:
+            raise UserError(f"sample: truncation is a number > 0 (truncation={truncation})")
         labels = SampleClasses(self._classes, asked_classes(classes, self._classes))
         if hasattr(self.module, "rng"):  # an AdaGAN mixture draws components from the seed
             self.module.rng.manual_seed(seed)
-        x, z, y = generate(self.module, n, seed, batch_size, self.device, None, labels)
+        x, z, y = generate(self.module, n, seed, batch_size, self.device, None, labels, truncation)
         if return_latents:
             y = None if y is None else torch.from_numpy(y)
             return torch.from_numpy(x), torch.from_numpy(z), y
@@ -91,6 +96,20 @@ class Generator:
             raise UserError(f"generate: this generator is conditional: give classes= ({names})")
         y = self._labels(classes, len(z))
         return self.module(z, y)
+
+    @torch.no_grad()
+    def interpolate(self, z0: Tensor, z1: Tensor, frames: int = 10, classes: Any = None) -> Tensor:
+        """The samples along the spherical interpolation (slerp: the path a Gaussian
+        latent's norm stays typical on) from latent z0 to z1 (z_dim,), `frames` of them,
+        ends included -> (frames, *sample shape); for a conditional generator, of one
+        class (`classes`: an index or a name)."""
+        if frames < 2:
+            raise UserError(f"interpolate: frames is an integer >= 2 (frames={frames})")
+        ends = [torch.as_tensor(z, dtype=torch.float32, device=self.device) for z in (z0, z1)]
+        if any(z.shape != (self.z_dim,) for z in ends):
+            raise UserError(f"interpolate: z0 and z1 are ({self.z_dim},) latents")
+        z = slerp(*ends, torch.linspace(0, 1, frames, device=self.device))
+        return self.generate(z, classes)
 
     def export(self, path: str | Path) -> list[Path]:
         """Write PATH.pt2 (a torch.export program: runs without gan-cli), PATH.safetensors

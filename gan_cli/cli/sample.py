@@ -4,8 +4,12 @@
     gan-sample checkpoint=outputs/2026-11-21/10-00-00/checkpoints/last.pt n=1000 out=samples/
     gan-sample checkpoint=RUN n=50000 batch_size=500 images=false     # a large npz only
     gan-sample checkpoint=RUN interpolate=8                           # 8 rows of slerp paths
+    gan-sample checkpoint=RUN interpolate=4 video=walks.gif           # 4 walks, one animation
+    gan-sample checkpoint=RUN nearest=5                               # copies? 5 nearest each
     gan-sample checkpoint=RUN seed=1 device=cpu ema=false
-    gan-sample checkpoint=RUN n=10000 metrics=true                    # image metrics (needs data)
+    gan-sample checkpoint=RUN n=10000 metrics=true                    # scores against the data
+    gan-sample checkpoint=RUN truncation=0.7                          # the truncation trick
+    gan-sample checkpoint=RUN truncation=0.5,0.7,1.0 metrics=true     # its trade-off, a table
     gan-sample checkpoint=RUN class=3 n=16                            # conditional: 16 of class 3
     gan-sample checkpoint=RUN class=[1,3,5] n=8                       # 8 of each, a grid row each
     gan-sample checkpoint=RUN class=Sneaker interpolate=4             # by name; paths in the class
@@ -16,9 +20,17 @@ The generator is rebuilt from the config stored in the checkpoint. `out` (defaul
 generated/ in the run folder) receives samples.npz (x: samples in data space, float32;
 z: their latents; y: their classes, for a class-conditional generator),
 images/000000.png ... and grid.png for images, scatter.png for 2-D points, and
-interpolation.png with interpolate=K. `out` holds one call's results only: a folder that
-is not empty is refused, unless overwrite=true, which first removes what gan-sample wrote
-there (those files and images/NNNNNN.png; never other files).
+interpolation.png with interpolate=K; with video=PATH.gif as well, an animation of K
+walks through the latent space (frames= steps each, fps= frames a second). With
+truncation=PSI, every latent component beyond PSI is redrawn (BigGAN's truncation
+trick; samples.npz records `truncation`); with several values and metrics=true, out
+receives their trade-off instead: truncation.csv, truncation.png and metrics.json.
+With nearest=K (image runs; needs the data files), nearest.csv holds each sample's K
+nearest training images and nearest.png shows the first 8 beside theirs, with the copy
+rate (the share of samples nearer a training image than the median held-out image is).
+`out` holds one call's results only: a folder that is not empty is refused, unless
+overwrite=true, which first removes what gan-sample wrote there (those files and
+images/NNNNNN.png; never other files).
 
 A class-conditional checkpoint (model.conditional) records its class names. With
 class=, n samples of each class asked for (by index or name), in that order, and
@@ -57,11 +69,16 @@ class Args:
     interpolate: int = 0  # K > 0: interpolation.png, K rows of spherical interpolations
     ema: bool = True  # use the averaged generator when the checkpoint holds one
     images: bool = True  # one PNG per image sample (images/000000.png ...)
-    metrics: bool = False  # image metrics of the samples against the run's data (needs its files)
+    metrics: bool = False  # the samples' metrics against the run's data (needs its files)
     inception_weights: str | None = None  # for metrics: default, the run's metrics setting
     class_: Any = None  # `class=`: an index, a name or a list of them (conditional checkpoints)
     overwrite: bool = False  # replace what an earlier call wrote in `out` (only gan-sample's files)
     export: str | None = None  # PATH.pt2: write the generator (and .safetensors, .json) instead
+    truncation: Any = None  # PSI > 0: latent components beyond it redrawn; PSI,PSI,...: a table
+    video: str | None = None  # PATH.gif: interpolate=K's walks as an animation
+    nearest: int = 0  # K > 0: each sample's K nearest training images, and the copy rate
+    frames: int = 60  # video: the steps of each walk
+    fps: int = 24  # video: frames a second
 
 
 ALIASES = {"class": "class_"}  # command-line keys that are Python keywords
@@ -80,9 +97,15 @@ ALLOWED = {  # what each option takes, for the line a wrong value gets
     "class": "a class index or name, or a list of them like [3,Sneaker]",
     "overwrite": "true|false",
     "export": "a .pt2 file (its .safetensors and .json go beside it)",
+    "truncation": "a number > 0, or a comma list of them with metrics=true",
+    "video": "a .gif file, with interpolate=K",
+    "frames": "an integer >= 2",
+    "fps": "an integer >= 1",
+    "nearest": "an integer >= 0",
 }
 # the files a call writes in `out` (and images/NNNNNN.png): overwrite=true removes these only
 WRITES = ("samples.npz", "grid.png", "scatter.png", "interpolation.png", "metrics.json")
+WRITES += ("truncation.csv", "truncation.png", "nearest.csv", "nearest.png")
 
 
 def parse(argv: list[str]) -> Args:
@@ -106,10 +129,35 @@ def parse(argv: list[str]) -> Args:
     args = OmegaConf.to_object(OmegaConf.merge(schema, OmegaConf.from_dotlist(dotlist)))
     if not args.checkpoint:
         raise UserError("checkpoint=PATH is required: a checkpoint file or a run folder")
-    for key, low in (("n", 1), ("batch_size", 1), ("interpolate", 0)):
+    lows = {"n": 1, "batch_size": 1, "interpolate": 0, "frames": 2, "fps": 1, "nearest": 0}
+    for key, low in lows.items():
         if getattr(args, key) < low:
             raise UserError(f"{key}={getattr(args, key)}: {key} is {ALLOWED[key]}")
+    args.truncation = _truncations(args.truncation, args.metrics)
+    if args.video is not None and (
+        Path(args.video).suffix.lower() != ".gif" or args.interpolate < 1
+    ):
+        raise UserError(f"video={args.video}: video is {ALLOWED['video']} (the number of walks)")
     return args
+
+
+def _truncations(value: Any, metrics: bool) -> list[float] | None:
+    """truncation=PSI or PSI,PSI,... -> the values (each > 0); None if not given."""
+    if value is None:
+        return None
+    texts = [str(value)] if not isinstance(value, str) else value.split(",")
+    try:
+        values = [float(t) for t in texts]
+    except ValueError:
+        values = []
+    if not values or any(not v > 0 for v in values):
+        raise UserError(f"truncation={value}: truncation is {ALLOWED['truncation']}")
+    if len(values) > 1 and not metrics:
+        raise UserError(
+            f"truncation={value}: several values make metrics=true's table of their "
+            "trade-off; add metrics=true, or give one value to sample with"
+        )
+    return values
 
 
 def claim(out: Path, overwrite: bool) -> None:
@@ -138,6 +186,7 @@ def run(args: Args) -> list[str]:
     """Everything gan-sample does; returns what it wrote, for the closing line. Every
     option is checked before anything is sampled or written."""
     # torch and the builders: imported once the options are read (--help needs none)
+    import numpy as np
     import torch
     from hydra.utils import get_class
 
@@ -167,6 +216,14 @@ def run(args: Args) -> list[str]:
     scorer = None
     if args.metrics:  # before any sampling: a checkpoint that cannot be scored stops here
         scorer = scorer_for(cfg, classes, args.n, args.seed, args.inception_weights, device)
+    data = None
+    if args.nearest:  # before any sampling: a run whose data is not here stops here
+        if kind != IMAGES:
+            raise UserError(
+                f"nearest={args.nearest}: nearest=K looks for copies among the training "
+                f"images; this run's data holds {kind}, drawn afresh at every step"
+            )
+        data = build.data_source(cfg, device)
     G = build.rebuild_generator(state, args.ema, device, args.seed)
     if args.export:
         from gan_cli.trained.export import export_generator
@@ -177,9 +234,17 @@ def run(args: Args) -> list[str]:
     out = Path(args.out) if args.out else (run_dir or ckpt.parent) / "generated"
     claim(out, args.overwrite)
     out.mkdir(parents=True, exist_ok=True)
+    if args.truncation is not None and len(args.truncation) > 1:
+        from gan_cli.trained.truncation import trade_off
+
+        return [str(out), *trade_off(scorer, G, args.truncation, out)]
+    psi = None if args.truncation is None else args.truncation[0]
     pngs = out / "images" if args.images and kind == IMAGES else None
-    x, z, y = generate(G, args.n, args.seed, args.batch_size, device, pngs, labels)
-    save_npz(out / "samples.npz", x=x, z=z, **({} if y is None else {"y": y}))
+    x, z, y = generate(G, args.n, args.seed, args.batch_size, device, pngs, labels, psi)
+    extra = {} if y is None else {"y": y}
+    if psi is not None:  # what made these samples: latents truncated at psi
+        extra["truncation"] = np.float32(psi)
+    save_npz(out / "samples.npz", x=x, z=z, **extra)
     wrote = [f"samples.npz (x {tuple(x.shape)}, z {tuple(z.shape)}{'' if y is None else ', y'})"]
     wrote += [f"images/ ({len(x)} PNG)"] if pngs else []
     real = build.data_source(cfg, torch.device("cpu")).heldout if figure.shows_real else None
@@ -197,8 +262,23 @@ def run(args: Args) -> list[str]:
         title = f"{args.interpolate} interpolations, 10 steps each"
         figure.paths(out / "interpolation.png", rows, title, nrow=10)
         wrote.append("interpolation.png")
+        if args.video:
+            from gan_cli.trained.video import walks, write_video
+
+            x_walks = walks(G, args.interpolate, args.frames, args.seed, device, within)
+            frames, _ = write_video(Path(args.video), x_walks, args.fps, real)
+            wrote.append(f"{args.video} ({frames} frames of {args.interpolate} walks)")
+    if data is not None:
+        from gan_cli.config.compose import metrics_settings
+        from gan_cli.trained import neighbours
+
+        fake = torch.from_numpy(x).to(device)
+        steps = metrics_settings(cfg).classifier_steps
+        found = neighbours.find(data, fake, args.nearest, steps)
+        train = data.first_examples(int(found.indices.max()) + 1)
+        wrote += neighbours.write(out, fake, train, found)
     if scorer is not None:
-        scores = scorer(G)
+        scores = scorer(G, psi)
         with atomic_write(out / "metrics.json", "w") as f:
             f.write(json.dumps(scores, indent=2) + "\n")
         shown_scores = ", ".join(f"{k} {v:.4g}" for k, v in scores.items() if isinstance(v, float))

@@ -1,6 +1,7 @@
 """Samples from a trained generator, as gan-sample writes them: in batches behind a
 progress bar, one PNG per image, a byte-identical samples.npz for the same seed,
-spherical interpolations, and the grid of a conditional generator (one row per class)."""
+spherical interpolations, the grid of a conditional generator (one row per class), and
+the truncation trick."""
 
 from __future__ import annotations
 
@@ -29,10 +30,12 @@ def generate(
     device: torch.device,
     pngs: Path | None,
     labels: SampleClasses,
+    truncation: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """`n` samples (of each class asked for), their latents and their classes (None:
     unconditional), `batch_size` at a time, with a progress bar; with `pngs`, one PNG
-    per image there as they come. Memory: the arrays and one batch."""
+    per image there as they come; with `truncation`, from latents truncated at it
+    (`truncate`). Memory: the arrays and one batch."""
     z_dim, total = G.z_dim, labels.total(n)
     rng = torch.Generator(device=device).manual_seed(seed)
     xs = zs = ys = None  # filled in place
@@ -40,6 +43,8 @@ def generate(
         for start in range(0, total, batch_size):
             count = min(batch_size, total - start)
             z = torch.randn(count, z_dim, generator=rng, device=device)
+            if truncation is not None:
+                z = truncate(z, truncation, rng)
             y = labels.of(start, count, n, rng, device)
             x = generate_batch(G, z, y).float().cpu()
             if xs is None:
@@ -54,6 +59,32 @@ def generate(
                 write_pngs(x, pngs, start)
             done(count)
     return xs, zs, ys
+
+
+def truncate(z: Tensor, psi: float, rng: torch.Generator) -> Tensor:
+    """The truncation trick (Brock et al. 2019, BigGAN): each latent component whose
+    magnitude exceeds `psi` is redrawn from N(0, 1) with `rng` until it falls within
+    [-psi, psi]; the others are kept. z (N, D) from N(0, I) -> (N, D) from the standard
+    normal truncated to [-psi, psi] in each component: samples nearer the mode, less
+    varied."""
+    z = z.clone()
+    beyond = z.abs() > psi
+    while beyond.any():
+        z[beyond] = torch.randn(int(beyond.sum()), generator=rng, device=z.device, dtype=z.dtype)
+        beyond = z.abs() > psi
+    return z
+
+
+class Truncated(nn.Module):
+    """G whose every latent is truncated at `psi` (`truncate`) before it is read: what a
+    metric that draws its own latents then scores."""
+
+    def __init__(self, G: nn.Module, psi: float, rng: torch.Generator) -> None:
+        super().__init__()
+        self.G, self.psi, self.rng, self.z_dim = G, psi, rng, G.z_dim
+
+    def forward(self, z: Tensor, *labels: Tensor) -> Tensor:
+        return self.G(truncate(z, self.psi, self.rng), *labels)
 
 
 def to_uint8(x: Tensor) -> Tensor:
