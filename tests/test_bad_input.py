@@ -148,8 +148,17 @@ def test_bad_input_is_one_clear_line(case, workdir, capsys, monkeypatch, caplog)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
-@pytest.mark.parametrize(
-    "case", ["unknown group option", "wrong type", "unknown key", "data class that does not exist"]
+@pytest.mark.parametrize(  # a process each (seconds): make test starts one, the slow tests all
+    "case",
+    [
+        pytest.param(c, marks=() if c == "unknown key" else pytest.mark.slow)
+        for c in [
+            "unknown group option",
+            "wrong type",
+            "unknown key",
+            "data class that does not exist",
+        ]
+    ],
 )
 def test_bad_input_through_the_installed_command(case, workdir):
     """The same, as a user's shell sees it: no traceback, a non-zero exit status."""

@@ -183,8 +183,8 @@ def test_help_is_hydras_help_letter_for_letter(args, workdir, in_process, capsys
     [
         ["data=cifar10", "model=dcgan"],
         ["data=stacked_mnist", "model=dcgan"],
-        *[
-            [f"+experiment={p.stem}"]
+        *[  # the experiments: with the slow tests (test_experiments trains each a step)
+            pytest.param([f"+experiment={p.stem}"], marks=pytest.mark.slow)
             for p in sorted(Path(config_dir(), "experiment").glob("*.yaml"))
         ],
     ],

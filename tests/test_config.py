@@ -46,7 +46,13 @@ def test_every_distribution_composes(distribution):
     specify(compose(f"data.distribution={distribution}"))
 
 
-@pytest.mark.parametrize("loss", GROUPS["loss"])
+@pytest.mark.parametrize(  # the presets of the contract in make test; the rest (which have
+    "loss",  # tests of their own: test_joint, test_presets) with the slow tests
+    [
+        pytest.param(g, marks=() if g in ("vanilla", "wgan", "wgan_gp", "sn") else pytest.mark.slow)
+        for g in GROUPS["loss"]
+    ],
+)
 def test_one_step_run_per_loss(loss, tmp_path):
     cfg = compose(f"loss={loss}", "logger=none", *FAST)
     metrics = train(cfg, tmp_path)

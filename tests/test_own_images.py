@@ -45,7 +45,9 @@ def folder(tmp_path_factory) -> Path:
     return root / "photos"
 
 
-@pytest.mark.parametrize(("side", "model"), [(128, "resnet"), (256, "dcgan")])
+@pytest.mark.parametrize(  # make test: the largest side; the slow tests 128 pixels too
+    ("side", "model"), [pytest.param(128, "resnet", marks=pytest.mark.slow), (256, "dcgan")]
+)
 def test_a_folder_of_photographs_trains_at_128_and_256_pixels(
     folder, side, model, tmp_path, in_process
 ):

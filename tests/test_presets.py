@@ -38,7 +38,13 @@ def test_every_preset_trains_through_gan_train_and_logs_its_estimate(loss, workd
     assert not others & set(rows[-1])  # no estimate that this objective does not define
 
 
-@pytest.mark.parametrize("divergence", sorted(DIVERGENCES))
+@pytest.mark.parametrize(  # make test trains two; the slow tests every divergence
+    "divergence",
+    [
+        pytest.param(d, marks=() if i < 2 else pytest.mark.slow)
+        for i, d in enumerate(sorted(DIVERGENCES))
+    ],
+)
 def test_every_fgan_divergence_trains(divergence, tmp_path):
     cfg = compose("loss=fgan", f"loss.divergence={divergence}", "logger=none", *FAST)
     metrics = train(cfg, tmp_path)
