@@ -20,31 +20,32 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # make test runs one worker per core:
 # make test hands each worker a whole module at a time (--dist loadscope, so a module's
 # trained fixtures are made once); the longest modules go first, so that no worker is
 # left with one of them at the end while the other idles.
-LONGEST_FIRST = (  # by their time in make test (compile on a cold cache), longest first
-    "test_images",
-    "test_theory",
+LONGEST_FIRST = (  # by their time in make test (measured on 2 cores), longest first
     "test_conditional",
-    "test_resume",
-    "test_cli",
-    "test_sample",
-    "test_training_options",
     "test_doc_commands",
+    "test_cli",
     "test_doctor",
+    "test_images",
     "test_sweep",
-    "test_own_images",
-    "test_preemption",
+    "test_theory",
+    "test_sample",
     "test_classifier",
-    "test_wandb_failures",
-    "test_api",
     "test_config",
+    "test_docs",
+    "test_resume",
+    "test_remedies",
     "test_bad_input",
     "test_presets",
-    "test_remedies",
+    "test_own_images",
     "test_gan_plot",
-    "test_docs",
-    "test_distributed",
     "test_trackers",
     "test_adagan",
+    "test_experiments",
+    "test_training_options",
+    "test_api",
+    "test_preemption",
+    "test_wandb_failures",
+    "test_distributed",
 )
 
 
