@@ -139,7 +139,11 @@ class Job:
     @property
     def label(self) -> str:
         """How a message names a sweep's job: `job loss=wgan_gp loss.clip=0.01: `."""
-        return f"job {' '.join(self.overrides)}: "
+        return job_label(self.overrides)
+
+
+def job_label(overrides: tuple[str, ...] | list[str]) -> str:
+    return f"job {' '.join(overrides)}: "
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,7 @@ def compose_jobs(overrides: list[str], multirun: bool) -> Composed:
         bases[_choices(parse_overrides(first), groups)] = (config, known)
     jobs = []
     for combo in combos:
-        label = f"job {' '.join(combo)}: "
+        label = job_label(combo)
         job = parse_overrides(combo)
         choices = _choices(job, groups)
         if choices not in bases:

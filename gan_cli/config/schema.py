@@ -13,7 +13,6 @@ default are declared once, where the parameter is used.
 from __future__ import annotations
 
 import enum
-import functools
 import json
 import re
 import typing
@@ -177,33 +176,22 @@ def key_specs(cfg: DictConfig) -> dict[str, Param]:
 
 def _schema_of(raw: dict) -> tuple[DictConfig, dict[str, Param]]:
     """The schema of a composed config (as a structured config) and its keys' Params,
-    made once for each shape of config: the jobs of a sweep share theirs."""
-    return _schema_for(json.dumps(_shape(raw), sort_keys=True, default=str))
-
-
-def _shape(raw: dict) -> dict:
-    """What a config's schema depends on: the classes it names, the model's knobs (and
-    the `_target_` nodes that read them), and whether it boosts."""
-    return {
+    made once for each shape of config (the classes it names, the model's knobs and the
+    `_target_` nodes that read them, whether it boosts): the jobs of a sweep share theirs."""
+    shape = {
         "data": raw["data"].get("_target_"),
         "model": {k: v if isinstance(v, dict) else None for k, v in raw["model"].items()},
         "loss": [raw["loss"][part].get("_target_") for part in ("objective", "constraint")],
         "boost": "boost" in raw,
     }
+    key = json.dumps(shape, sort_keys=True, default=str)
+    if key not in _SCHEMAS:
+        specs: dict[str, Param] = {}
+        _SCHEMAS[key] = OmegaConf.structured(_root_schema(raw, specs)), specs
+    return _SCHEMAS[key]
 
 
-@functools.lru_cache(maxsize=64)
-def _schema_for(shape: str) -> tuple[DictConfig, dict[str, Param]]:
-    raw = json.loads(shape)
-    raw["data"] = {"_target_": raw["data"]}
-    raw["loss"] = {
-        p: {"_target_": t} for p, t in zip(("objective", "constraint"), raw["loss"], strict=True)
-    }
-    raw["model"] = {k: {} if v is None else v for k, v in raw["model"].items()}
-    if raw.pop("boost"):
-        raw["boost"] = {}
-    specs: dict[str, Param] = {}
-    return OmegaConf.structured(_root_schema(raw, specs)), specs
+_SCHEMAS: dict[str, tuple[DictConfig, dict[str, Param]]] = {}  # by shape, in this process
 
 
 def explain(e: OmegaConfBaseException, specs: dict[str, Param]) -> str:

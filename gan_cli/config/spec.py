@@ -22,10 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_cli.config import checks
 from gan_cli.config.build import sample_shape
 from gan_cli.config.schema import typed
-from gan_cli.constraints import CONSTRAINTS
 from gan_cli.core.errors import UserError
-from gan_cli.core.params import registered_name
-from gan_cli.losses import OBJECTIVES
 from gan_cli.models.space import draw_architecture
 from gan_cli.training.resume import find_resume
 
@@ -45,10 +42,6 @@ class RunSpec:
 
     config: DictConfig
     composed: dict[str, Any]
-    shape: tuple[int, ...]  # one sample: (2,) for points, (C, H, W) for images
-    kind: str  # points|images (gan_cli.data.base)
-    objective: str  # the registered names: loss.objective=..., loss.constraint=...
-    constraint: str
     device: torch.device
     resume: Resume | None = None
     looked: bool = False
@@ -91,9 +84,7 @@ def specify(cfg: DictConfig, run_dir: str | Path | None = None, world: bool = Tr
     checkpoint to resume is found (in `run_dir` for trainer.resume=auto), read and
     checked against the config."""
     config = derive(cfg)
-    data_cls = get_class(config.data._target_)
-    shape = sample_shape(config)
-    checks.check_rules(config, shape, data_cls.kind)
+    checks.check_rules(config, sample_shape(config), get_class(config.data._target_).kind)
     resume, value = None, config.trainer.resume
     looked = world and value is not None and (value != "auto" or run_dir is not None)
     if world:
@@ -103,10 +94,6 @@ def specify(cfg: DictConfig, run_dir: str | Path | None = None, world: bool = Tr
     return RunSpec(
         config=config,
         composed=OmegaConf.to_container(cfg),
-        shape=shape,
-        kind=data_cls.kind,
-        objective=registered_name(OBJECTIVES, get_class(config.loss.objective._target_)),
-        constraint=registered_name(CONSTRAINTS, get_class(config.loss.constraint._target_)),
         device=checks.resolve_device(config.trainer.device),
         resume=resume,
         looked=looked,
