@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,sweep,docs,tensorboard,mlflow]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,sweep,docs,tensorboard,mlflow,video]"
 	touch $(STAMP)
 
 train: install

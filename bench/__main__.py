@@ -1,6 +1,6 @@
 """python -m bench [--quick] [--only startup overhead hardware pipeline memory quality
 tracking stacked remedies conditional image_metrics architectures collapse images classifier
-profile gpu data doctor]"""
+profile gpu data doctor generator]"""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from bench.data import data
 from bench.doctor import doctor
 from bench.doctor import figures as doctor_figures
 from bench.doctor import record as doctor_record
+from bench.generator import generator
 from bench.gpu import gpu
 from bench.image_metrics import SCALARS as SHOWN
 from bench.image_metrics import image_metrics
@@ -59,6 +60,7 @@ PARTS = (
     "gpu",
     "data",
     "doctor",
+    "generator",
 )
 console = Console()
 
@@ -150,6 +152,8 @@ def main() -> None:
         elif part == "doctor":
             result = doctor(args.quick, work)
             doctor_figures(work, results)
+        elif part == "generator":
+            result = generator(args.quick, work)
         else:
             result = gpu(args.quick, work)
         seconds = time.perf_counter() - start
@@ -343,6 +347,25 @@ def show(part: str, result: dict) -> None:
     elif part == "data":
         _show_data(result)
         return
+    elif part == "generator":
+        table = _table(
+            f"projection of {result['targets']} targets, gan-sample's defaults",
+            "run",
+            "targets",
+            "median distance / random pair",
+            "within a tenth",
+            "s per target",
+        )
+        for name, r in result.items():
+            for kind, q in r.get("projection", {}).items() if isinstance(r, dict) else ():
+                if isinstance(q, dict):
+                    table.add_row(
+                        name,
+                        kind,
+                        f"{q['median_ratio']:.3f}",
+                        f"{q['share_within_tenth']:.0%}",
+                        f"{q['seconds_per_target']:.2f}",
+                    )
     elif part == "classifier":
         table = _table(
             f"the domain classifier's first training ({result['steps']} batches of 128)",

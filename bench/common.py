@@ -7,6 +7,8 @@ import datetime
 import os
 import platform
 import shutil
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,3 +98,22 @@ def timed_train(cfg: DictConfig, run_dir: Path) -> tuple[float, dict[str, float]
     finally:
         loop.train = original
     return seconds["loop"], metrics
+
+
+DONE = "bench_done"  # written in a run folder once gan-train has finished there
+
+
+def train_once(job: tuple[str, list[str], Path]) -> Path:
+    """gan-train as a user types it, with its overrides, `logger=none` and one thread,
+    into work/name; a run an earlier bench finished there (DONE) is kept."""
+    name, overrides, work = job
+    run = work / name
+    if (run / DONE).is_file():  # (a run stopped by a signal leaves a checkpoint, not this)
+        return run
+    shutil.rmtree(run, ignore_errors=True)
+    command = [sys.executable, "-m", "gan_cli.train", *overrides, "logger=none"]
+    command += ["trainer.threads=1", f"hydra.run.dir={run}"]
+    done = subprocess.run(command, capture_output=True, check=False)
+    if done.returncode in (0, 1):  # 1: it stopped on a non-finite loss, as some zoo runs do
+        (run / DONE).write_text(str(done.returncode))
+    return run

@@ -9,11 +9,11 @@ seed 0, one thread; a run already in --work (a complete metrics.jsonl) is read a
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from multiprocessing.pool import ThreadPool
 from pathlib import Path
 from typing import Any
+
+from bench.common import DONE, train_once
 
 ZOO = {  # the failure built in -> gan-train overrides
     "vanishing_gradients": [
@@ -51,21 +51,6 @@ HEALTHY = {
 IMAGE_HEALTHY = {"fashion_mnist_best": IMAGE_RUN}
 MEASURES = ("modes/captured", "wasserstein/exact", "fid/classifier", "health/copy_rate")
 FIGURES = (*ZOO, *IMAGE_ZOO)
-DONE = "bench_done"  # written in a run folder once gan-train has finished there
-
-
-def _train(job: tuple[str, list[str], Path]) -> Path:
-    name, overrides, work = job
-    run = work / name
-    if (run / DONE).is_file():  # (a run stopped by a signal leaves a checkpoint, not this)
-        return run
-    shutil.rmtree(run, ignore_errors=True)
-    command = [sys.executable, "-m", "gan_cli.train", *overrides, "logger=none"]
-    command += ["trainer.threads=1", f"hydra.run.dir={run}"]
-    done = subprocess.run(command, capture_output=True, check=False)
-    if done.returncode in (0, 1):  # 1: it stopped on a non-finite loss, as some zoo runs do
-        (run / DONE).write_text(str(done.returncode))
-    return run
 
 
 def _measures(run: Path) -> dict[str, float]:
@@ -84,10 +69,10 @@ def doctor(quick: bool, work: Path) -> dict[str, Any]:
     jobs += [(f"zoo_{k}", v, work) for k, v in zoo.items()]
     jobs += [(f"healthy_{k}", v, work) for k, v in healthy.items()][1:]
     with ThreadPool(2) as pool:  # one process a core, one job at a time each
-        list(pool.imap_unordered(_train, jobs))
+        list(pool.imap_unordered(train_once, jobs))
     remedied = _remedies(zoo, work)
     with ThreadPool(2) as pool:
-        list(pool.imap_unordered(_train, remedied))
+        list(pool.imap_unordered(train_once, remedied))
     return {**_read(zoo, healthy, work), "cost": health_cost(quick, work), "floors": toy_floors()}
 
 

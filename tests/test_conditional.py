@@ -430,3 +430,31 @@ def test_a_conditional_run_resumes_exactly(bars, tmp_path):
     for part in ("generator", "discriminator", "generator_ema"):
         for name, x in a[part].items():
             assert torch.equal(x, b[part][name]), (part, name)
+
+
+def test_projection_finds_the_class_or_keeps_the_one_given(learnt, tmp_path, capsys, monkeypatch):
+    """Samples of known classes are projected back, their classes found among the ten
+    (as the samples of another class are far from them), in a few steps near them (the
+    known-latent test of projection's precision is tests/test_sample.py's); class=
+    fixes the class for all."""
+    import gan_cli
+    from gan_cli.trained.projection import distance
+
+    G = gan_cli.load(learnt)
+    x, _, y = G.sample(2, seed=4, classes=[0, 1, 5, 7], return_latents=True)
+    found = G.project(x, steps=60, starts=32)
+    apart = distance(x, x.roll(1, 0)).median()
+    assert (found.distance <= apart / 5).float().mean() >= 0.75, (found.distance, apart)
+    assert (found.y == y).float().mean() >= 0.75, (found.y, y)
+    folder = tmp_path / "targets"
+    folder.mkdir()
+    for i, image in enumerate(x[:2]):  # two of class 0
+        Image.fromarray(((image[0] + 1) * 127.5).round().byte().numpy()).save(folder / f"{i}.png")
+    code, output, out = _sample(learnt, tmp_path, capsys, monkeypatch, f"project={folder}",
+                                "class=Sneaker", "project.steps=5", "project.starts=4")  # fmt: skip
+    assert code == 0, output
+    with np.load(out / "projected.npz") as f:
+        assert f["y"].tolist() == [7, 7] and f["z"].shape == (2, 100)
+    code, output, _ = _sample(learnt, tmp_path, capsys, monkeypatch, f"project={folder}",
+                              "class=[1,2]", "overwrite=true")  # fmt: skip
+    assert code != 0 and "class=[1, 2]: project takes one class for all its targets" in output

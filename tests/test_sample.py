@@ -112,9 +112,13 @@ def test_truncated_samples_and_their_trade_off(runs, tmp_path, in_process):
                        "truncation=1.0,0.5,2", f"out={tmp_path / 't'}", cwd=tmp_path)  # fmt: skip
     assert table.returncode == 0, table.stderr
     rows = list(csv.DictReader(open(tmp_path / "t" / "truncation.csv")))
-    assert [float(r["truncation"]) for r in rows] == [0.5, 1.0, 2.0]
+    assert [r["truncation"] for r in rows] == ["0.5", "1.0", "2.0", "none"]
     scores = json.loads((tmp_path / "t" / "metrics.json").read_text())
     assert float(rows[0]["wasserstein/exact"]) == scores["0.5"]["wasserstein/exact"]
+    plain = in_process(main, f"checkpoint={runs / 'toy'}", "metrics=true",
+                       f"out={tmp_path / 'plain'}", cwd=tmp_path)  # fmt: skip
+    untruncated = json.loads((tmp_path / "plain" / "metrics.json").read_text())
+    assert plain.returncode == 0 and scores["none"] == {**untruncated, "truncation": "none"}
     assert Image.open(tmp_path / "t" / "truncation.png").size[0] > 0
     assert "truncation: the scores at each PSI" in table.stdout
 
@@ -152,6 +156,103 @@ def test_a_video_has_the_frames_asked_for_and_plays_in_pil(run, runs, tmp_path, 
         gif.seek(i)
         frames.append(np.asarray(gif.convert("RGB")))
     assert not np.array_equal(frames[0], frames[-1])  # the walks move
+
+
+def test_an_mp4_video_has_the_frames_asked_for_and_plays_in_imageio(runs, tmp_path, in_process):
+    import imageio.v3 as iio
+
+    video = tmp_path / "walks.mp4"
+    result = in_process(main, f"checkpoint={runs / 'image'}", "n=4", "interpolate=3",
+                        f"video={video}", "frames=12", "fps=10", f"out={tmp_path / 'o'}",
+                        cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    frames = iio.imread(video, plugin="FFMPEG")
+    about = iio.immeta(video, plugin="FFMPEG")
+    # 3 walks of 32 px side by side, 2 px apart (104 x 36), padded to H.264's 16 px blocks
+    assert frames.shape == (12, 48, 112, 3) and about["fps"] == 10 and about["codec"] == "h264"
+    assert not np.array_equal(frames[0], frames[-1])
+
+
+@pytest.mark.parametrize("run", ["toy", "image"])
+def test_projection_recovers_the_samples_of_known_latents(run, runs, tmp_path, in_process):
+    """Targets the generator made itself (PNG files, or a .npy of points) are projected
+    to within a tenth of the distance between two of its samples, by gan-sample and by
+    G.project alike; the latents stay in the prior's typical set."""
+    import gan_cli
+    from gan_cli.trained.projection import distance, typical_norms
+
+    G = gan_cli.load(runs / run)
+    made = in_process(main, f"checkpoint={runs / run}", "n=8", "seed=5",
+                      f"out={tmp_path / 'made'}", cwd=tmp_path)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    x = torch.from_numpy(npz_arrays(tmp_path / "made" / "samples.npz")["x"])
+    if run == "toy":
+        np.save(tmp_path / "points.npy", x.numpy())
+        targets = tmp_path / "points.npy"
+    else:  # the PNGs: what a user has, 8-bit
+        targets = tmp_path / "made" / "images"
+        x = torch.stack([pixels_of(f) for f in sorted(targets.glob("*.png"))])
+    result = in_process(main, f"checkpoint={runs / run}", f"project={targets}",
+                        "project.steps=150", "project.starts=64", "project.video=true",
+                        "frames=6", f"out={tmp_path / 'p'}", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    found = npz_arrays(tmp_path / "p" / "projected.npz")
+    apart = distance(x, x.roll(1, 0)).median().item()
+    assert np.allclose(found["target"], x.numpy(), atol=1e-6)
+    assert (found["distance"] <= apart / 10).mean() >= 7 / 8, (found["distance"], apart)
+    rebuilt = G.generate(torch.from_numpy(found["z"]))
+    assert np.allclose(rebuilt.numpy(), found["x"], atol=1e-5)  # x is G(z)
+    assert np.allclose(distance(rebuilt, x).numpy(), found["distance"], atol=1e-5)
+    lo, hi = typical_norms(G.z_dim)
+    assert (np.linalg.norm(found["z"], axis=1) >= lo - 1e-4).all()
+    assert (np.linalg.norm(found["z"], axis=1) <= hi + 1e-4).all()
+    assert len(found["name"]) == 8 and Image.open(tmp_path / "p" / "projected.png").size[0] > 0
+    assert Image.open(tmp_path / "p" / "projected.gif").n_frames == 6
+    same = G.project(x, steps=150, starts=64)  # the Python API: the same search
+    assert torch.allclose(same.z, torch.from_numpy(found["z"]), atol=1e-4)
+
+
+def pixels_of(png) -> torch.Tensor:
+    array = np.asarray(Image.open(png), dtype=np.float32)
+    array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+    return torch.from_numpy(array) / 127.5 - 1
+
+
+def test_the_typical_set_is_the_central_mass_of_the_chi_distribution():
+    from scipy.stats import chi
+
+    from gan_cli.trained.projection import typical_norms
+
+    for d in (2, 100):
+        lo, hi = typical_norms(d)
+        assert lo == pytest.approx(chi.ppf(0.0005, d)) and hi == pytest.approx(chi.ppf(0.9995, d))
+        norms = torch.randn(200_000, d, generator=torch.Generator().manual_seed(d)).norm(dim=1)
+        assert ((norms >= lo) & (norms <= hi)).double().mean() == pytest.approx(0.999, abs=5e-4)
+
+
+def test_a_target_depends_on_itself_only(runs):
+    """Targets are optimised together; each one's latent is what it is alone."""
+    import gan_cli
+    from gan_cli.trained.projection import project
+
+    G = gan_cli.load(runs / "toy")
+    x = G.sample(6, seed=3)
+    together = project(G.module, x, steps=40, starts=32, batch=6)
+    alone = [project(G.module, x[i : i + 1], steps=40, starts=32) for i in range(6)]
+    assert torch.allclose(together.z, torch.cat([a.z for a in alone]), atol=1e-5)
+
+
+def test_images_of_another_size_are_resized_and_said_so(runs, tmp_path, in_process, caplog):
+    folder = tmp_path / "big"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((48, 64, 3), 60 * i, dtype=np.uint8)).save(folder / f"{i}.jpg")
+    result = in_process(main, f"checkpoint={runs / 'image'}", f"project={folder}",
+                        "project.steps=5", "project.starts=4", f"out={tmp_path / 'p'}",
+                        cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "2 of 2 images are not 32x32: each centre-cropped and resized" in caplog.text
+    assert npz_arrays(tmp_path / "p" / "projected.npz")["target"].shape == (2, 3, 32, 32)
 
 
 def test_nearest_neighbours_are_those_of_a_brute_force_search(runs, tmp_path, in_process):
@@ -300,6 +401,9 @@ def _bad_files(tmp_path, runs):
     (tmp_path / "evil_raw.pt").write_bytes(
         pickle.dumps({"generator": _Payload(str(tmp_path / "PAYLOAD_RAN"))})
     )
+    Image.new("L", (32, 32)).save(tmp_path / "gray.png")
+    np.save(tmp_path / "wide.npy", np.zeros((5, 3), dtype=np.float32))
+    (tmp_path / "words.csv").write_text("x,y\none,two\n")
     with zipfile.ZipFile(tmp_path / "zip.pt", "w") as z:
         z.writestr("x.txt", "a zip, but no torch archive")
 
@@ -333,9 +437,9 @@ BAD = {
     "no arguments at all": ([], "checkpoint=PATH is required"),
     "video of another format": (
         ["checkpoint={r}", "interpolate=2", "video=out.avi"],
-        "video=out.avi: video is a .gif file, with interpolate=K",
+        "video=out.avi: video is a .gif or .mp4 file, with interpolate=K",
     ),
-    "video without walks": (["checkpoint={r}", "video=out.gif"], "video is a .gif file"),
+    "video without walks": (["checkpoint={r}", "video=out.gif"], "video is a .gif or .mp4 file"),
     "one frame": (["checkpoint={r}", "frames=1"], "frames=1: frames is an integer >= 2"),
     "nearest on points": (["checkpoint={r}", "nearest=3"], "nearest=3: nearest=K looks for copies"),
     "nearest negative": (
@@ -352,6 +456,44 @@ BAD = {
         ["checkpoint={r}", "truncation=0.5,1"],
         "several values make metrics=true's table",
     ),
+    "project a missing file": (["checkpoint={i}", "project={t}/nope.png"], "no such file"),
+    "project an empty folder": (
+        ["checkpoint={i}", "project={t}/empty_run"],
+        "the folder holds no images; project is an image (png|jpg|jpeg|webp)",
+    ),
+    "project a grayscale image into colour": (
+        ["checkpoint={i}", "project={t}/gray.png"],
+        "is grayscale (1 channel); this generator makes colour (3 channels) images",
+    ),
+    "project a text file into images": (
+        ["checkpoint={i}", "project={t}/notes.txt"],
+        "this run makes images: project is an image",
+    ),
+    "project points of the wrong width": (
+        ["checkpoint={r}", "project={t}/wide.npy"],
+        "holds an array of shape (5, 3); this generator makes 2-D points",
+    ),
+    "project an image into points": (
+        ["checkpoint={r}", "project={t}/picture.png"],
+        "this run makes 2-D points: project is a .npy or .csv file",
+    ),
+    "project a csv of words": (["checkpoint={r}", "project={t}/words.csv"], "not a readable .csv"),
+    "project steps negative": (
+        ["checkpoint={r}", "project={t}/wide.npy", "project.steps=-1"],
+        "project.steps=-1: project.steps is an integer >= 0",
+    ),
+    "project starts zero": (
+        ["checkpoint={r}", "project={t}/wide.npy", "project.starts=0"],
+        "project.starts=0: project.starts is an integer >= 1",
+    ),
+    "project options without project": (
+        ["checkpoint={r}", "project.video=true"],
+        "project.video need project=PATH",
+    ),
+    "project beside sampling options": (
+        ["checkpoint={r}", "project={t}/wide.npy", "interpolate=3"],
+        "projects and samples nothing: leave out interpolate=",
+    ),
     "metrics of unlabelled images without Inception weights": (
         ["checkpoint={u}", "metrics=true", "inception_weights={t}/nope.pth"],
         "metrics=true: the Inception weights did not load",
@@ -364,7 +506,8 @@ def test_bad_input_is_one_line_and_writes_nothing(case, runs, tmp_path, capsys, 
     _bad_files(tmp_path, runs)
     args, message = BAD[case]
     out = tmp_path / "out"
-    args = [a.format(t=tmp_path, r=runs / "toy", u=runs / "unlabelled") for a in args]
+    paths = {"t": tmp_path, "r": runs / "toy", "u": runs / "unlabelled", "i": runs / "image"}
+    args = [a.format(**paths) for a in args]
     args += [f"out={out}"] if args else []
     before = sorted(p.name for p in tmp_path.iterdir())
     code, output = run_in_process(main, args, tmp_path, capsys, monkeypatch)

@@ -10,10 +10,12 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
-from gan_cli.config.build import generator, rebuild_generator
+from gan_cli.config.build import generator, rebuild_generator, sample_shape
 from gan_cli.config.checks import resolve_device
 from gan_cli.core.errors import UserError
+from gan_cli.trained import projection
 from gan_cli.trained.export import export_generator, load_weights, read_export
+from gan_cli.trained.projection import Projection
 from gan_cli.trained.sampling import generate, slerp
 from gan_cli.training.checkpoint import find_checkpoint, read_checkpoint
 from gan_cli.training.conditioning import Classes, SampleClasses, asked_classes
@@ -24,9 +26,15 @@ class Generator:
     you chose; `module` is the `torch.nn.Module` itself (in eval mode)."""
 
     def __init__(
-        self, module: nn.Module, config: dict, classes: dict | None, device: torch.device
+        self,
+        module: nn.Module,
+        config: dict,
+        classes: dict | None,
+        device: torch.device,
+        checkpoint: Path | None = None,
     ) -> None:
         self.module = module
+        self._checkpoint = checkpoint  # its run's critic, for projection's features
         self.device = device
         self._config = config
         self._record = classes  # the checkpoint's record: names and frequencies
@@ -111,6 +119,44 @@ class Generator:
         z = slerp(*ends, torch.linspace(0, 1, frames, device=self.device))
         return self.generate(z, classes)
 
+    def project(
+        self,
+        x: Tensor,
+        steps: int = projection.STEPS,
+        seed: int = 0,
+        starts: int = projection.STARTS,
+        classes: Any = None,
+    ) -> Projection:
+        """The latents whose samples reproduce x (N, ...) in data space (images in
+        [-1, 1], points N x 2), as `gan-sample project=PATH` finds them: the best of
+        `starts` random latents, then `steps` Adam steps on the loss in pixels and, for a
+        generator loaded from a checkpoint, in its run's features (the domain classifier
+        where the data is here, else the critic's). A conditional generator searches
+        each target's class, or takes `classes` (one index or name for all). Returns a
+        Projection: z, y (classes or None), x (the reconstructions) and distance."""
+        if steps < 0 or starts < 1:
+            raise UserError(f"project: steps >= 0, starts >= 1; got {steps}, {starts}")
+        x = torch.as_tensor(x, dtype=torch.float32, device=self.device)
+        shape = sample_shape(self.config)
+        if tuple(x.shape[1:]) != shape:
+            wanted = ", ".join(map(str, shape))
+            raise UserError(f"project: x is (N, {wanted}); got {tuple(x.shape)}")
+        features = None
+        if self._checkpoint is not None:
+            features = projection.run_features(read_checkpoint(self._checkpoint), self.device)
+        n_classes = 0 if self._classes is None else len(self._classes.names)
+        given = None if classes is None else asked_classes(classes, self._classes)[0]
+        return projection.project(
+            self.module,
+            x,
+            steps=steps,
+            starts=starts,
+            seed=seed,
+            features=features,
+            classes=given,
+            n_classes=n_classes,
+        )
+
     def export(self, path: str | Path) -> list[Path]:
         """Write PATH.pt2 (a torch.export program: runs without gan-cli), PATH.safetensors
         and PATH.json (which gan_cli.load reads); returns the three paths."""
@@ -152,4 +198,4 @@ def load(path: str | Path, device: str | None = None, ema: bool = True) -> Gener
     ckpt, _ = find_checkpoint(str(path), key="path")
     state = read_checkpoint(ckpt, key="path")
     G = rebuild_generator(state, ema, where)
-    return Generator(G, state["config"], state.get("classes"), where)
+    return Generator(G, state["config"], state.get("classes"), where, ckpt)

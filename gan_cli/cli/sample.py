@@ -5,7 +5,10 @@
     gan-sample checkpoint=RUN n=50000 batch_size=500 images=false     # a large npz only
     gan-sample checkpoint=RUN interpolate=8                           # 8 rows of slerp paths
     gan-sample checkpoint=RUN interpolate=4 video=walks.gif           # 4 walks, one animation
+    gan-sample checkpoint=RUN interpolate=4 video=walks.mp4 fps=30    # the same as an MP4
     gan-sample checkpoint=RUN nearest=5                               # copies? 5 nearest each
+    gan-sample checkpoint=RUN project=photo.png                       # the latent of an image
+    gan-sample checkpoint=RUN project=faces/ project.steps=500 project.video=true
     gan-sample checkpoint=RUN seed=1 device=cpu ema=false
     gan-sample checkpoint=RUN n=10000 metrics=true                    # scores against the data
     gan-sample checkpoint=RUN truncation=0.7                          # the truncation trick
@@ -20,14 +23,19 @@ The generator is rebuilt from the config stored in the checkpoint. `out` (defaul
 generated/ in the run folder) receives samples.npz (x: samples in data space, float32;
 z: their latents; y: their classes, for a class-conditional generator),
 images/000000.png ... and grid.png for images, scatter.png for 2-D points, and
-interpolation.png with interpolate=K; with video=PATH.gif as well, an animation of K
-walks through the latent space (frames= steps each, fps= frames a second). With
-truncation=PSI, every latent component beyond PSI is redrawn (BigGAN's truncation
-trick; samples.npz records `truncation`); with several values and metrics=true, out
-receives their trade-off instead: truncation.csv, truncation.png and metrics.json.
-With nearest=K (image runs; needs the data files), nearest.csv holds each sample's K
-nearest training images and nearest.png shows the first 8 beside theirs, with the copy
-rate (the share of samples nearer a training image than the median held-out image is).
+interpolation.png with interpolate=K; with video=PATH.gif (or .mp4: the `video` extra)
+as well, an animation of K walks through the latent space (frames= steps each, fps=
+frames a second). With truncation=PSI, every latent component beyond PSI is redrawn
+(BigGAN's truncation trick; samples.npz records `truncation`); with several values and
+metrics=true, out receives their trade-off instead: truncation.csv, truncation.png and
+metrics.json. With nearest=K (image runs; needs the data files), nearest.csv holds each
+sample's K nearest training images and nearest.png shows the first 8 beside theirs,
+with the copy rate (the share of samples nearer a training image than the median
+held-out image is). With project=PATH, gan-sample samples nothing: it finds the latent
+(and a conditional generator's class) of each target (an image, a folder of images, or
+a .npy/.csv of points), the best of project.starts random latents refined by
+project.steps Adam steps, and writes projected.npz (z, y, x: the reconstructions,
+target, distance, name) and projected.png; with project.video=true, projected.gif.
 `out` holds one call's results only: a folder that is not empty is refused, unless
 overwrite=true, which first removes what gan-sample wrote there (those files and
 images/NNNNNN.png; never other files).
@@ -75,13 +83,23 @@ class Args:
     overwrite: bool = False  # replace what an earlier call wrote in `out` (only gan-sample's files)
     export: str | None = None  # PATH.pt2: write the generator (and .safetensors, .json) instead
     truncation: Any = None  # PSI > 0: latent components beyond it redrawn; PSI,PSI,...: a table
-    video: str | None = None  # PATH.gif: interpolate=K's walks as an animation
+    video: str | None = None  # PATH.gif|PATH.mp4: interpolate=K's walks as an animation
     nearest: int = 0  # K > 0: each sample's K nearest training images, and the copy rate
-    frames: int = 60  # video: the steps of each walk
+    frames: int = 60  # video: the steps of each walk (of the optimisation, with project)
     fps: int = 24  # video: frames a second
+    project: str | None = None  # an image, a folder of images, a .npy/.csv of points: their latents
+    project_steps: int = 500  # `project.steps=`: Adam steps on each target's latent
+    project_starts: int = 256  # `project.starts=`: random latents tried for each start
+    project_video: bool = False  # `project.video=`: projected.gif, the optimisation as it went
 
 
-ALIASES = {"class": "class_"}  # command-line keys that are Python keywords
+DEFAULT_SEARCH = (Args.project_steps, Args.project_starts)
+ALIASES = {  # command-line keys that are Python keywords or name a group's option
+    "class": "class_",
+    "project.steps": "project_steps",
+    "project.starts": "project_starts",
+    "project.video": "project_video",
+}
 ALLOWED = {  # what each option takes, for the line a wrong value gets
     "checkpoint": "a checkpoint file or a run folder",
     "n": "an integer >= 1",
@@ -98,14 +116,19 @@ ALLOWED = {  # what each option takes, for the line a wrong value gets
     "overwrite": "true|false",
     "export": "a .pt2 file (its .safetensors and .json go beside it)",
     "truncation": "a number > 0, or a comma list of them with metrics=true",
-    "video": "a .gif file, with interpolate=K",
+    "video": "a .gif or .mp4 file, with interpolate=K",
     "frames": "an integer >= 2",
     "fps": "an integer >= 1",
     "nearest": "an integer >= 0",
+    "project": "an image (png|jpg|jpeg|webp), a folder of them, or a .npy/.csv of 2-D points",
+    "project.steps": "an integer >= 0",
+    "project.starts": "an integer >= 1",
+    "project.video": "true|false",
 }
 # the files a call writes in `out` (and images/NNNNNN.png): overwrite=true removes these only
 WRITES = ("samples.npz", "grid.png", "scatter.png", "interpolation.png", "metrics.json")
 WRITES += ("truncation.csv", "truncation.png", "nearest.csv", "nearest.png")
+WRITES += ("projected.npz", "projected.png", "projected.gif")
 
 
 def parse(argv: list[str]) -> Args:
@@ -130,15 +153,52 @@ def parse(argv: list[str]) -> Args:
     if not args.checkpoint:
         raise UserError("checkpoint=PATH is required: a checkpoint file or a run folder")
     lows = {"n": 1, "batch_size": 1, "interpolate": 0, "frames": 2, "fps": 1, "nearest": 0}
-    for key, low in lows.items():
-        if getattr(args, key) < low:
-            raise UserError(f"{key}={getattr(args, key)}: {key} is {ALLOWED[key]}")
+    lows |= {"project_steps": 0, "project_starts": 1}
+    for field, low in lows.items():
+        if getattr(args, field) < low:
+            key = fields.get(field, field)
+            raise UserError(f"{key}={getattr(args, field)}: {key} is {ALLOWED[key]}")
     args.truncation = _truncations(args.truncation, args.metrics)
-    if args.video is not None and (
-        Path(args.video).suffix.lower() != ".gif" or args.interpolate < 1
-    ):
-        raise UserError(f"video={args.video}: video is {ALLOWED['video']} (the number of walks)")
+    _projection_alone(args)
+    if args.video is not None:
+        _video(args.video, args.interpolate)
     return args
+
+
+def _video(path: str, walks: int) -> None:
+    """video=PATH.gif|PATH.mp4, with interpolate=K walks; MP4 needs the `video` extra."""
+    from gan_cli.trained.video import FORMATS, mp4_available
+
+    if Path(path).suffix.lower() not in FORMATS or walks < 1:
+        raise UserError(f"video={path}: video is {ALLOWED['video']} (the number of walks)")
+    if Path(path).suffix.lower() == ".mp4" and not mp4_available():
+        raise UserError(
+            f"video={path}: MP4 needs imageio and its ffmpeg plugin: pip install "
+            '"gan-cli[video]" (or write video=PATH.gif, which needs nothing more)'
+        )
+
+
+def _projection_alone(args: Args) -> None:
+    """project=PATH projects and samples nothing: the options of sampling are refused
+    beside it, and project.* without it."""
+    if args.project is None:
+        if args.project_video or (args.project_steps, args.project_starts) != DEFAULT_SEARCH:
+            raise UserError("project.steps, project.starts and project.video need project=PATH")
+        return
+    beside = {
+        "interpolate": args.interpolate > 0,
+        "nearest": args.nearest > 0,
+        "metrics": args.metrics,
+        "truncation": args.truncation is not None,
+        "export": args.export is not None,
+        "video": args.video is not None,
+    }
+    given = [key for key, on in beside.items() if on]
+    if given:
+        raise UserError(
+            f"project={args.project} projects and samples nothing: leave out {given[0]}= "
+            "(use project.video=true for the optimisation's video)"
+        )
 
 
 def _truncations(value: Any, metrics: bool) -> list[float] | None:
@@ -224,6 +284,17 @@ def run(args: Args) -> list[str]:
                 f"images; this run's data holds {kind}, drawn afresh at every step"
             )
         data = build.data_source(cfg, device)
+    targets = None
+    if args.project:  # before any sampling: targets that do not fit stop here
+        from gan_cli.trained.targets import read_targets
+
+        if "mixture" in state:
+            raise UserError(
+                f"project={args.project}: an AdaGAN mixture draws the component of each "
+                "latent at random, so no latent names one sample: project with a run "
+                "without +boost=adagan"
+            )
+        targets, names = read_targets(args.project, build.sample_shape(cfg))
     G = build.rebuild_generator(state, args.ema, device, args.seed)
     if args.export:
         from gan_cli.trained.export import export_generator
@@ -234,6 +305,8 @@ def run(args: Args) -> list[str]:
     out = Path(args.out) if args.out else (run_dir or ckpt.parent) / "generated"
     claim(out, args.overwrite)
     out.mkdir(parents=True, exist_ok=True)
+    if targets is not None:
+        return [str(out), *projected(args, state, G, targets, names, labels, out, device)]
     if args.truncation is not None and len(args.truncation) > 1:
         from gan_cli.trained.truncation import trade_off
 
@@ -284,6 +357,35 @@ def run(args: Args) -> list[str]:
         shown_scores = ", ".join(f"{k} {v:.4g}" for k, v in scores.items() if isinstance(v, float))
         wrote.append(f"metrics.json ({shown_scores})")
     return [str(out)] + wrote
+
+
+def projected(args: Args, state, G, targets, names, labels, out: Path, device) -> list[str]:
+    """project=PATH: each target's latent (gan_cli.trained.projection), written to
+    projected.npz and projected.png (and projected.gif with project.video=true)."""
+    from gan_cli.trained import projection
+
+    features = projection.run_features(state, device)
+    asked = labels.asked
+    n_classes = 0 if labels.classes is None else len(labels.classes.names)
+    if asked and len(asked) > 1:
+        raise UserError(f"class={args.class_}: project takes one class for all its targets")
+    found = projection.project(
+        G,
+        targets.to(device),
+        steps=args.project_steps,
+        starts=args.project_starts,
+        seed=args.seed,
+        features=features,
+        classes=asked[0] if asked else None,
+        n_classes=n_classes,
+        record=8 if args.project_video else 0,
+        frames=args.frames,
+    )
+    name = "" if features is None else features.name
+    wrote = projection.write(out, targets.to(device), found, names, name)
+    if args.project_video:
+        wrote.append(projection.write_video(out / "projected.gif", targets, found, args.fps))
+    return wrote
 
 
 def scorer_for(cfg, classes, n: int, seed: int, inception_weights, device, only=None):

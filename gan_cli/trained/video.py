@@ -2,7 +2,8 @@
 latent space, each a spherical interpolation between two random latents in `frames`
 steps, played side by side. Images: each frame a grid of the K walks' images; points:
 each frame the K walks' current points (and the path behind them) over the real data.
-GIF, written with PIL."""
+GIF, written with PIL; MP4 (H.264), written with imageio's ffmpeg plugin, the optional
+extra `video` (pip install "gan-cli[video]"; make install includes it)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,20 @@ from gan_cli.core.plotting import pyplot
 from gan_cli.models.conditional import generate as generate_batch
 from gan_cli.trained.sampling import slerp, to_uint8
 
-FORMATS = (".gif",)  # what video= may name
+FORMATS = (".gif", ".mp4")  # what video= may name
+BLOCK = 16  # H.264's macroblock: an MP4 frame is padded to a multiple of it
+
+
+def mp4_available() -> bool:
+    """Whether imageio and its ffmpeg binary (the `video` extra) are installed."""
+    try:
+        import imageio.v3  # noqa: F401
+        import imageio_ffmpeg
+
+        imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        return False
+    return True
 
 
 @torch.no_grad()
@@ -46,14 +60,39 @@ def walks(
 
 
 def write_video(path: Path, x: Tensor, fps: int, real: Tensor | None = None) -> tuple[int, int]:
-    """The walks x (frames, K, ...) as a GIF at `fps` frames a second, looping; returns
-    (frames, width). Images: a grid of the K walks a frame (at most 8 a row); points:
-    the walks over `real` (M, 2)."""
+    """The walks x (frames, K, ...) as a video at `fps` frames a second: a looping GIF, or
+    an MP4 (by the suffix of `path`); returns (frames, width). Images: a grid of the K
+    walks a frame (at most 8 a row); points: the walks over `real` (M, 2)."""
     pictures = _grids(x) if x.dim() == 5 else _scatters(x, real)
+    if path.suffix.lower() == ".mp4":
+        return _mp4(path, pictures, fps)
     first, *rest = [Image.fromarray(p) for p in pictures]
     with atomic_write(path) as f:
         first.save(f, format="GIF", save_all=True, append_images=rest, duration=1000 / fps, loop=0)
     return len(pictures), first.width
+
+
+def _mp4(path: Path, pictures: list[np.ndarray], fps: int) -> tuple[int, int]:
+    """H.264 in yuv420p (what browsers and players read), each frame padded with black
+    to a multiple of BLOCK pixels a side."""
+    import imageio.v3 as iio
+
+    h, w = pictures[0].shape[:2]
+    pad = ((0, -h % BLOCK), (0, -w % BLOCK), (0, 0))
+    frames = np.stack([np.pad(p, pad) for p in pictures])
+    data = iio.imwrite(
+        "<bytes>",
+        frames,
+        extension=".mp4",
+        plugin="FFMPEG",
+        fps=fps,
+        codec="libx264",
+        pixelformat="yuv420p",
+        macro_block_size=BLOCK,
+    )
+    with atomic_write(path) as f:
+        f.write(data)
+    return len(frames), frames.shape[2]
 
 
 def _grids(x: Tensor) -> list[np.ndarray]:
