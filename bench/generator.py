@@ -101,8 +101,8 @@ def _projection(run: Path) -> dict[str, Any]:
 
     from gan_cli.api.generator import load
     from gan_cli.config import build
+    from gan_cli.trained.project_inputs import read_targets
     from gan_cli.trained.projection import distance
-    from gan_cli.trained.targets import read_targets
 
     for folder in ("made", "made_projected", "real", "real_targets"):
         shutil.rmtree(run / folder, ignore_errors=True)

@@ -649,6 +649,73 @@ def _doctor_cost() -> str:
     return _table(["model, data, loss", "step", "health scalars", "share of a step"], rows)
 
 
+def _generator_runs() -> str:
+    r = _load("generator")["result"]
+    said = {
+        "ring8": "the toy MLP of `+experiment=ring8_best` (a 2-D latent)",
+        "fashion": "the DCGAN of `+experiment=fashion_mnist_best` for 2,500 of its 9,000 steps",
+        "fashion_64": "the same recipe on 64 training images (`data.fraction=0.00107`) "
+        "for 4,000 steps, each image seen 4,000 times",
+    }
+    parts = []
+    for name, overrides in r["runs"].items():  # without data.root: it names this machine's
+        shown = " ".join(o for o in overrides if not o.startswith(("data.root", "data.download")))
+        parts.append(f"{said[name]} (`{shown}`)")
+    skipped = r.get("skipped_image_runs")
+    return "; ".join(parts) + (f". Not measured: the image runs ({skipped})." if skipped else ".")
+
+
+def _generator_projection() -> str:
+    r = _load("generator")["result"]
+    rows = []
+    for name in ("ring8", "fashion"):
+        for kind, label in (("generated", "generated (known latents)"), ("real", "held-out real")):
+            q = r.get(name, {}).get("projection", {}).get(kind)
+            if q is None:
+                continue
+            rows.append(
+                [
+                    name,
+                    label,
+                    f"{q['median_distance']:.4f}",
+                    f"{r[name]['projection']['random_pair_distance']:.4f}",
+                    f"{q['median_ratio']:.3f} / {q['p90_ratio']:.3f}",
+                    f"{q['share_within_tenth']:.0%}",
+                    f"{q['seconds_per_target']:.2f}",
+                ]
+            )
+    header = ["run", "targets", "median distance", "random pair", "ratio: median / 90th pct."]
+    return _table([*header, "within a tenth", "s per target"], rows)
+
+
+def _generator_truncation() -> str:
+    r = _load("generator")["result"]
+    out = []
+    for name in ("ring8", "fashion"):
+        rows = r.get(name, {}).get("truncation")
+        if not rows:
+            continue
+        keys = [
+            k for k in rows[0] if k != "truncation" and not k.startswith(("floor", "classifier/"))
+        ]
+        table = [
+            [str(row["truncation"]), *(_or_dash(row.get(k), "{:.4g}") for k in keys)]
+            for row in rows
+        ]
+        out.append(f"*{name}*\n\n" + _table(["PSI", *[f"`{k}`" for k in keys]], table))
+    return "\n\n".join(out)
+
+
+def _generator_copies() -> str:
+    r = _load("generator")["result"]
+    rows = [
+        [name, f"{r[name]['copy_rate']:.3f}"]
+        for name in ("fashion_64", "fashion")
+        if "copy_rate" in r.get(name, {})
+    ]
+    return _table(["run", "copy rate"], rows) if rows else "(no image runs measured)"
+
+
 def headline() -> str:
     """README's one results table: the tuned toy settings against the best published
     rows, and the Fashion-MNIST recipes against the real data's floor."""
@@ -713,6 +780,10 @@ TABLES: dict[str, Callable[[], str]] = {
     "doctor_cost": _doctor_cost,
     "doctor_floors": _doctor_floors,
     "data_memory": _data_memory,
+    "generator_runs": _generator_runs,
+    "generator_projection": _generator_projection,
+    "generator_truncation": _generator_truncation,
+    "generator_copies": _generator_copies,
     "data_steps": _data_steps,
 }
 MARK = re.compile(r"\{\{ *(about: *)?([\w]+) *\}\}")

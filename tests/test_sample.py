@@ -173,7 +173,7 @@ def test_an_mp4_video_has_the_frames_asked_for_and_plays_in_imageio(runs, tmp_pa
     assert not np.array_equal(frames[0], frames[-1])
 
 
-@pytest.mark.parametrize("run", ["toy", "image"])
+@pytest.mark.parametrize("run", ["toy", pytest.param("image", marks=pytest.mark.slow)])
 def test_projection_recovers_the_samples_of_known_latents(run, runs, tmp_path, in_process):
     """Targets the generator made itself (PNG files, or a .npy of points) are projected
     to within a tenth of the distance between two of its samples, by gan-sample and by
@@ -401,6 +401,10 @@ def _bad_files(tmp_path, runs):
     (tmp_path / "evil_raw.pt").write_bytes(
         pickle.dumps({"generator": _Payload(str(tmp_path / "PAYLOAD_RAN"))})
     )
+    state = load_checkpoint(runs / "image" / "checkpoints" / "last.pt")
+    state["config"]["data"]["root"] = str(tmp_path / "moved")  # the data is not here
+    state["config"]["data"]["download"] = False
+    save_checkpoint(state, tmp_path / "elsewhere.pt")
     Image.new("L", (32, 32)).save(tmp_path / "gray.png")
     np.save(tmp_path / "wide.npy", np.zeros((5, 3), dtype=np.float32))
     (tmp_path / "words.csv").write_text("x,y\none,two\n")
@@ -455,6 +459,10 @@ BAD = {
     "truncation list without metrics": (
         ["checkpoint={r}", "truncation=0.5,1"],
         "several values make metrics=true's table",
+    ),
+    "nearest without the run's data": (
+        ["checkpoint={t}/elsewhere.pt", "nearest=3"],
+        "nearest=3 compares with the run's training images",
     ),
     "project a missing file": (["checkpoint={i}", "project={t}/nope.png"], "no such file"),
     "project an empty folder": (

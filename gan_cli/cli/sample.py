@@ -283,10 +283,16 @@ def run(args: Args) -> list[str]:
                 f"nearest={args.nearest}: nearest=K looks for copies among the training "
                 f"images; this run's data holds {kind}, drawn afresh at every step"
             )
-        data = build.data_source(cfg, device)
+        try:
+            data = build.data_source(cfg, device)
+        except UserError as e:
+            raise UserError(
+                f"nearest={args.nearest} compares with the run's training images, which "
+                f"are not at hand: {e}"
+            ) from e
     targets = None
     if args.project:  # before any sampling: targets that do not fit stop here
-        from gan_cli.trained.targets import read_targets
+        from gan_cli.trained.project_inputs import read_targets
 
         if "mixture" in state:
             raise UserError(

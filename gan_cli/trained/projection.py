@@ -40,6 +40,7 @@ WARMUP, TYPICAL = 0.05, 0.999
 # pixels' convergence (and the features cost as much again as the generator)
 FEATURE_WEIGHT = 0.1
 STEPS, STARTS, LR = 500, 256, 0.2
+STREAM = 17  # the starts' random stream, beside the seed
 CANDIDATES = 256  # start latents scored at once
 TRIES = 4  # each target's best starts optimised side by side: a bad basin costs one of them
 
@@ -152,8 +153,11 @@ def project(
     evenly spaced steps. G is used in eval mode and left unchanged."""
     device = targets.device
     G.eval()
-    rng = torch.Generator(device=device).manual_seed(seed)
-    pool = torch.randn(starts, G.z_dim, generator=rng, device=device)  # every target's starts
+    # every target's starts, from a stream of their own: samples drawn with the same seed
+    # (gan-sample seed=0's latents) are not among them, to be found at once
+    stream = int(np.random.SeedSequence([seed, STREAM]).generate_state(1, np.uint64)[0] >> 1)
+    rng = torch.Generator(device=device).manual_seed(stream)
+    pool = torch.randn(starts, G.z_dim, generator=rng, device=device)
     norms = typical_norms(G.z_dim)
     given = _given(classes, len(targets), n_classes, device)
     scale = None if features is None else _feature_scale(features, targets)
