@@ -218,6 +218,13 @@ def pixels_of(png) -> torch.Tensor:
     return torch.from_numpy(array) / 127.5 - 1
 
 
+def test_gan_sample_and_the_api_project_with_the_same_defaults():
+    from gan_cli.cli.sample import Args
+    from gan_cli.trained.projection import STARTS, STEPS
+
+    assert (Args.project_steps, Args.project_starts) == (STEPS, STARTS)
+
+
 def test_the_typical_set_is_the_central_mass_of_the_chi_distribution():
     from scipy.stats import chi
 
