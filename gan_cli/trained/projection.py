@@ -369,10 +369,10 @@ def _figure(path: Path, targets: Tensor, found: Projection, features: str) -> No
     n = min(SHOWN, len(targets))
     median = found.distance.median().item()
     if targets.dim() == 4:
-        pairs = torch.stack([targets[:n].cpu(), found.x[:n].cpu()], 1).flatten(0, 1)
-        grid = torchvision.utils.make_grid(pairs.float() * 0.5 + 0.5, nrow=8, padding=2)
-        rows = (2 * n + 7) // 8
-        fig, ax = plt.subplots(figsize=(8, 1.1 * rows + 0.9), dpi=100)
+        pairs = torch.stack([targets[:n].cpu(), found.x[:n].cpu()], 1).float() * 0.5 + 0.5
+        tiles = torch.stack([torchvision.utils.make_grid(p, nrow=2, padding=1) for p in pairs])
+        grid = torchvision.utils.make_grid(tiles, nrow=4, padding=6, pad_value=1)  # white gaps
+        fig, ax = plt.subplots(figsize=(8, 8 * grid.shape[1] / grid.shape[2] + 0.5), dpi=100)
         ax.imshow(grid.permute(1, 2, 0).clamp(0, 1).numpy())
         ax.set_axis_off()
         about = "each target (left) beside its projection (right)"
