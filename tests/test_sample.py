@@ -262,6 +262,16 @@ def test_images_of_another_size_are_resized_and_said_so(runs, tmp_path, in_proce
     assert npz_arrays(tmp_path / "p" / "projected.npz")["target"].shape == (2, 3, 32, 32)
 
 
+def test_mp4_without_its_extra_is_one_line(runs, tmp_path, capsys, monkeypatch):
+    import gan_cli.trained.video
+
+    monkeypatch.setattr(gan_cli.trained.video, "mp4_available", lambda: False)
+    args = [f"checkpoint={runs / 'toy'}", "interpolate=2", "video=walks.mp4"]
+    code, output = run_in_process(main, args, tmp_path, capsys, monkeypatch)
+    assert code == 2 and "pip install -e '.[video]'" in output and len(output.splitlines()) == 1
+    assert not (tmp_path / "walks.mp4").exists()
+
+
 def test_nearest_neighbours_are_those_of_a_brute_force_search(runs, tmp_path, in_process):
     """nearest=K on unlabelled images (pixels): nearest.csv holds what numpy finds by
     comparing every sample with every training image."""

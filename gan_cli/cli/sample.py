@@ -173,8 +173,9 @@ def _video(path: str, walks: int) -> None:
         raise UserError(f"video={path}: video is {ALLOWED['video']} (the number of walks)")
     if Path(path).suffix.lower() == ".mp4" and not mp4_available():
         raise UserError(
-            f"video={path}: MP4 needs imageio and its ffmpeg plugin: pip install "
-            '"gan-cli[video]" (or write video=PATH.gif, which needs nothing more)'
+            f"video={path}: MP4 needs imageio and its ffmpeg plugin, the extra `video`: "
+            "make install, or pip install -e '.[video]' in the source checkout (or write "
+            "video=PATH.gif, which needs nothing more)"
         )
 
 

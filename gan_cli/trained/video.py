@@ -3,7 +3,7 @@ latent space, each a spherical interpolation between two random latents in `fram
 steps, played side by side. Images: each frame a grid of the K walks' images; points:
 each frame the K walks' current points (and the path behind them) over the real data.
 GIF, written with PIL; MP4 (H.264), written with imageio's ffmpeg plugin, the optional
-extra `video` (pip install "gan-cli[video]"; make install includes it)."""
+extra `video` (make install includes it; in a source checkout: pip install -e '.[video]')."""
 
 from __future__ import annotations
 
