@@ -198,7 +198,12 @@ def fail(name: str, error: Exception | str, code: int = 2) -> NoReturn:
     """A command's one line for a mistake (`gan-train: error: ...`) and its exit status."""
     import sys
 
-    err_console.print(f"[bold red]{name}: error:[/] {error}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    # the message is text: "[video]" in it is not a style
+    err_console.print(
+        f"[bold red]{name}: error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
+    )
     sys.exit(code)
 
 
