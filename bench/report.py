@@ -655,7 +655,7 @@ def _generator_runs() -> str:
         "ring8": "the toy MLP of `+experiment=ring8_best` (a 2-D latent)",
         "fashion": "the DCGAN of `+experiment=fashion_mnist_best` for 2,500 of its 9,000 steps",
         "fashion_64": "the same recipe on 64 training images (`data.fraction=0.00107`) "
-        "for 4,000 steps, each image seen 4,000 times",
+        "for 6,000 steps of 64, each image seen 6,000 times",
     }
     parts = []
     for name, overrides in r["runs"].items():  # without data.root: it names this machine's

@@ -237,15 +237,21 @@ def test_the_typical_set_is_the_central_mass_of_the_chi_distribution():
         assert ((norms >= lo) & (norms <= hi)).double().mean() == pytest.approx(0.999, abs=5e-4)
 
 
-def test_a_target_depends_on_itself_only(runs):
-    """Targets are optimised together; each one's latent is what it is alone."""
+@pytest.mark.parametrize("run", ["toy", "image"])
+def test_a_target_depends_on_itself_only(run, runs):
+    """Targets are optimised together; each one's latent is what it is alone (for
+    images, with the run's features in the loss)."""
     import gan_cli
-    from gan_cli.trained.projection import project
+    from gan_cli.trained.projection import project, run_features
+    from gan_cli.training.checkpoint import read_checkpoint
 
-    G = gan_cli.load(runs / "toy")
-    x = G.sample(6, seed=3)
-    together = project(G.module, x, steps=40, starts=32, batch=6)
-    alone = [project(G.module, x[i : i + 1], steps=40, starts=32) for i in range(6)]
+    G = gan_cli.load(runs / run)
+    features = run_features(read_checkpoint(runs / run / "checkpoints" / "last.pt"), G.device)
+    assert (features is None) == (run == "toy")
+    x = G.sample(4, seed=3)
+    settings = {"steps": 20, "starts": 16, "features": features}
+    together = project(G.module, x, batch=4, **settings)
+    alone = [project(G.module, x[i : i + 1], **settings) for i in range(4)]
     assert torch.allclose(together.z, torch.cat([a.z for a in alone]), atol=1e-5)
 
 

@@ -2,16 +2,17 @@
 generator, the class) whose sample reproduces it, found the way stylegan2-ada's
 projector finds it, sized for DCGAN/SNGAN models on a CPU.
 
-Each target starts from the best of `starts` random latents (for a conditional
-generator searched with every class, unless the class is given), then its latent is
-optimised with Adam for `steps` steps (the learning rate warmed up over the first 5%
-and annealed to zero by a cosine), the loss the squared error in data space plus, for
+Each target is compared with the samples of `starts` random latents (for a conditional
+generator with every class, unless the class is given); its TRIES best starts are
+optimised side by side with Adam for `steps` steps (the learning rate warmed up over the
+first 5% and annealed to zero by a cosine), the loss the squared error in data space plus, for
 images, the squared error in the features of a network the run already has (`Features`:
 the domain classifier where the data has labels, else the critic's penultimate layer;
 no downloaded weights). After every step z is pulled back into the prior's typical set:
 its norm kept within the central 99.9% of the norm of a standard normal latent (the chi
 distribution with z_dim degrees of freedom), where nearly all of the latents the
-generator was trained on lie. The latent of the lowest loss seen is kept.
+generator was trained on lie. The latent of the lowest loss seen, over the steps and the
+starts, is kept.
 
 Targets are optimised together, `batch` at a time; each target's loss depends on its
 own latent only, and Adam's steps are elementwise, so a target's result does not depend
@@ -160,12 +161,11 @@ def project(
     pool = torch.randn(starts, G.z_dim, generator=rng, device=device)
     norms = typical_norms(G.z_dim)
     given = _given(classes, len(targets), n_classes, device)
-    scale = None if features is None else _feature_scale(features, targets)
     parts, kept = [], []
     frozen = [G] if features is None else [G, features.network]
     with _frozen(*frozen), phase("projection", len(targets), "targets") as done:
         for first in range(0, len(targets), batch):
-            loss = _Loss(targets[first : first + batch], features, scale)
+            loss = _Loss(targets[first : first + batch], features)
             y = None if given is None else given[first : first + batch]
             keep = max(0, min(record, len(targets)) - first)
             z, y, x, shots = _batch(G, loss, pool, y, n_classes, steps, lr, norms, keep, frames)
@@ -198,28 +198,24 @@ def _given(classes, n: int, n_classes: int, device) -> Tensor | None:
     return y.expand(n).clone() if y.dim() == 0 else y
 
 
-def _feature_scale(features: Features, targets: Tensor) -> Tensor:
-    """The mean squared feature of the targets: the feature term is measured in it, so
-    that it weighs about as much as the pixels' whatever the network."""
-    with torch.no_grad():
-        f = torch.cat([features.read(t) for t in targets.split(256)])
-    return f.pow(2).mean().clamp_min(1e-8)
-
-
 class _Loss:
-    """The projection loss against `targets`: the mean squared error in data space plus
-    FEATURE_WEIGHT times that in `features`, measured in `scale`."""
+    """The projection loss against `targets`, each target's own: the mean squared error
+    in data space plus FEATURE_WEIGHT times that in `features`, measured in the target's
+    mean squared feature (so that it weighs about as much as the pixels', whatever the
+    network)."""
 
-    def __init__(self, targets: Tensor, features: Features | None, scale, wanted=None) -> None:
-        self.targets, self.features, self.scale, self.wanted = targets, features, scale, wanted
+    def __init__(self, targets: Tensor, features: Features | None, wanted=None) -> None:
+        self.targets, self.features, self.wanted = targets, features, wanted
         if features is not None and wanted is None:  # the targets' features, read once
             with torch.no_grad():
                 self.wanted = features.read(targets)
+        if self.wanted is not None:
+            self.scale = self.wanted.pow(2).mean(1).clamp_min(1e-8)
 
     def repeated(self, k: int) -> _Loss:
         """The same loss with each target k times in a row (its starts side by side)."""
         wanted = None if self.wanted is None else self.wanted.repeat_interleave(k, 0)
-        return _Loss(self.targets.repeat_interleave(k, 0), self.features, self.scale, wanted)
+        return _Loss(self.targets.repeat_interleave(k, 0), self.features, wanted)
 
     def __call__(self, x: Tensor) -> Tensor:
         """Reconstructions x (N, ...) of the N targets -> each one's loss (N,)."""
@@ -235,7 +231,7 @@ class _Loss:
         value = _squared(self.targets.flatten(1), x.flatten(1))
         if self.wanted is not None:
             f = self.features.read(x)
-            value = value + FEATURE_WEIGHT * _squared(self.wanted, f) / self.scale
+            value = value + FEATURE_WEIGHT * _squared(self.wanted, f) / self.scale[:, None]
         return value
 
 
