@@ -68,6 +68,7 @@ class Scorer:
         ]
         self.classes = classes
         self.extractor = None
+        self._floor = None
         self.n, self.seed, self.device = n, seed, device
         if not images:
             if not self.domain:  # modes alone, asked of data without modes
@@ -116,7 +117,9 @@ class Scorer:
                 scores.update(metric.compute(ev))
         if REGISTRY["classifier"] in self.domain:
             net = domain_classifier.for_data(self.data, self.settings.classifier_steps)
-            scores["floor"] = floor(self.data, net, self.settings.prdc_k, seed)
+            if self._floor is None:  # the data's own: the same at every call (truncation)
+                self._floor = floor(self.data, net, self.settings.prdc_k, seed)
+            scores["floor"] = self._floor
             scores["classifier/accuracy"] = net.accuracy
         if self.extractor is not None:
             reference = self.settings.reference
