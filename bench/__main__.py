@@ -153,7 +153,7 @@ def main() -> None:
             result = doctor(args.quick, work)
             doctor_figures(work, results)
         elif part == "generator":
-            result = generator(args.quick, work)
+            result = generator(args.quick, work, results)
         else:
             result = gpu(args.quick, work)
         seconds = time.perf_counter() - start

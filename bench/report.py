@@ -652,13 +652,14 @@ def _doctor_cost() -> str:
 def _generator_runs() -> str:
     r = _load("generator")["result"]
     said = {
-        "ring8": "the toy MLP of `+experiment=ring8_best` (a 2-D latent)",
-        "fashion": "the DCGAN of `+experiment=fashion_mnist_best` for 2,500 of its 9,000 steps",
+        "ring8": "the toy MLP with a 2-D latent",
+        "fashion": "the DCGAN of the Fashion-MNIST recipe for 2,500 of its 9,000 steps",
         "fashion_64": "the same recipe on 64 training images (`data.fraction=0.00107`) "
-        "for 6,000 steps of 64, each image seen 6,000 times",
+        "for 4,000 steps of 64, each image seen 4,000 times",
     }
     parts = []
-    for name, overrides in r["runs"].items():  # without data.root: it names this machine's
+    for name in sorted(r["runs"], key=list(said).index):  # without data.root: this machine's
+        overrides = r["runs"][name]
         shown = " ".join(o for o in overrides if not o.startswith(("data.root", "data.download")))
         parts.append(f"{said[name]} (`{shown}`)")
     skipped = r.get("skipped_image_runs")

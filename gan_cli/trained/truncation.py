@@ -21,6 +21,7 @@ from gan_cli.core.values import is_number
 from gan_cli.trained.scoring import Scorer
 
 NONE = "none"  # the untruncated row's PSI
+CONSTANT = ("truncation", "classifier/accuracy")  # not scores of the samples
 
 
 def trade_off(scorer: Scorer, G: nn.Module, values: list[float], out: Path) -> list[str]:
@@ -28,7 +29,11 @@ def trade_off(scorer: Scorer, G: nn.Module, values: list[float], out: Path) -> l
     untruncated, written to `out`; returns the names it wrote, for gan-sample's line."""
     rows = [scorer(G, psi) for psi in sorted(values)]
     untruncated = {**scorer(G), "truncation": NONE}
-    keys = sorted({k for row in rows for k, v in row.items() if is_number(v)} - {"truncation"})
+    keys = sorted(
+        k
+        for k in {k for row in rows for k, v in row.items() if is_number(v)}
+        if k not in CONSTANT and not k.startswith("floor/")  # the data's, the same at each PSI
+    )
     table = [*rows, untruncated]
     with atomic_write(out / "truncation.csv", "w") as f:
         writer = csv.writer(f, lineterminator="\n")
