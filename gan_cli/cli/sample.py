@@ -33,7 +33,7 @@ sample's K nearest training images and nearest.png shows the first 8 beside thei
 with the copy rate (the share of samples nearer a training image than the median
 held-out image is). With project=PATH, gan-sample samples nothing: it finds the latent
 (and a conditional generator's class) of each target (an image, a folder of images, or
-a .npy/.csv of points), the best of project.starts random latents refined by
+a .npy/.csv of points), the best 4 of project.starts random latents refined by
 project.steps Adam steps, and writes projected.npz (z, y, x: the reconstructions,
 target, distance, name) and projected.png; with project.video=true, projected.gif.
 `out` holds one call's results only: a folder that is not empty is refused, unless
