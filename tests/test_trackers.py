@@ -125,6 +125,7 @@ def test_a_tracker_whose_package_is_missing_is_one_line(monkeypatch):
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a)
     )
-    with pytest.raises(UserError, match=r"logger=mlflow needs the mlflow package: pip install"):
+    wanted = r"logger=mlflow needs the mlflow package: make install, or pip install -e '\.\["
+    with pytest.raises(UserError, match=wanted):
         check(compose("logger=[wandb,mlflow]"))
     check(compose("logger=tensorboard"))  # the other one is there

@@ -136,7 +136,8 @@ def _check_trackers(cfg: DictConfig) -> None:
     for name in sorted(selected(OmegaConf.to_container(cfg.logger)) - {"wandb"}):
         if importlib.util.find_spec(name) is None:
             raise UserError(
-                f"logger={name} needs the {name} package: pip install 'gan-cli[{name}]'"
+                f"logger={name} needs the {name} package: make install, or "
+                f"pip install -e '.[{name}]' in the source checkout"
             )
 
 
