@@ -151,7 +151,7 @@ def project(
     A conditional generator (`n_classes` > 0) takes `classes`: one class for every
     target, one per target (N,), or None to search them among all classes at the start.
     `record` > 0 keeps the reconstructions of the first `record` targets at `frames`
-    evenly spaced steps. G is used in eval mode and left unchanged."""
+    evenly spaced steps. G is put in eval mode; its weights are left unchanged."""
     device = targets.device
     G.eval()
     # every target's starts, from a stream of their own: samples drawn with the same seed
