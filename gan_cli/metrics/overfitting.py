@@ -4,7 +4,7 @@
   (E D(train) - E D(held-out)) / (E D(train) - E D(generated)), the critic's outputs on
   as many training images as held-out ones, in eval mode. 0: the held-out images look
   like training images to the critic; 1: they look like generated ones, the critic has
-  memorized its training set.
+  memorized its training set. Not for a conditional critic or a critic of pairs.
 - `health/copy_rate`: the share of generated images nearer their nearest training image
   than the median held-out real image is to its nearest training image, in the domain
   classifier's features where the data has labels, else in pixels. A generator that
@@ -31,7 +31,9 @@ _FEATURES: dict[tuple, Tensor] = {}  # (classifier, data) -> the training images
 @register("overfitting", keys=("health/rv", "health/copy_rate"), kinds=(IMAGES,))
 def _overfitting(ev: Evaluation) -> dict[str, float]:
     out = {"health/copy_rate": copy_rate(*_features(ev))}
-    if ev.classes is None:  # a conditional critic needs each training image's label
+    # a conditional critic needs each training image's label, and a critic of pairs
+    # (loss=ali|veegan) its code: r_v is read from a critic of images alone
+    if ev.classes is None and ev.reconstructor is None:
         train = ev.data.first_examples(len(ev.data.heldout))
         d_train = chunked(ev.critic, pack(train, ev.pack_size)).float().mean()
         d_heldout, d_fake = (x.float().mean() for x in ev.critic_out)
