@@ -177,3 +177,7 @@ def test_a_job_folder_name_fits_the_file_system_and_stays_unique():
     other = long.replace("value_29", "value_30")
     assert len(job_folder(long).encode()) <= NAME_BYTES < len(long)
     assert job_folder(long).startswith(long[:100]) and job_folder(long) != job_folder(other)
+    # a path in a value never nests folders: one job, one folder of the sweep
+    assert (
+        job_folder("optimize=fid/classifier,data.x=/a/b") == "optimize=fid_classifier,data.x=_a_b"
+    )

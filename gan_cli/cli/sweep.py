@@ -27,8 +27,10 @@ NAME_BYTES = 200  # a job folder's name at most (file systems refuse names over 
 
 def job_folder(overrides: str) -> str:
     """A sweep job's folder name (hydra.sweep.subdir): its overrides, Hydra's
-    override_dirname; a longer one is cut, and ends in a hash of the whole, so that two
-    jobs never share a folder."""
+    override_dirname (the path keys left out by hydra.job.config.override_dirname), any
+    other `/` written as `_` so the name stays one folder; a longer one is cut, and ends
+    in a hash of the whole, so that two jobs never share a folder."""
+    overrides = overrides.replace("/", "_")
     whole = overrides.encode()
     if len(whole) <= NAME_BYTES:
         return overrides
