@@ -347,7 +347,9 @@ def run(args: Args) -> list[str]:
 
             x_walks = walks(G, args.interpolate, args.frames, args.seed, device, within)
             frames, _ = write_video(Path(args.video), x_walks, args.fps, real)
-            wrote.append(f"{args.video} ({frames} frames of {args.interpolate} walks)")
+            wrote.append(
+                f"{_beside(Path(args.video), out)} ({frames} frames of {args.interpolate} walks)"
+            )
     if data is not None:
         from gan_cli.config.compose import metrics_settings
         from gan_cli.trained import neighbours
@@ -404,6 +406,14 @@ def scorer_for(cfg, classes, n: int, seed: int, inception_weights, device, only=
 
     data = build.data_source(cfg, device)
     return Scorer(data, metrics_settings(cfg), n, seed, inception_weights, device, classes, only)
+
+
+def _beside(path: Path, out: Path) -> str:
+    """A file named on the command line, as the closing line lists it: by its name in the
+    output folder, else by its path (./walks.gif for one in the current folder)."""
+    if path.resolve().parent == out.resolve():
+        return path.name
+    return str(path) if path.parent != Path() else f"./{path}"
 
 
 def main() -> None:
