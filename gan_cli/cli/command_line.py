@@ -19,6 +19,7 @@ from gan_cli.config.compose import (
     config_groups,
     parse_overrides,
     spell_group_choices,
+    user_groups,
 )
 from gan_cli.config.hydra_private import NOT_A_RUN, flags_help, parse_args
 from gan_cli.core.console import fail
@@ -42,7 +43,7 @@ def help_text(args: list[str]) -> str:
     parsed = parse_args(args)
     cfg = compose_config(parsed.overrides, hydra=True)
     template = cfg.hydra.help.template
-    groups = "".join(f"{g}: {', '.join(o)}\n" for g, o in config_groups().items() if o)
+    groups = "".join(f"{g}: {', '.join(o)}\n" for g, o in user_groups().items())
     job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
     return string.Template(template).substitute(
         FLAGS_HELP=flags_help(),

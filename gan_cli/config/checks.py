@@ -252,5 +252,5 @@ def _check_model_fits(cfg: DictConfig, shape: tuple[int, ...]) -> None:
             models[file.stem] = module_of(generator)
         model = registered_name(models, chosen, chosen.__name__)
         fit = "; ".join(f"model={n} fits {m.FITS}" for n, m in models.items())
-        which = f"model={model}" if part == "generator" else f"model/discriminator={model}"
+        which = f"model={model}" if part == "generator" else f"model.discriminator={model}"
         raise UserError(f"{which} does not fit this data (samples of shape {shape}): {fit}")

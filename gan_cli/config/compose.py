@@ -70,6 +70,23 @@ def compose_config(overrides: list[str], hydra: bool = False, spelled: bool = Fa
         raise UserError(one_line(e)) from e
 
 
+# groups the config chooses itself (the pairing of data and loss; the reconstructor
+# of loss=ali and loss=veegan), never a user
+INTERNAL_GROUPS = ("data_loss", "model/reconstructor")
+# groups nested in a node, which users write as that node's key (model.generator=mlp)
+NESTED_GROUPS = ("model/generator", "model/discriminator")
+
+
+def user_groups() -> dict[str, list[str]]:
+    """The groups a user picks from, as the command line spells them (a nested group
+    with a dot: `loss.objective`, `model.generator`), without the internal ones."""
+    return {
+        group.replace("/", "."): options
+        for group, options in config_groups().items()
+        if group not in INTERNAL_GROUPS and options
+    }
+
+
 def config_groups() -> dict[str, list[str]]:
     """Every config group (nested ones as loss/objective) and its options, from files
     and from the registered objectives and constraints."""
@@ -98,10 +115,12 @@ LISTS = ("data.augment",)  # keys whose value is a comma list, not a sweep
 
 
 def spell_group_choices(overrides: list[str], sweep: bool = False) -> list[str]:
-    """Let the choice of an objective or a constraint be written as a key.
+    """Let the choice of a nested group be written as a key.
 
-    A preset puts them into `loss` (`/loss/objective@loss: hinge`), which Hydra spells
-    `loss/objective@loss=hinge`; users may write `loss.objective=hinge` as well. And in
+    A preset puts an objective or a constraint into `loss` (`/loss/objective@loss:
+    hinge`), which Hydra spells `loss/objective@loss=hinge`; users write
+    `loss.objective=hinge`. The networks' groups nest in `model`: `model.generator=mlp`
+    is Hydra's `model/generator=mlp`. And in
     one run (not a `sweep`), a comma list such as `data.augment=translation,cutout` is
     that key's one value, which Hydra wants quoted.
     """
@@ -110,6 +129,8 @@ def spell_group_choices(overrides: list[str], sweep: bool = False) -> list[str]:
         group = o.key_or_group.replace(".", "/")
         if group in LOSS_PARTS and not (o.is_delete() or o.is_add()):
             line = f"{group}@loss={line.split('=', 1)[1]}"
+        elif group in NESTED_GROUPS and not (o.is_delete() or o.is_add()):
+            line = f"{group}={line.split('=', 1)[1]}"
         elif o.key_or_group in LISTS and o.is_sweep_override() and not sweep:
             line = f"{line.split('=', 1)[0]}='{','.join(o.sweep_string_iterator())}'"
         spelled.append(line)

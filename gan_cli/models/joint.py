@@ -5,7 +5,7 @@ reconstructor F: x -> z and a discriminator on pairs D(x, z).
   (x, F(x)) from (G(z), z);
 - VEEGAN (Srivastava et al. 2017): the same pairs, and F also learns to invert G.
 
-The pair critic reads x with the critic family the config chose (model/discriminator):
+The pair critic reads x with the critic family the config chose (model.discriminator):
 a critic that flattens its input (mlp) reads the concatenated pair, as in ALI's toy
 critic (concat(x, z) -> hidden layers -> linear); a convolutional one (dcgan, resnet)
 reads x alone, and its features phi(x) meet an embedding of z in a joint head, as in
