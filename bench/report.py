@@ -746,7 +746,11 @@ def headline() -> str:
         )
     seeds = len(remedies["seeds"])
     table = _table(["recipe", "measure", f"gan-cli (mean of {seeds} seeds)", "reference"], rows)
-    return table
+    return (
+        f"{table}\n\n`fid/classifier` is a Frechet distance in the features of a small "
+        "classifier trained on the data set's own labels, not Inception FID; lower is "
+        "better, and the real data's own score is the floor a generator can reach."
+    )
 
 
 TABLES: dict[str, Callable[[], str]] = {
