@@ -22,7 +22,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # make test runs one worker per core:
 # left with one of them at the end while the other idles.
 LONGEST_FIRST = (  # by their time in make test (measured on 2 cores), longest first
     "test_conditional",
-    "test_doc_commands",
+    "test_doc_runs",
     "test_cli",
     "test_doctor",
     "test_images",
@@ -131,3 +131,15 @@ def inception_weights(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("weights") / "inception.pth"
     torch.save(state, path)
     return str(path)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """How much of the manual the tests run: every command and Python block it shows."""
+    from tests import doc_pages
+
+    n = doc_pages.count()
+    terminalreporter.write_line(
+        f"README.md and docs/ show {n} commands and Python blocks; tests/test_doc_runs.py "
+        "runs each (the refused ones and the help texts with make test, the rest with the "
+        "slow tests)"
+    )

@@ -1,7 +1,7 @@
 """gan-plot: runs side by side from their folders, offline.
 
     gan-plot outputs/multirun/2026-12-06/10-00-00 metric=wasserstein/exact   # a sweep's runs
-    gan-plot runs/a runs/b metric=fid/classifier,modes/captured out=paper/fig3
+    gan-plot runs/a runs/b metric=fid/classifier,prdc/recall out=paper/fig3
     gan-plot runs/toy timelapse=true                  # runs/toy/timelapse.gif
 
 Curves of the scalars `metric` (a comma list; default: the first the runs log of
