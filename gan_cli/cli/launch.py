@@ -169,10 +169,18 @@ def print_summary(metrics: dict[str, float | str], run_dir: Path) -> None:
         for key, value in sorted(metrics.items())
     ]
     print_table("final metrics", ["metric", "value"], rows)
-    console.print(f"run folder: {run_dir}", soft_wrap=True)
-    console.print(
-        f"samples:    gan-sample checkpoint={shlex.quote(str(run_dir))} n=64", soft_wrap=True
-    )
+    shown = typed(run_dir)
+    console.print(f"run folder: {shown}", soft_wrap=True)
+    console.print(f"samples:    gan-sample checkpoint={shlex.quote(shown)} n=64", soft_wrap=True)
+
+
+def typed(path: Path) -> str:
+    """A path as the user would type it: relative to the current folder where it lies
+    below it (runs/toy), else in full."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _name(node: DictConfig) -> str:
