@@ -1,6 +1,8 @@
 """python -m docgen [--check]: write the manual's generated pages (the reference from the
-code and conf/, the Results from bench/results/); with --check, write nothing and exit 1
-naming each page that differs from what the code generates now."""
+code and conf/, the Results from bench/results/, Getting started from the tutorial's
+recorded runs); with --check, write nothing and exit 1 naming each page that differs
+from what the code generates now, and each line Getting started shows that the
+tutorial's commands no longer print (docgen.tutorial.replay)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from bench.report import PAGES as RESULTS
 from bench.report import headline
+from docgen import tutorial
 from docgen.pages import PAGES as REFERENCE
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -23,6 +26,11 @@ HEADLINE = re.compile(r"(<!-- headline:[^\n]*-->\n).*?(<!-- /headline -->)", re.
 def generated() -> dict[str, str]:
     """{path under docs/ (../README.md for the front door): its text}."""
     pages = {path: make() for path, make in {**REFERENCE, **RESULTS}.items()}
+    pages["getting-started.md"] = tutorial.page()
+    for guide in sorted(DOCS.rglob("*.md")):  # the guides' output blocks from the same runs
+        text = guide.read_text()
+        if "<!-- output: " in text:
+            pages[str(guide.relative_to(DOCS))] = tutorial.fill(text)
     table = headline()
     readme = HEADLINE.sub(lambda m: f"{m[1]}{table}\n{m[2]}", README.read_text())
     return {**pages, "../README.md": readme}
@@ -42,8 +50,14 @@ def main() -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
         print(f"wrote {target.resolve().relative_to(DOCS.parent)}")
+    if args.check:
+        for line in tutorial.replay():
+            stale.append(f"getting-started.md shows a line the code no longer prints: {line}")
     if stale:
         print(f"stale: {', '.join(stale)}; run python -m docgen", file=sys.stderr)
+        print(
+            "(a changed output: python -m docgen.tutorial, then python -m docgen)", file=sys.stderr
+        )
         sys.exit(1)
 
 

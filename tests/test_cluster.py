@@ -71,4 +71,4 @@ def test_the_cluster_recipe_runs_end_to_end(tmp_path, image_root, inception_weig
         elif program == "gan-doctor":
             assert all(job.name in output for job in jobs), output
         else:
-            assert list(sweep.glob("*.png")), output
+            assert (sweep / "plot.png").is_file() and (sweep / "plot.pdf").is_file(), output
