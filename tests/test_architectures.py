@@ -317,5 +317,5 @@ def test_a_sweep_job_whose_critic_cannot_read_the_data_is_refused_with_that_line
     )
     assert result.returncode == 2
     assert result.stderr.startswith("gan-train: error: job +arch=g_mlp trainer.steps=1 logger=none")
-    assert "model/discriminator=dcgan does not fit this data" in result.stderr
+    assert "model.discriminator=dcgan does not fit this data" in result.stderr
     assert not any(workdir.iterdir())

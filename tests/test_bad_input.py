@@ -109,7 +109,7 @@ CASES = {
     ),
     "critic family that cannot read the data": (
         ["+arch=g_mlp"],  # an MLP generator and DCGAN's critic, on 2-D points
-        ["model/discriminator=dcgan does not fit", "model=mlp fits any data"],
+        ["model.discriminator=dcgan does not fit", "model=mlp fits any data"],
     ),
     "critic family without its knobs": (
         ["model/discriminator=dcgan"],

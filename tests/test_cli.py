@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from gan_cli.cli.gan_train import main as train_main
-from gan_cli.config.compose import config_dir
+from gan_cli.config.compose import INTERNAL_GROUPS, config_dir, config_groups
 from gan_cli.training.checkpoint import load_checkpoint
 from tests.helpers import BIN, gan_train, jsonl, wandb_history, wandb_records
 
@@ -101,10 +101,12 @@ def test_checkpoint_holds_plain_state_and_config(run):
 
 
 def test_console_shows_final_table_and_next_command(run):
-    _, run_dir, result = run
+    cwd, run_dir, result = run
     assert "final metrics" in result.stdout
     assert "wasserstein/exact" in result.stdout
-    assert f"gan-sample checkpoint={run_dir}" in result.stdout.replace("\n", "")
+    typed = run_dir.relative_to(cwd)  # as the user would type it, from where they ran it
+    assert f"run folder: {typed}\n" in result.stdout
+    assert f"gan-sample checkpoint={typed} n=64" in result.stdout.replace("\n", "")
 
 
 def test_progress_without_a_terminal_is_a_line_every_evaluation(run):
@@ -175,7 +177,14 @@ def test_help_is_hydras_help_letter_for_letter(args, workdir, in_process, capsys
     assert ours.returncode == 0 and ours.stdout.startswith("gan-train: train a GAN")
     with pytest.raises(SystemExit):  # (Hydra exits after its help)
         launch(Plan(["--help", *args]))
-    assert ours.stdout == capsys.readouterr().out
+    hydras = capsys.readouterr().out
+    # but for the groups, listed as users write them: nested ones with a dot, and
+    # without the internal ones
+    for group, options in config_groups().items():
+        line = f"{group}: {', '.join(options)}\n"
+        shown = "" if group in INTERNAL_GROUPS else line.replace("/", ".", 1)
+        hydras = hydras.replace(line, shown)
+    assert ours.stdout == hydras
 
 
 @pytest.mark.parametrize(
