@@ -57,7 +57,7 @@ def test_the_cluster_recipe_runs_end_to_end(tmp_path, image_root, inception_weig
         findings = program == "gan-doctor" and done.returncode == 1
         assert done.returncode == 0 or findings, f"{program} {shlex.join(args)}\n{output}"
         if program == "gan-data":
-            assert list((shared / "packs").glob("folder-64px-*/*")), output
+            assert list((shared / "packs").glob("photos-64px-*/*")), output
         elif program == "gan-train":
             jobs = sorted(p.parent for p in sweep.glob("*/status.json"))
             assert len(jobs) == 2, output
