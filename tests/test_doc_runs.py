@@ -9,13 +9,15 @@ runs/toy, outputs/DATE/TIME) is one of a few runs trained here once, and SLURM i
 submitit's local launcher (each SLURM command is first composed with the SLURM launcher,
 so its keys are checked against that launcher's). Runs are cut to their smallest size
 (`budget`): 2 generator steps, narrow networks, small evaluations, no tracker unless the
-command names one, and a sweep keeps two values of each key that sweeps more; gan-sample
+command names one, a sweep runs two jobs (its first swept key two values, the others
+their first); gan-sample
 draws 500 samples at most; 128- and 256-pixel runs leave their evaluations out (the
 domain classifier at that size takes minutes on a CPU).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -168,15 +170,40 @@ def _sweep_params(args: list[str]) -> dict[str, str]:
     return found
 
 
-def _two_values(value: str) -> str | None:
-    """A swept value cut to two values, or None if it has two or fewer."""
+def _cut(value: str, n: int) -> str | None:
+    """A swept value cut to its first n values, or None if it has n or fewer (or is
+    another sweeper's search space: Optuna's interval, choice, ...)."""
     ranged = re.fullmatch(r"range\((\d+)\)", value)
     if ranged:
-        return "range(2)" if int(ranged[1]) > 2 else None
-    if "(" in value:  # another sweeper's search space (Optuna's interval, choice, ...)
+        return f"range({n})" if int(ranged[1]) > n else None
+    if "(" in value:
         return None
     values = value.split(",")
-    return ",".join(values[:2]) if len(values) > 2 else None
+    return ",".join(values[:n]) if len(values) > n else None
+
+
+def _two_jobs(args: list[str]) -> list[str]:
+    """A sweep cut to two jobs: its first swept key keeps two values, every other one
+    its first (the command's own values first, then a +sweep preset's)."""
+    swept = [a for a in args if "=" in a and not a.startswith(("-", "hydra"))]
+    swept = [a for a in swept if _key(a) != "data.augment" and ("," in a or "range(" in a)]
+    presets = _sweep_params(args)
+    keys = [_key(a) for a in swept]
+    keys += [k for k in presets if k.lstrip("+") not in keys]
+    out = list(args)
+    for i, key in enumerate(keys):
+        n = 2 if i == 0 else 1
+        given = [a for a in out if _key(a) == key.lstrip("+") and a in swept]
+        if given:
+            value = given[0].partition("=")[2]
+            cut = _cut(value, n)
+            if cut:
+                out[out.index(given[0])] = f"{given[0].partition('=')[0]}={cut}"
+        else:
+            cut = _cut(presets[key], n)
+            if cut:
+                out.append(f"{key}={cut}")
+    return out
 
 
 def stand_ins(program: str, args: list[str], cwd: Path, ctx) -> list[str]:
@@ -238,20 +265,10 @@ def _local_launcher(args: list[str]) -> list[str]:
 
 def budget(args: list[str], cwd: Path, ctx) -> list[str]:
     """The command cut to its smallest run: 2 steps, narrow networks, small evaluations,
-    no tracker unless it names one, each swept key two values at most."""
+    no tracker unless it names one, a sweep two jobs."""
     multirun = "-m" in args or "--multirun" in args
-    overrides = [a for a in args if not a.startswith("-")]
-    for key, value in _sweep_params(args).items():
-        if not any(_key(a) == key.lstrip("+") for a in overrides):
-            cut = _two_values(value)
-            if cut:
-                args = [*args, f"{key}={cut}"]
-    args = [
-        f"{a.partition('=')[0]}={_two_values(a.partition('=')[2])}"
-        if multirun and "=" in a and _two_values(a.partition("=")[2]) and "range(" in a
-        else a
-        for a in args
-    ]
+    if multirun:
+        args = _two_jobs(args)
     if "hydra/launcher=submitit_slurm" in args:
         compose_jobs([a for a in args if not a.startswith("-")], multirun)  # SLURM's keys
         args = _local_launcher(args)
@@ -340,7 +357,7 @@ def run_shown(shown, pages, tmp_path, image_root, inception_weights, doc_runs, c
     ctx = Context(image_root, inception_weights, doc_runs)
     mp.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     mp.setenv("OMP_NUM_THREADS", "1")
-    for key in [k for k in __import__("os").environ if k.startswith("WANDB_")]:
+    for key in [k for k in os.environ if k.startswith("WANDB_")]:
         mp.delenv(key)
     given = stand_ins(program, args, tmp_path, ctx)
     if program == "gan-train" and shown.error is None and not any(a.startswith("--") for a in args):
@@ -374,32 +391,50 @@ def _params(where):
     )
 
 
-def _runs(words: list[str]) -> bool:
+def _one_run(words: list[str]) -> bool:
     return words[0] == "gan-train" and "-m" not in words
 
 
-class TestRuns:
-    @_params(_runs)
+def _images(words: list[str]) -> bool:
+    """A run on image files: the longer runs, a scope of their own."""
+    return any(w.startswith(("data=", "+experiment=")) and "toy" not in w for w in words)
+
+
+def _run(shown, pages, tmp_path, image_root, inception_weights, capsys, request) -> None:
+    runs = {} if _cheap(shown) else request.getfixturevalue("doc_runs")
+    with pytest.MonkeyPatch.context() as mp:
+        run_shown(shown, pages, tmp_path, image_root, inception_weights, runs, capsys, mp)
+
+
+# one class a scope of `make test-slow` (--dist loadscope): a few scopes of similar length
+class TestToyRuns:
+    @_params(lambda w: _one_run(w) and not _images(w))
     def test_runs(self, shown, pages, tmp_path, image_root, inception_weights, capsys, request):
-        runs = {} if _cheap(shown) else request.getfixturevalue("doc_runs")
-        with pytest.MonkeyPatch.context() as mp:
-            run_shown(shown, pages, tmp_path, image_root, inception_weights, runs, capsys, mp)
+        _run(shown, pages, tmp_path, image_root, inception_weights, capsys, request)
+
+
+class TestImageRuns:
+    @_params(lambda w: _one_run(w) and _images(w))
+    def test_runs(self, shown, pages, tmp_path, image_root, inception_weights, capsys, request):
+        _run(shown, pages, tmp_path, image_root, inception_weights, capsys, request)
 
 
 class TestSweeps:
     @_params(lambda w: w[0] == "gan-train" and "-m" in w)
     def test_sweeps(self, shown, pages, tmp_path, image_root, inception_weights, capsys, request):
-        runs = {} if _cheap(shown) else request.getfixturevalue("doc_runs")
-        with pytest.MonkeyPatch.context() as mp:
-            run_shown(shown, pages, tmp_path, image_root, inception_weights, runs, capsys, mp)
+        _run(shown, pages, tmp_path, image_root, inception_weights, capsys, request)
 
 
-class TestUses:
-    @_params(lambda w: w[0] != "gan-train")
+class TestSampling:
+    @_params(lambda w: w[0] == "gan-sample")
     def test_uses(self, shown, pages, tmp_path, image_root, inception_weights, capsys, request):
-        runs = {} if _cheap(shown) else request.getfixturevalue("doc_runs")
-        with pytest.MonkeyPatch.context() as mp:
-            run_shown(shown, pages, tmp_path, image_root, inception_weights, runs, capsys, mp)
+        _run(shown, pages, tmp_path, image_root, inception_weights, capsys, request)
+
+
+class TestOtherCommands:
+    @_params(lambda w: w[0] in ("gan-data", "gan-plot", "gan-doctor"))
+    def test_uses(self, shown, pages, tmp_path, image_root, inception_weights, capsys, request):
+        _run(shown, pages, tmp_path, image_root, inception_weights, capsys, request)
 
 
 # --- Python blocks --------------------------------------------------------------------------
@@ -426,13 +461,20 @@ class TestPython:
     @pytest.mark.parametrize(
         ("page", "index", "code"), BLOCKS, ids=[f"{p}#{i}" for p, i, _ in BLOCKS]
     )
-    def test_python_block_runs(self, page, index, code, doc_runs, exported, tmp_path):
-        """Each block in a fresh interpreter (a block may register a loss or a metric), in
-        an empty folder, as a reader pastes it into a file and runs it."""
+    def test_python_block_runs(self, page, index, code, doc_runs, exported, tmp_path, monkeypatch):
+        """Each block in an empty folder, as a reader pastes it into a file and runs it; a
+        block that registers a loss or a metric in a fresh interpreter, so the registries
+        of the tests after it stay as gan-cli makes them."""
         script = tmp_path / "block.py"
         script.write_text(_python_stand_ins(code, doc_runs, exported))
-        env = {**__import__("os").environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
-        done = subprocess.run(
-            [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, env=env
-        )
-        assert done.returncode == 0, f"{page}, Python block {index}:\n{code}\n{done.stderr[-3000:]}"
+        where = f"{page}, Python block {index}:\n{code}"
+        if "@register" in code:
+            env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+            done = subprocess.run(
+                [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, env=env
+            )
+            assert done.returncode == 0, f"{where}\n{done.stderr[-3000:]}"
+            return
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("WANDB_MODE", "disabled")
+        exec(compile(script.read_text(), str(script), "exec"), {"__name__": "__main__"})
